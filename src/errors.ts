@@ -1,0 +1,192 @@
+/**
+ * Every error geartrain throws is a `GeartrainError` with a stable `code`.
+ * Codes are never reused or renamed; match on `err.code`, not on messages.
+ *
+ * | code                   | class                  | meaning                                               |
+ * |------------------------|------------------------|-------------------------------------------------------|
+ * | ERR_PROTOCOL           | ProtocolError          | bytes on the wire that are not valid Gearman          |
+ * | ERR_PACKET_TOO_LARGE   | PacketTooLargeError    | a packet declared more bytes than the configured cap   |
+ * | ERR_CONNECTION         | ConnectionError        | could not connect, or the connection was lost         |
+ * | ERR_TIMEOUT            | TimeoutError           | an operation did not finish in time                   |
+ * | ERR_ABORTED            | AbortError             | the caller's AbortSignal fired                        |
+ * | ERR_CLOSED             | ClosedError            | the object was closed or destroyed                    |
+ * | ERR_SERVER             | ServerError            | the job server answered with an ERROR packet          |
+ * | ERR_JOB_FAILED         | JobFailedError         | the job ended with WORK_FAIL                          |
+ * | ERR_JOB_EXCEPTION      | JobExceptionError      | the job ended with WORK_EXCEPTION (payload attached)  |
+ * | ERR_ADMIN              | AdminError             | an admin command answered `ERR …`                     |
+ * | ERR_INVALID_ARGUMENT   | InvalidArgumentError   | a bad option, parameter or spec (names the field)     |
+ * | ERR_STORE              | StoreError             | the persistent queue failed to store or load a job    |
+ * | ERR_NO_SERVERS         | NoServersError         | no job server in the list could be reached            |
+ * | ERR_TASK_FAILED        | TaskFailedError        | a map/reduce task failed after its retries            |
+ * | ERR_NODE_UNAVAILABLE   | NodeUnavailableError   | a log node needed by a run is gone                    |
+ * | ERR_CODE_REFUSED       | CodeRefusedError       | a node refused to run shipped code                    |
+ * | ERR_LOG_FORMAT         | LogFormatError         | a LogFormat string that cannot be compiled            |
+ */
+export type ErrorCode =
+  | 'ERR_PROTOCOL'
+  | 'ERR_PACKET_TOO_LARGE'
+  | 'ERR_CONNECTION'
+  | 'ERR_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_CLOSED'
+  | 'ERR_SERVER'
+  | 'ERR_JOB_FAILED'
+  | 'ERR_JOB_EXCEPTION'
+  | 'ERR_ADMIN'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_STORE'
+  | 'ERR_NO_SERVERS'
+  | 'ERR_TASK_FAILED'
+  | 'ERR_NODE_UNAVAILABLE'
+  | 'ERR_CODE_REFUSED'
+  | 'ERR_LOG_FORMAT';
+
+const kGeartrainError = Symbol.for('geartrain.error');
+
+export class GeartrainError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  get [kGeartrainError](): true {
+    return true;
+  }
+
+  /** `instanceof` keeps working across two copies of the package (undici's trick). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== GeartrainError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kGeartrainError] === true;
+  }
+}
+
+export class ProtocolError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PROTOCOL', message, options);
+  }
+}
+
+export class PacketTooLargeError extends GeartrainError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super('ERR_PACKET_TOO_LARGE', `packet of ${size} bytes exceeds the limit of ${limit} bytes`);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+export class ConnectionError extends GeartrainError {
+  /** `host:port` of the server concerned, when known. */
+  readonly server: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; server?: string }) {
+    super('ERR_CONNECTION', message, options);
+    this.server = options?.server;
+  }
+}
+
+export class TimeoutError extends GeartrainError {
+  constructor(message = 'operation timed out', options?: { cause?: unknown }) {
+    super('ERR_TIMEOUT', message, options);
+  }
+}
+
+export class AbortError extends GeartrainError {
+  constructor(message = 'operation aborted', options?: { cause?: unknown }) {
+    super('ERR_ABORTED', message, options);
+  }
+}
+
+export class ClosedError extends GeartrainError {
+  constructor(message = 'closed', options?: { cause?: unknown }) {
+    super('ERR_CLOSED', message, options);
+  }
+}
+
+/** The server sent an ERROR packet; `serverCode` is gearmand's code, e.g. `QUEUE_ERROR`. */
+export class ServerError extends GeartrainError {
+  readonly serverCode: string;
+  constructor(serverCode: string, text: string, options?: { cause?: unknown }) {
+    super('ERR_SERVER', `${serverCode}: ${text}`, options);
+    this.serverCode = serverCode;
+  }
+}
+
+export class JobFailedError extends GeartrainError {
+  readonly handle: string | undefined;
+  constructor(message = 'job failed', options?: { cause?: unknown; handle?: string }) {
+    super('ERR_JOB_FAILED', message, options);
+    this.handle = options?.handle;
+  }
+}
+
+export class JobExceptionError extends GeartrainError {
+  readonly handle: string | undefined;
+  readonly payload: Buffer;
+  constructor(payload: Buffer, options?: { cause?: unknown; handle?: string }) {
+    super('ERR_JOB_EXCEPTION', `job raised an exception: ${payload.toString('utf8')}`, options);
+    this.payload = payload;
+    this.handle = options?.handle;
+  }
+}
+
+export class AdminError extends GeartrainError {
+  readonly reply: string;
+  constructor(reply: string, options?: { cause?: unknown }) {
+    super('ERR_ADMIN', reply, options);
+    this.reply = reply;
+  }
+}
+
+export class InvalidArgumentError extends GeartrainError {
+  /** The option, flag or field at fault. */
+  readonly field: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; field?: string }) {
+    super('ERR_INVALID_ARGUMENT', message, options);
+    this.field = options?.field;
+  }
+}
+
+export class StoreError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_STORE', message, options);
+  }
+}
+
+export class NoServersError extends GeartrainError {
+  readonly servers: readonly string[];
+  constructor(servers: readonly string[], options?: { cause?: unknown }) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('ERR_NO_SERVERS', `cannot reach any job server (${servers.join(', ')})${detail}`, options);
+    this.servers = servers;
+  }
+}
+
+export class TaskFailedError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_TASK_FAILED', message, options);
+  }
+}
+
+export class NodeUnavailableError extends GeartrainError {
+  readonly nodes: readonly string[];
+  constructor(message: string, nodes: readonly string[], options?: { cause?: unknown }) {
+    super('ERR_NODE_UNAVAILABLE', message, options);
+    this.nodes = nodes;
+  }
+}
+
+export class CodeRefusedError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CODE_REFUSED', message, options);
+  }
+}
+
+export class LogFormatError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_LOG_FORMAT', message, options);
+  }
+}
