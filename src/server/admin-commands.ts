@@ -1,0 +1,152 @@
+import { parseAdminCommand } from '../protocol/index.ts';
+import { GEARMAND_COMPAT_VERSION, GEARTRAIN_VERSION } from '../version.ts';
+import type { Connection } from './connection.ts';
+import type { ServerCore } from './core.ts';
+
+const OK = 'OK\r\n';
+
+function reply(conn: Connection, text: string): void {
+  // One write per reply: gearadmin stops reading after a few ms of silence.
+  conn.send(Buffer.from(text, 'utf8'));
+}
+
+function isLoopback(addr: string): boolean {
+  return addr === '127.0.0.1' || addr === '::1' || addr.startsWith('127.');
+}
+
+/** The text admin protocol; formats are byte-compatible with gearmand 1.1 (`text.cc`). */
+export function handleAdminLine(core: ServerCore, conn: Connection, line: string): void {
+  const { name, tokens } = parseAdminCommand(line);
+  switch (name) {
+    case 'status': {
+      let out = '';
+      for (const fn of core.functions.values()) out += `${fn.name}\t${fn.total}\t${fn.running}\t${fn.workers.size}\n`;
+      reply(conn, out + '.\n');
+      return;
+    }
+    case 'prioritystatus': {
+      let out = '';
+      for (const fn of core.functions.values()) {
+        // Scheduled epoch jobs are NORMAL jobs that are queued but not runnable yet.
+        out += `${fn.name}\t${fn.queued[0]}\t${fn.queued[1] + fn.waiting}\t${fn.queued[2]}\t${fn.workers.size}\n`;
+      }
+      reply(conn, out + '.\n');
+      return;
+    }
+    case 'workers': {
+      let out = '';
+      for (const c of core.connections) {
+        out += `${c.fd} ${c.remoteAddress} ${c.clientId} :`;
+        for (const a of c.abilities) out += ` ${a.fn.name}`;
+        out += '\n';
+      }
+      reply(conn, out + '.\n');
+      return;
+    }
+    case 'show':
+      show(core, conn, tokens);
+      return;
+    case 'cancel': {
+      if ((tokens[1] ?? '').toLowerCase() !== 'job' || tokens.length < 3) {
+        reply(conn, 'ERR UNKNOWN_JOB\r\n');
+        return;
+      }
+      const job = core.jobs.get(tokens[2]!);
+      if (!job || job.state === 'done' || job.ignore) {
+        reply(conn, 'ERR UNKNOWN_JOB\r\n');
+        return;
+      }
+      core.cancel(job);
+      reply(conn, OK);
+      return;
+    }
+    case 'create': {
+      if ((tokens[1] ?? '').toLowerCase() !== 'function' || tokens.length < 3) {
+        reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+create+function\r\n');
+        return;
+      }
+      core.fn(tokens[2]!);
+      reply(conn, OK);
+      return;
+    }
+    case 'drop': {
+      if ((tokens[1] ?? '').toLowerCase() !== 'function' || tokens.length < 3) {
+        reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+drop+function\r\n');
+        return;
+      }
+      const wanted = tokens[2]!.toLowerCase();
+      const fn = [...core.functions.values()].find((f) => f.name.toLowerCase() === wanted);
+      if (!fn) {
+        reply(conn, 'ERR function not found\r\n');
+        return;
+      }
+      if (fn.workers.size > 0 || fn.running > 0) {
+        reply(conn, 'ERR there are still connected workers or executing clients\r\n');
+        return;
+      }
+      // gearmand leaks the queued jobs of a dropped function; we fail them so nobody waits forever.
+      for (const job of [...core.jobs.values()]) if (job.fn === fn) core.cancel(job);
+      core.functions.delete(fn.name);
+      reply(conn, OK);
+      return;
+    }
+    case 'maxqueue': {
+      if (tokens.length < 2) {
+        reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+maxqueue\r\n');
+        return;
+      }
+      const fn = core.functions.get(tokens[1]!);
+      const values = tokens.slice(2, 5).map((t) => parseInt(t, 10) || 0);
+      if (fn) {
+        if (values.length >= 3) fn.maxQueue = [Math.max(0, values[0]!), Math.max(0, values[1]!), Math.max(0, values[2]!)];
+        else {
+          const v = Math.max(0, values[0] ?? 0);
+          fn.maxQueue = [v, v, v];
+        }
+      }
+      reply(conn, OK);
+      return;
+    }
+    case 'getpid':
+      reply(conn, `OK ${process.pid}\n`);
+      return;
+    case 'version':
+      reply(conn, `OK ${GEARMAND_COMPAT_VERSION} (geartrain ${GEARTRAIN_VERSION})\n`);
+      return;
+    case 'verbose':
+      reply(conn, `OK ${core.options.verbose}\n`);
+      return;
+    case 'shutdown': {
+      // gearmand 1.1.15 removed this command; we keep it, for loopback peers only.
+      if (!core.options.allowShutdown || !isLoopback(conn.remoteAddress)) {
+        reply(conn, 'ERR PERMISSION_DENIED shutdown+is+only+accepted+from+loopback\r\n');
+        return;
+      }
+      const graceful = (tokens[1] ?? '').toLowerCase() === 'graceful';
+      reply(conn, OK);
+      core.onShutdownRequest?.(graceful);
+      return;
+    }
+    default:
+      reply(conn, `ERR UNKNOWN_COMMAND Unknown+server+command${tokens[0] ?? ''}\r\n`);
+  }
+}
+
+function show(core: ServerCore, conn: Connection, tokens: readonly string[]): void {
+  const what = (tokens[1] ?? '').toLowerCase();
+  if (what === 'jobs') {
+    let out = '';
+    for (const job of core.jobs.values()) {
+      out += `${job.handle}\t${job.retries}\t${job.ignore ? 1 : 0}\t${job.persisted ? 1 : 0}\n`;
+    }
+    reply(conn, out + '.\n');
+    return;
+  }
+  if (what === 'unique' && (tokens[2] ?? '').toLowerCase() === 'jobs') {
+    let out = '';
+    for (const job of core.jobs.values()) out += `${job.unique}\n`;
+    reply(conn, out + '.\n');
+    return;
+  }
+  reply(conn, 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n');
+}

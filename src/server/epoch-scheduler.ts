@@ -1,0 +1,97 @@
+import type { Job } from './job.ts';
+
+/**
+ * Epoch jobs wait here until their time, then move to their run queue. One timer for the earliest
+ * job, so they run on time rather than at the next unrelated wakeup (gearmand #101).
+ */
+export class EpochScheduler {
+  readonly #heap: Job[] = [];
+  readonly #onDue: (job: Job) => void;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Infinity;
+
+  constructor(onDue: (job: Job) => void, now: () => number = Date.now) {
+    this.#onDue = onDue;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  add(job: Job): void {
+    const heap = this.#heap;
+    heap.push(job);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent]!.whenToRun <= heap[i]!.whenToRun) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
+    }
+    this.#arm();
+  }
+
+  #pop(): Job | undefined {
+    const heap = this.#heap;
+    if (heap.length === 0) return undefined;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && heap[l]!.whenToRun < heap[m]!.whenToRun) m = l;
+        if (r < heap.length && heap[r]!.whenToRun < heap[m]!.whenToRun) m = r;
+        if (m === i) break;
+        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  #arm(): void {
+    const next = this.#heap[0];
+    if (!next) {
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = null;
+      this.#timerAt = Infinity;
+      return;
+    }
+    const at = next.whenToRun * 1000;
+    if (this.#timer && at >= this.#timerAt) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    // setTimeout caps at 2^31-1 ms; far-future jobs re-arm when that fires.
+    const delay = Math.min(Math.max(0, at - this.#now()), 0x7fffffff);
+    this.#timer = setTimeout(() => this.#fire(), delay);
+    this.#timer.unref();
+  }
+
+  #fire(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    const now = this.#now();
+    while (this.#heap.length > 0 && this.#heap[0]!.whenToRun * 1000 <= now) {
+      const job = this.#pop()!;
+      if (job.state === 'scheduled') this.#onDue(job);
+    }
+    this.#arm();
+  }
+
+  /** Jobs still waiting (cancelled ones are skipped by state when they come due). */
+  *jobs(): IterableIterator<Job> {
+    for (const job of this.#heap) if (job.state === 'scheduled') yield job;
+  }
+
+  clear(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#heap.length = 0;
+  }
+}

@@ -1,0 +1,84 @@
+import type { Connection } from './connection.ts';
+import type { FunctionEntry } from './function-entry.ts';
+
+/** Priority as stored by gearmand: 0 HIGH, 1 NORMAL, 2 LOW. */
+export const enum Priority {
+  HIGH = 0,
+  NORMAL = 1,
+  LOW = 2,
+}
+
+export const PRIORITY_NAMES = ['high', 'normal', 'low'] as const;
+
+/**
+ * Where a job is in its life:
+ * - `storing`   background job waiting for its row to commit (no JOB_CREATED yet)
+ * - `scheduled` epoch job whose time has not come
+ * - `queued`    runnable, waiting for a worker
+ * - `running`   assigned to a worker
+ * - `done`      ended or dropped; stale references skip it
+ */
+export type JobState = 'storing' | 'scheduled' | 'queued' | 'running' | 'done';
+
+export class Job {
+  readonly handle: string;
+  readonly fn: FunctionEntry;
+  /** The unique key as submitted (or generated for a stored background job); '' when none. */
+  readonly unique: string;
+  /** Key under which the job coalesces in its function ('' = never). */
+  readonly coalesceKey: string;
+  readonly data: Buffer;
+  readonly priority: Priority;
+  readonly background: boolean;
+  /** Unix seconds; 0 = run now. */
+  readonly whenToRun: number;
+  readonly reducer: string | null;
+  readonly seq: number;
+  readonly createdAt: number;
+
+  state: JobState = 'queued';
+  /** Foreground clients waiting for the result. */
+  clients: Connection[] = [];
+  worker: Connection | null = null;
+  numerator = '0';
+  denominator = '0';
+  /** Times the job was handed to a worker that did not finish it. */
+  retries = 0;
+  /** Nobody wants the result any more (cancelled, or every client left). */
+  ignore = false;
+  /** A row for this job is in the persistent queue. */
+  persisted = false;
+  timeoutTimer: NodeJS.Timeout | null = null;
+  startedAt = 0;
+
+  constructor(
+    init: {
+      fn: FunctionEntry;
+      unique: string;
+      coalesceKey: string;
+      data: Buffer;
+      priority: Priority;
+      background: boolean;
+      whenToRun: number;
+      reducer: string | null;
+    },
+    handle: string,
+    seq: number,
+  ) {
+    this.handle = handle;
+    this.fn = init.fn;
+    this.unique = init.unique;
+    this.coalesceKey = init.coalesceKey;
+    this.data = init.data;
+    this.priority = init.priority;
+    this.background = init.background;
+    this.whenToRun = init.whenToRun;
+    this.reducer = init.reducer;
+    this.seq = seq;
+    this.createdAt = Date.now();
+  }
+
+  get isReduce(): boolean {
+    return this.reducer !== null && this.reducer.length > 0;
+  }
+}

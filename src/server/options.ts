@@ -1,0 +1,97 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.ts';
+import { DEFAULT_MAX_PACKET_SIZE } from '../protocol/index.ts';
+import { LOG_LEVELS, silentLogger, type Logger } from '../logger.ts';
+import type { JobStore } from './store/types.ts';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
+export const DEFAULT_MAX_PENDING_OUTPUT = 256 * 1024 * 1024;
+export const DEFAULT_MAX_CONNECTIONS = 100_000;
+
+/** Queue module names, with gearmand's spellings accepted as aliases. */
+const QUEUE_ALIASES: Record<string, 'memory' | 'sqlite' | 'postgres' | 'redis'> = {
+  memory: 'memory',
+  builtin: 'memory',
+  sqlite: 'sqlite',
+  libsqlite3: 'sqlite',
+  postgres: 'postgres',
+  libpq: 'postgres',
+  redis: 'redis',
+};
+
+export const queueKindSchema = z
+  .string()
+  .transform((v, ctx) => {
+    const kind = QUEUE_ALIASES[v.toLowerCase()];
+    if (!kind) {
+      ctx.addIssue({ code: 'custom', message: `unknown queue '${v}' (memory, sqlite, postgres, redis)` });
+      return z.NEVER;
+    }
+    return kind;
+  });
+
+const optionsSchema = z
+  .object({
+    host: z.string().min(1).default(DEFAULT_HOST),
+    port: z.number().int().min(0).max(65535).default(4730),
+    queue: queueKindSchema.default('memory'),
+    sqliteDb: z.string().optional(),
+    postgresUrl: z.string().optional(),
+    redisUrl: z.string().optional(),
+    queueTable: z.string().optional(),
+    fsync: z.enum(['normal', 'always']).default('normal'),
+    /** Attempts before a job whose workers keep vanishing is failed; 0 = unlimited. */
+    jobRetries: z.number().int().min(0).default(0),
+    /** gearmand 1.1 order: per function, newest CAN_DO first (instead of global priority). */
+    priorityPerFunction: z.boolean().default(false),
+    /** With priorityPerFunction: rotate functions after serving one (gearmand -R). */
+    roundRobin: z.boolean().default(false),
+    jobHandlePrefix: z.string().min(1).max(40).optional(),
+    /** TCP keepalive on accepted sockets, idle seconds before probes; 0 = off. */
+    keepalive: z.number().int().min(0).default(60),
+    maxPacketSize: z.number().int().min(1024).max(0xffffffff).default(DEFAULT_MAX_PACKET_SIZE),
+    /** NOOPs sent per new job to sleeping workers; 0 = all of them (gearmand's default). */
+    workerWakeup: z.number().int().min(0).default(0),
+    /** Send WORK_EXCEPTION to every client, not only those that asked (gearmand --exceptions). */
+    exceptions: z.boolean().default(false),
+    maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
+    outputHighWater: z.number().int().min(1024).default(DEFAULT_OUTPUT_HIGH_WATER),
+    maxPendingOutput: z.number().int().min(1024).default(DEFAULT_MAX_PENDING_OUTPUT),
+    /** Accept `shutdown` on the admin port from loopback peers. */
+    allowShutdown: z.boolean().default(true),
+    verbose: z.enum(LOG_LEVELS).default('ERROR'),
+  })
+  .strict();
+
+export type JobServerOptionsInput = z.input<typeof optionsSchema>;
+
+export interface JobServerOptions extends JobServerOptionsInput {
+  /** A queue module instance; overrides `queue`. */
+  store?: JobStore;
+  logger?: Logger;
+}
+
+export interface ResolvedServerOptions extends Readonly<z.output<typeof optionsSchema>> {
+  readonly jobHandlePrefix: string;
+  readonly store: JobStore | undefined;
+  readonly logger: Logger;
+}
+
+/** Validate server options; errors name the offending option. */
+export function parseServerOptions(input: JobServerOptions = {}): ResolvedServerOptions {
+  const { store, logger, ...rest } = input;
+  const parsed = optionsSchema.safeParse(rest);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || 'options';
+    throw new InvalidArgumentError(`invalid server option '${field}': ${issue.message}`, { field });
+  }
+  return Object.freeze({
+    ...parsed.data,
+    jobHandlePrefix: parsed.data.jobHandlePrefix ?? `H:${os.hostname()}`,
+    store,
+    logger: logger ?? silentLogger,
+  });
+}
