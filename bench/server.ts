@@ -1,0 +1,65 @@
+/**
+ * npm run bench:server — geartrain's job server against gearmand on the same machine, driven by
+ * the same libgearman load driver (bench/loadgen.c), best of 3:
+ *   1. foreground round trips: 2 clients × 100 jobs in flight, 2 workers, 16-byte payloads
+ *   2. background submit-then-drain: 100,000 jobs
+ *   3. 1,000,000 queued 100-byte background jobs with unique keys: submits/s and resident memory
+ */
+import { best, buildLoadgen, loadgen, machine, startGearmand, startGeartrain, table } from './lib.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const QUEUE_JOBS = Number(process.env.BENCH_QUEUE_JOBS ?? 1_000_000);
+const bin = buildLoadgen();
+
+type Server = Awaited<ReturnType<typeof startGeartrain>>;
+const servers: Record<string, () => Promise<Server>> = {
+  geartrain: () => startGeartrain(['-q', 'memory']),
+  'gearmand -t 1': () => startGearmand(1),
+};
+
+async function measure(start: () => Promise<Server>, args: (port: number, pid: number) => string[], score: string) {
+  const runs: Record<string, string>[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const server = await start();
+    try {
+      runs.push(loadgen(bin, args(server.port, server.child.pid!)));
+    } finally {
+      await server.stop();
+    }
+  }
+  return best(runs, (r) => Number(r[score]));
+}
+
+console.log(`bench:server on ${machine()}, best of ${RUNS}`);
+const results: Record<string, Record<string, Record<string, string>>> = {};
+for (const [name, start] of Object.entries(servers)) {
+  results[name] = {
+    fg: await measure(start, (port) => ['fg', '-p', String(port), '-c', '2', '-w', '2', '-n', '100', '-s', '16', '-d', '5'], 'jobs_per_sec'),
+    bg: await measure(start, (port) => ['bg', '-p', String(port), '-c', '2', '-w', '2', '-n', '100', '-s', '16', '-j', '100000'], 'jobs_per_sec'),
+    queue: await measure(
+      start,
+      (port, pid) => ['queue', '-p', String(port), '-c', '2', '-n', '100', '-s', '100', '-j', String(QUEUE_JOBS), '-S', String(pid)],
+      'submits_per_sec',
+    ),
+  };
+  console.log(`  ${name}: done`);
+}
+const g = results.geartrain!;
+const d = results['gearmand -t 1']!;
+const ratio = (a?: string, b?: string) => (Number(a) / Number(b)).toFixed(2) + '×';
+const mb = (kb?: string) => (Number(kb) / 1024).toFixed(0) + ' MiB';
+console.log();
+console.log(
+  table(
+    ['measure', 'geartrain', 'gearmand -t 1', 'geartrain / gearmand'],
+    [
+      ['foreground jobs/s (2 clients × 100 in flight, 2 workers, 16 B)', g.fg!.jobs_per_sec!, d.fg!.jobs_per_sec!, ratio(g.fg!.jobs_per_sec, d.fg!.jobs_per_sec)],
+      ['background submit+drain jobs/s (100k)', g.bg!.jobs_per_sec!, d.bg!.jobs_per_sec!, ratio(g.bg!.jobs_per_sec, d.bg!.jobs_per_sec)],
+      ['  background submits/s', g.bg!.submits_per_sec!, d.bg!.submits_per_sec!, ratio(g.bg!.submits_per_sec, d.bg!.submits_per_sec)],
+      ['  background drains/s', g.bg!.drains_per_sec!, d.bg!.drains_per_sec!, ratio(g.bg!.drains_per_sec, d.bg!.drains_per_sec)],
+      [`${QUEUE_JOBS} uniquely keyed 100 B jobs: submits/s`, g.queue!.submits_per_sec!, d.queue!.submits_per_sec!, ratio(g.queue!.submits_per_sec, d.queue!.submits_per_sec)],
+      ['  submits/s over the last 10% (deepest queue)', g.queue!.tail_submits_per_sec!, d.queue!.tail_submits_per_sec!, ratio(g.queue!.tail_submits_per_sec, d.queue!.tail_submits_per_sec)],
+      ['  server RSS with the queue full', mb(g.queue!.rss_kb_queued), mb(d.queue!.rss_kb_queued), ratio(g.queue!.rss_kb_queued, d.queue!.rss_kb_queued)],
+    ],
+  ),
+);
