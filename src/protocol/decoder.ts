@@ -17,6 +17,8 @@ export interface BinaryFrame {
   readonly args: Buffer[];
   /** Whole payload size in bytes. */
   readonly size: number;
+  /** The frame's bytes, header included (a view; copy before changing it). */
+  readonly raw: Buffer;
 }
 
 export interface AdminFrame {
@@ -186,6 +188,6 @@ export class Decoder {
     } else if (size > 0) {
       throw new ProtocolError(`packet type ${type} takes no payload but carries ${size} bytes`);
     }
-    this.#onFrame({ kind: 'packet', magic, type, args, size });
+    this.#onFrame({ kind: 'packet', magic, type, args, size, raw: buf.subarray(offset, end) });
   }
 }

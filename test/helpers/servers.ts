@@ -1,8 +1,16 @@
 import { startGearmand, type RunningServer } from './gearmand.ts';
-import { JobServer, type JobServerOptions } from '../../src/server/index.ts';
+import type { JobServerOptions } from '../../src/server/index.ts';
 
 export type ServerKind = 'geartrain' | 'gearmand';
-export const SERVER_KINDS: readonly ServerKind[] = ['geartrain', 'gearmand'];
+
+/**
+ * The servers every parameterised suite runs against. `GT_SERVERS=gearmand` (or `geartrain`)
+ * narrows it while developing; CI always runs both.
+ */
+export const SERVER_KINDS: readonly ServerKind[] = (process.env.GT_SERVERS ?? 'geartrain,gearmand')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((s): s is ServerKind => s === 'geartrain' || s === 'gearmand');
 
 export interface StartOptions {
   /** gearmand `--job-retries` / geartrain `jobRetries`. */
@@ -23,6 +31,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions = {}): Pr
     if (opts.roundRobin) args.push('--round-robin');
     return startGearmand(args);
   }
+  const { JobServer } = await import('../../src/server/index.ts');
   const server = new JobServer({
     host: '127.0.0.1',
     port: 0,
