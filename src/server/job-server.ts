@@ -76,14 +76,18 @@ export class JobServer {
     let store = this.options.store ?? null;
     if (!store && this.options.queue !== 'memory') {
       const { createStore } = await import('./store/index.ts');
-      store = createStore({
-        queue: this.options.queue,
-        sqliteDb: this.options.sqliteDb,
-        postgresUrl: this.options.postgresUrl,
-        redisUrl: this.options.redisUrl,
-        table: this.options.queueTable,
-        fsync: this.options.fsync,
-      });
+      const o = this.options;
+      store = createStore(
+        {
+          queue: o.queue,
+          fsync: o.fsync,
+          ...(o.sqliteDb !== undefined ? { sqliteDb: o.sqliteDb } : {}),
+          ...(o.postgresUrl !== undefined ? { postgresUrl: o.postgresUrl } : {}),
+          ...(o.redisUrl !== undefined ? { redisUrl: o.redisUrl } : {}),
+          ...(o.queueTable !== undefined ? { table: o.queueTable } : {}),
+        },
+        { logger: o.logger },
+      );
     }
     if (!store || store.kind === 'memory') return;
     try {
