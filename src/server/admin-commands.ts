@@ -20,7 +20,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
   switch (name) {
     case 'status': {
       let out = '';
-      for (const fn of core.functions.values()) out += `${fn.name}\t${fn.total}\t${fn.running}\t${fn.workers.size}\n`;
+      for (const fn of core.functions.values()) out += `${fn.name}\t${fn.total}\t${fn.running}\t${fn.registrations}\n`;
       reply(conn, out + '.\n');
       return;
     }
@@ -28,7 +28,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
       let out = '';
       for (const fn of core.functions.values()) {
         // Scheduled epoch jobs are NORMAL jobs that are queued but not runnable yet.
-        out += `${fn.name}\t${fn.queued[0]}\t${fn.queued[1] + fn.waiting}\t${fn.queued[2]}\t${fn.workers.size}\n`;
+        out += `${fn.name}\t${fn.queued[0]}\t${fn.queued[1] + fn.waiting}\t${fn.queued[2]}\t${fn.registrations}\n`;
       }
       reply(conn, out + '.\n');
       return;

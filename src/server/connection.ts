@@ -12,6 +12,8 @@ export interface Ability {
   readonly fn: FunctionEntry;
   /** CAN_DO_TIMEOUT in ms; 0 = none. */
   timeoutMs: number;
+  /** gearmand counts a repeated CAN_DO as another registration in `status`. */
+  registrations: number;
 }
 
 export interface ConnectionLimits {

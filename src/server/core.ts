@@ -377,11 +377,14 @@ export class ServerCore {
     const existing = conn.abilities.find((a) => a.fn.name === name);
     if (existing) {
       existing.timeoutMs = timeoutMs;
+      existing.registrations++;
+      existing.fn.registrations++;
       return;
     }
     const fn = this.fn(name);
-    conn.abilities.push({ fn, timeoutMs });
+    conn.abilities.push({ fn, timeoutMs, registrations: 1 });
     fn.workers.add(conn);
+    fn.registrations++;
     if (conn.sleeping && !conn.noopSent) fn.sleepers.add(conn);
   }
 
@@ -389,6 +392,7 @@ export class ServerCore {
     const i = conn.abilities.findIndex((a) => a.fn.name === name);
     if (i === -1) return;
     const fn = conn.abilities[i]!.fn;
+    fn.registrations -= conn.abilities[i]!.registrations;
     conn.abilities.splice(i, 1);
     fn.workers.delete(conn);
     fn.sleepers.delete(conn);
@@ -397,6 +401,7 @@ export class ServerCore {
 
   removeAbilities(conn: Connection): void {
     for (const a of conn.abilities) {
+      a.fn.registrations -= a.registrations;
       a.fn.workers.delete(conn);
       a.fn.sleepers.delete(conn);
     }

@@ -14,6 +14,8 @@ export class FunctionEntry {
   readonly byUnique = new Map<string, Job>();
   /** Connections that registered this function. */
   readonly workers = new Set<Connection>();
+  /** CAN_DO registrations, repeats included: the WORKERS column of `status`. */
+  registrations = 0;
   /** Workers asleep (PRE_SLEEP) that have not been sent a NOOP yet. */
   readonly sleepers = new Set<Connection>();
   /** Runnable jobs per priority. */
