@@ -119,6 +119,12 @@ export class Decoder {
     while (offset < end) {
       if (buf[offset] !== 0) {
         if (!this.#allowAdmin) throw new ProtocolError(`bad magic byte 0x${buf[offset]!.toString(16).padStart(2, '0')}`);
+        // 0x16 0x03 opens a TLS record: a TLS client on the plain port. Say so at once rather
+        // than wait for an admin line that never ends (no admin command starts with 0x16).
+        if (buf[offset] === 0x16) {
+          if (offset + 1 >= end) break;
+          if (buf[offset + 1] === 0x03) throw new ProtocolError('TLS handshake received on a plain-text Gearman port');
+        }
         const nl = buf.indexOf(10, offset);
         if (nl === -1) {
           if (end - offset > this.#maxAdminLine) throw this.#adminTooLong(buf, offset);
@@ -185,9 +191,8 @@ export class Decoder {
         pos = nul + 1;
       }
       args.push(buf.subarray(pos, end));
-    } else if (size > 0) {
-      throw new ProtocolError(`packet type ${type} takes no payload but carries ${size} bytes`);
     }
+    // A packet that takes no arguments but carries a payload: gearmand ignores the payload.
     this.#onFrame({ kind: 'packet', magic, type, args, size, raw: buf.subarray(offset, end) });
   }
 }

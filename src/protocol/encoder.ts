@@ -20,7 +20,13 @@ export function encodePacket(magic: 'REQ' | 'RES', type: PacketType, args: reado
     throw new ProtocolError(`packet type ${type} takes ${argc} arguments, got ${args.length}`);
   }
   let size = argc > 1 ? argc - 1 : 0;
-  for (let i = 0; i < args.length; i++) size += argLength(args[i]!);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (i < args.length - 1 && (typeof arg === 'string' ? arg.includes('\0') : arg.includes(0))) {
+      throw new ProtocolError(`argument ${i + 1} of packet type ${type} contains a NUL byte`);
+    }
+    size += argLength(arg);
+  }
   const buf = Buffer.allocUnsafe(HEADER_SIZE + size);
   buf.writeUInt32BE(magic === 'REQ' ? MAGIC_REQ : MAGIC_RES, 0);
   buf.writeUInt32BE(type, 4);

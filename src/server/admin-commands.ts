@@ -62,7 +62,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
     }
     case 'create': {
       if ((tokens[1] ?? '').toLowerCase() !== 'function' || tokens.length < 3) {
-        reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+create+function\r\n');
+        reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+create\r\n');
         return;
       }
       core.fn(tokens[2]!);
@@ -71,7 +71,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
     }
     case 'drop': {
       if ((tokens[1] ?? '').toLowerCase() !== 'function' || tokens.length < 3) {
-        reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+drop+function\r\n');
+        reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+drop\r\n');
         return;
       }
       const wanted = tokens[2]!.toLowerCase();
@@ -124,7 +124,8 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
       }
       const graceful = (tokens[1] ?? '').toLowerCase() === 'graceful';
       reply(conn, OK);
-      core.onShutdownRequest?.(graceful);
+      // After this turn's output flush, so the OK reaches the peer before connections drop.
+      setImmediate(() => core.onShutdownRequest?.(graceful));
       return;
     }
     default:
@@ -137,14 +138,15 @@ function show(core: ServerCore, conn: Connection, tokens: readonly string[]): vo
   if (what === 'jobs') {
     let out = '';
     for (const job of core.jobs.values()) {
-      out += `${job.handle}\t${job.retries}\t${job.ignore ? 1 : 0}\t${job.persisted ? 1 : 0}\n`;
+      // gearmand's fourth column is its job_queued flag, set for every background job.
+      out += `${job.handle}\t${job.retries}\t${job.ignore ? 1 : 0}\t${job.background ? 1 : 0}\n`;
     }
     reply(conn, out + '.\n');
     return;
   }
   if (what === 'unique' && (tokens[2] ?? '').toLowerCase() === 'jobs') {
     let out = '';
-    for (const job of core.jobs.values()) out += `${job.unique}\n`;
+    for (const job of core.jobs.values()) out += `${job.storeKey}\n`;
     reply(conn, out + '.\n');
     return;
   }

@@ -55,7 +55,7 @@ export function handleClientPacket(core: ServerCore, conn: Connection, frame: Bi
     }
     case PacketType.SET_CLIENT_ID: {
       const id = frame.args[0]!.toString('utf8').slice(0, SET_CLIENT_ID_MAX);
-      conn.clientId = id.length > 0 ? id.replace(/\s/g, '_') : '-';
+      conn.clientId = id.length > 0 ? id : '-';
       return true;
     }
     case PacketType.ECHO_REQ: {
@@ -84,7 +84,7 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
     error(conn, 'ARGUMENT_TOO_LARGE', 'Unique value too large');
     return;
   }
-  let unique = uniqueBuf.toString('utf8');
+  const unique = uniqueBuf.toString('utf8');
   let whenToRun = 0;
   let reducer: string | null = null;
   let data: Buffer;
@@ -123,10 +123,12 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
   }
 
   const persist = kind.background && core.persistent;
-  if (persist && unique === '') unique = core.generatedUnique();
+  // A background job without a unique key gets a store key, so stored rows never collide (gearmand #80).
+  const storeKey = kind.background && unique === '' ? core.generatedStoreKey() : unique;
   const job = core.createJob({
     fn,
     unique,
+    storeKey,
     coalesceKey,
     // Copy: the frame is a view into a socket chunk that would otherwise stay pinned while queued.
     data: Buffer.from(data),

@@ -62,8 +62,6 @@ export class Connection {
   rrCursor = 0;
   sleeping = false;
   noopSent = false;
-  /** Last grab was GRAB_JOB_ALL, so reduce jobs may be handed to it. */
-  grabsAll = false;
   readonly workerJobs = new Set<Job>();
   /** Handle of the last job this worker ended with WORK_EXCEPTION (see worker-packets.ts). */
   lastExceptionHandle: string | null = null;
@@ -156,19 +154,19 @@ export class Connection {
     let n = 0;
     while (n < out.length) {
       const item = out[n]!;
-      if (!(item instanceof Buffer) && item.buf === null) break;
+      if (bytesOf(item) === null) break;
       n++;
     }
     if (n === 0) return;
     let chunk: Buffer;
     if (n === 1) {
       const item = out[0]!;
-      chunk = item instanceof Buffer ? item : item.buf!;
+      chunk = bytesOf(item)!;
     } else {
       const parts: Buffer[] = new Array(n);
       for (let i = 0; i < n; i++) {
         const item = out[i]!;
-        parts[i] = item instanceof Buffer ? item : item.buf!;
+        parts[i] = bytesOf(item)!;
       }
       chunk = Buffer.concat(parts);
     }
@@ -197,6 +195,10 @@ export class Connection {
     this.#closed = true;
     this.socket.destroy();
   }
+}
+
+function bytesOf(item: Buffer | OutputSlot): Buffer | null {
+  return Buffer.isBuffer(item) ? item : (item as OutputSlot).buf;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { Connection } from './connection.ts';
 import { EpochScheduler } from './epoch-scheduler.ts';
 import { FunctionEntry } from './function-entry.ts';
-import { Job, Priority } from './job.ts';
+import { generateStoreKey, Job, Priority } from './job.ts';
 import type { ResolvedServerOptions } from './options.ts';
 import type { WriteBatcher } from './write-batcher.ts';
 import type { StoredJob } from './store/types.ts';
@@ -28,6 +28,7 @@ export interface ServerStats {
 export interface NewJobSpec {
   fn: FunctionEntry;
   unique: string;
+  storeKey: string;
   coalesceKey: string;
   data: Buffer;
   priority: Priority;
@@ -121,7 +122,7 @@ export class ServerCore {
 
   toStored(job: Job): StoredJob {
     return {
-      unique: job.unique,
+      unique: job.storeKey,
       functionName: job.fn.name,
       priority: job.priority as number,
       data: job.data,
@@ -131,9 +132,8 @@ export class ServerCore {
     };
   }
 
-  /** A background job without a unique key gets one, so stored rows never collide (gearmand #80). */
-  generatedUnique(): string {
-    return randomUUID();
+  generatedStoreKey(): string {
+    return generateStoreKey(randomUUID());
   }
 
   /** Put a new or replayed job where it belongs: the epoch scheduler or its run queue. */
@@ -145,22 +145,21 @@ export class ServerCore {
       return;
     }
     job.fn.enqueue(job);
-    this.wake(job.fn, job.isReduce);
+    this.wake(job.fn);
   }
 
   #epochDue(job: Job): void {
     job.fn.waiting--;
     job.fn.enqueue(job);
-    this.wake(job.fn, job.isReduce);
+    this.wake(job.fn);
   }
 
   /** Send NOOP to sleeping workers of `fn` that have not had one (all, or `workerWakeup`). */
-  wake(fn: FunctionEntry, reduce: boolean): void {
+  wake(fn: FunctionEntry): void {
     if (fn.sleepers.size === 0 || this.draining) return;
     let budget = this.options.workerWakeup || Infinity;
     for (const conn of fn.sleepers) {
       if (budget <= 0) break;
-      if (reduce && !conn.grabsAll) continue;
       this.sendNoop(conn);
       budget--;
     }
@@ -180,7 +179,6 @@ export class ServerCore {
       conn.noopSent = false;
       for (const a of conn.abilities) a.fn.sleepers.delete(conn);
     }
-    conn.grabsAll = kind === PacketType.GRAB_JOB_ALL;
     const job = this.draining ? undefined : this.#take(conn);
     if (!job) {
       conn.send(NO_JOB);
@@ -193,13 +191,12 @@ export class ServerCore {
     const abilities = conn.abilities;
     const n = abilities.length;
     if (n === 0) return undefined;
-    const allowReduce = conn.grabsAll;
     if (this.options.priorityPerFunction) {
       // gearmand 1.1: newest CAN_DO first, first function with any job, its highest priority.
       for (let i = n - 1; i >= 0; i--) {
         const ability = abilities[i]!;
         for (let p = 0; p < 3; p++) {
-          const job = ability.fn.take(p, allowReduce);
+          const job = ability.fn.take(p);
           if (job) {
             if (this.options.roundRobin) {
               abilities.splice(i, 1);
@@ -216,7 +213,7 @@ export class ServerCore {
     for (let p = 0; p < 3; p++) {
       for (let k = 0; k < n; k++) {
         const idx = (start + k) % n;
-        const job = abilities[idx]!.fn.take(p, allowReduce);
+        const job = abilities[idx]!.fn.take(p);
         if (job) {
           conn.rrCursor = idx + 1;
           return job;
@@ -257,7 +254,7 @@ export class ServerCore {
   /** Whether `conn` could take a job now (PRE_SLEEP answers NOOP at once if so). */
   hasWorkFor(conn: Connection): boolean {
     if (this.draining) return false;
-    for (const a of conn.abilities) if (a.fn.hasRunnable(conn.grabsAll)) return true;
+    for (const a of conn.abilities) if (a.fn.hasRunnable()) return true;
     return false;
   }
 
@@ -293,7 +290,7 @@ export class ServerCore {
       return;
     }
     fn.enqueue(job);
-    this.wake(fn, job.isReduce);
+    this.wake(fn);
   }
 
   /** The job ended with a terminal packet (already forwarded to its clients). */
@@ -328,7 +325,7 @@ export class ServerCore {
     for (const c of job.clients) c.clientJobs.delete(job);
     job.clients = [];
     if (job.persisted && this.batcher) {
-      this.batcher.remove({ functionName: fn.name, unique: job.unique });
+      this.batcher.remove({ functionName: fn.name, unique: job.storeKey });
       job.persisted = false;
     }
   }
@@ -347,7 +344,7 @@ export class ServerCore {
     if (job.state === 'running') {
       job.ignore = true;
       if (job.persisted && this.batcher) {
-        this.batcher.remove({ functionName: job.fn.name, unique: job.unique });
+        this.batcher.remove({ functionName: job.fn.name, unique: job.storeKey });
         job.persisted = false;
       }
       if (job.coalesceKey !== '' && job.fn.byUnique.get(job.coalesceKey) === job) job.fn.byUnique.delete(job.coalesceKey);

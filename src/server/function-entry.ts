@@ -3,13 +3,13 @@ import { Fifo } from './fifo.ts';
 import type { Job } from './job.ts';
 
 /**
- * One function name on the server: its run queues (HIGH, NORMAL, LOW; reduce jobs apart, since
- * only GRAB_JOB_ALL may take them), the workers that can do it, and its counters.
+ * One function name on the server: its run queues (HIGH, NORMAL, LOW), the workers that can do
+ * it, and its counters. Reduce jobs share the queues: gearmand hands them to any grab, as
+ * JOB_ASSIGN_ALL only to GRAB_JOB_ALL.
  */
 export class FunctionEntry {
   readonly name: string;
   readonly queues: [Fifo<Job>, Fifo<Job>, Fifo<Job>] = [new Fifo(), new Fifo(), new Fifo()];
-  readonly reduceQueues: [Fifo<Job>, Fifo<Job>, Fifo<Job>] = [new Fifo(), new Fifo(), new Fifo()];
   /** Live jobs by coalescing key. */
   readonly byUnique = new Map<string, Job>();
   /** Connections that registered this function. */
@@ -42,44 +42,31 @@ export class FunctionEntry {
   }
 
   /** Oldest live job at `priority`, skipping entries that went stale; does not remove it. */
-  peek(priority: number, reduce: boolean): Job | undefined {
-    const q = (reduce ? this.reduceQueues : this.queues)[priority]!;
+  peek(priority: number): Job | undefined {
+    const q = this.queues[priority]!;
     for (;;) {
       const job = q.peek();
       if (job === undefined) return undefined;
-      if (job.state === 'queued' && job.fn === this) return job;
+      if (job.state === 'queued') return job;
       q.shift();
     }
   }
 
   /** Remove and return the oldest live job at `priority`. */
-  take(priority: number, allowReduce: boolean): Job | undefined {
-    const plain = this.peek(priority, false);
-    if (!allowReduce) {
-      if (plain) this.queues[priority]!.shift();
-      return plain;
-    }
-    const reduce = this.peek(priority, true);
-    if (reduce && (!plain || reduce.seq < plain.seq)) {
-      this.reduceQueues[priority]!.shift();
-      return reduce;
-    }
-    if (plain) this.queues[priority]!.shift();
-    return plain;
+  take(priority: number): Job | undefined {
+    const job = this.peek(priority);
+    if (job) this.queues[priority]!.shift();
+    return job;
   }
 
-  hasRunnable(allowReduce: boolean): boolean {
-    for (let p = 0; p < 3; p++) {
-      if (this.peek(p, false)) return true;
-      if (allowReduce && this.peek(p, true)) return true;
-    }
-    return false;
+  hasRunnable(): boolean {
+    return this.peek(0) !== undefined || this.peek(1) !== undefined || this.peek(2) !== undefined;
   }
 
   /** Append to the tail of its priority list. */
   enqueue(job: Job): void {
     job.state = 'queued';
-    (job.isReduce ? this.reduceQueues : this.queues)[job.priority]!.push(job);
+    this.queues[job.priority]!.push(job);
     this.queued[job.priority]++;
   }
 }

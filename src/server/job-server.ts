@@ -2,7 +2,7 @@ import net from 'node:net';
 import { ClosedError, StoreError } from '../errors.ts';
 import { Connection } from './connection.ts';
 import { ServerCore, type ServerStats } from './core.ts';
-import { Job, Priority } from './job.ts';
+import { Job, Priority, visibleUnique } from './job.ts';
 import { parseServerOptions, type JobServerOptions, type ResolvedServerOptions } from './options.ts';
 import type { JobStore } from './store/types.ts';
 import { WriteBatcher } from './write-batcher.ts';
@@ -98,8 +98,9 @@ export class JobServer {
         const job = new Job(
           {
             fn,
-            unique: row.unique,
-            coalesceKey: row.unique,
+            unique: visibleUnique(row.unique),
+            storeKey: row.unique,
+            coalesceKey: visibleUnique(row.unique),
             data: row.data,
             priority: row.priority as number as Priority,
             background: true,
@@ -112,7 +113,7 @@ export class JobServer {
         job.persisted = true;
         this.#core.bumpSeq(row.seq);
         this.#core.jobs.set(job.handle, job);
-        fn.byUnique.set(job.unique, job);
+        if (job.coalesceKey !== '') fn.byUnique.set(job.coalesceKey, job);
         this.#core.admit(job);
         replayed++;
       }

@@ -1,6 +1,18 @@
 import type { Connection } from './connection.ts';
 import type { FunctionEntry } from './function-entry.ts';
 
+const GENERATED_KEY_PREFIX = 'gt:';
+
+/** A fresh store key for a background job submitted without a unique key. */
+export function generateStoreKey(uuid: string): string {
+  return GENERATED_KEY_PREFIX + uuid;
+}
+
+/** The unique key a worker sees for a stored row: '' for keys the server generated. */
+export function visibleUnique(storeKey: string): string {
+  return storeKey.startsWith(GENERATED_KEY_PREFIX) && storeKey.length === GENERATED_KEY_PREFIX.length + 36 ? '' : storeKey;
+}
+
 /** Priority as stored by gearmand: 0 HIGH, 1 NORMAL, 2 LOW. */
 export const enum Priority {
   HIGH = 0,
@@ -23,8 +35,13 @@ export type JobState = 'storing' | 'scheduled' | 'queued' | 'running' | 'done';
 export class Job {
   readonly handle: string;
   readonly fn: FunctionEntry;
-  /** The unique key as submitted (or generated for a stored background job); '' when none. */
+  /** The unique key as submitted ('' when none); workers see this one. */
   readonly unique: string;
+  /**
+   * Key of the job's row in the persistent queue and in `show unique jobs`: the unique key, or
+   * a generated one for a background job submitted without (so rows never collide, gearmand #80).
+   */
+  readonly storeKey: string;
   /** Key under which the job coalesces in its function ('' = never). */
   readonly coalesceKey: string;
   readonly data: Buffer;
@@ -55,6 +72,7 @@ export class Job {
     init: {
       fn: FunctionEntry;
       unique: string;
+      storeKey: string;
       coalesceKey: string;
       data: Buffer;
       priority: Priority;
@@ -68,6 +86,7 @@ export class Job {
     this.handle = handle;
     this.fn = init.fn;
     this.unique = init.unique;
+    this.storeKey = init.storeKey;
     this.coalesceKey = init.coalesceKey;
     this.data = init.data;
     this.priority = init.priority;

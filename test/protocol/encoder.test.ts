@@ -67,3 +67,11 @@ test('unknown packet types cannot be encoded', (t) => {
     t.is(err!.code, 'ERR_PROTOCOL');
   }
 });
+
+test('a NUL inside an argument that the wire terminates with NUL is refused (it would shift every later argument)', (t) => {
+  const err = t.throws(() => encodePacket('REQ', 7, ['fu\0nc', 'u', 'data']), { instanceOf: ProtocolError });
+  t.regex(err!.message, /NUL/);
+  t.throws(() => encodePacket('REQ', 7, ['func', Buffer.from([0x61, 0, 0x62]), 'data']), { instanceOf: ProtocolError });
+  // The last argument is the unterminated remainder: NULs are fine there.
+  t.notThrows(() => encodePacket('REQ', 7, ['func', 'u', 'da\0ta']));
+});
