@@ -1,0 +1,30 @@
+export { compileLogFormat, formatRecord, LOG_FORMATS } from './format.ts';
+export type { LogFormat, Directive, DirectiveKind, FieldSource } from './format.ts';
+export { requestLine } from './format-record.ts';
+export { FIXED_FIELDS, GENERIC_FIELD_PREFIXES, NUMERIC_FIELDS, isFieldName, detachString } from './fields.ts';
+export type { FieldName, FixedFieldName, GenericFieldName, FieldValue, LogRecord, LogRecordFields } from './fields.ts';
+export { LogParser, DEFAULT_MAX_LINE_LENGTH } from './parser.ts';
+export type { ParserOptions, ParseResult, LineOrigin } from './parser.ts';
+export { ParseStats, parseStatsSchema, INVALID_REASONS, isInvalidReason, DEFAULT_SAMPLES_PER_REASON, SAMPLE_CHARS } from './parse-stats.ts';
+export type { InvalidReason, BadLineSample, ParseStatsJSON } from './parse-stats.ts';
+export { escapeLogText, escapeLogBytes, unescapeLogText } from './escape.ts';
+export { formatBracketTime, daysFromCivil, civilFromDays } from './time.ts';
+export {
+  readLogRange,
+  readLogFile,
+  openLogStream,
+  isGzipFile,
+  planRanges,
+  planFileRanges,
+  forEachLine,
+  countLines,
+  LineChunker,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_MAX_LINE_BYTES,
+} from './files.ts';
+export type { ByteRange, ReadOptions, LogChunkReader, LogFilePlan } from './files.ts';
+export { listLogFiles, matchGlob } from './glob.ts';
+export { generateLog, writeLog, LogGenerator, generateOptionsSchema, GENERATED_FORMATS, ODD_KINDS } from './generate.ts';
+export type { GenerateOptions, GenerateSummary, GeneratedFormat, OddKind } from './generate.ts';
+export { classifyUserAgent, parseUserAgent, UserAgentClassifier } from './user-agent.ts';
+export type { UserAgentInfo, DeviceType } from './user-agent.ts';
