@@ -1,0 +1,243 @@
+/**
+ * `AdminClient`: the text admin protocol of one job server (gearmand `text.cc`), with typed
+ * results. Commands are pipelined on one connection and answered in order; a listing ends with a
+ * `.` line, any other reply is one `OK …` or `ERR …` line. `ERR` rejects with AdminError.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { AdminError, ClosedError, ConnectionError, InvalidArgumentError, ProtocolError } from '../errors.ts';
+import {
+  parsePriorityStatus,
+  parseShowJobs,
+  parseShowUniqueJobs,
+  parseStatus,
+  parseWorkers,
+  replyShape,
+  type FunctionStatus,
+  type JobInfo,
+  type PriorityStatus,
+  type WorkerInfo,
+} from '../protocol/admin.ts';
+import { deadline, raceSignal } from './deadline.ts';
+import { parseAdminOptions, type AdminClientOptions, type CallOptions, type ResolvedAdminOptions } from './options.ts';
+
+/** Longest reply line accepted (a `workers` line lists every function of a connection). */
+const MAX_LINE = 1024 * 1024;
+
+interface Pending {
+  readonly shape: 'listing' | 'line';
+  readonly lines: string[];
+  readonly resolve: (text: string) => void;
+  readonly reject: (err: Error) => void;
+}
+
+export type { FunctionStatus, JobInfo, PriorityStatus, WorkerInfo };
+
+export class AdminClient implements AsyncDisposable {
+  readonly options: ResolvedAdminOptions;
+  #socket: net.Socket | undefined;
+  #connecting: Promise<net.Socket> | undefined;
+  #buffer = '';
+  #pending: Pending[] = [];
+  #closed = false;
+
+  constructor(options?: AdminClientOptions) {
+    this.options = parseAdminOptions(options);
+  }
+
+  /** `host:port` of the server. */
+  get server(): string {
+    return this.options.server.id;
+  }
+
+  /**
+   * Send one command line and return the raw reply: the listing text including its `.` line, or
+   * the single `OK …` line. `ERR …` rejects with AdminError (its `reply` holds the text after ERR).
+   */
+  async command(line: string, opts: CallOptions = {}): Promise<string> {
+    if (this.#closed) throw new ClosedError('admin client is closed');
+    if (/[\r\n]/.test(line)) throw new InvalidArgumentError('admin command must be a single line', { field: 'command' });
+    const d = deadline(opts, `admin '${line}'`, this.options.timeoutMs);
+    try {
+      const socket = await raceSignal(this.#connect(), d.signal);
+      const reply = new Promise<string>((resolve, reject) => this.#pending.push({ shape: replyShape(line), lines: [], resolve, reject }));
+      // CRLF: gearmand's `create function` trims two bytes from its argument (gearmand-notes §2).
+      socket.write(line + '\r\n');
+      const text = await raceSignal(reply, d.signal);
+      if (text.startsWith('ERR')) throw new AdminError(text.replace(/^ERR ?/, '').replace(/\r?\n$/, ''));
+      return text;
+    } catch (err) {
+      // A reply that will never be read would shift every later reply by one: drop the connection.
+      if (d.signal.aborted) this.#drop(d.signal.reason as Error);
+      throw err;
+    } finally {
+      d.dispose();
+    }
+  }
+
+  async status(opts?: CallOptions): Promise<FunctionStatus[]> {
+    return parseStatus(await this.command('status', opts));
+  }
+
+  async workers(opts?: CallOptions): Promise<WorkerInfo[]> {
+    return parseWorkers(await this.command('workers', opts));
+  }
+
+  async priorityStatus(opts?: CallOptions): Promise<PriorityStatus[]> {
+    return parsePriorityStatus(await this.command('prioritystatus', opts));
+  }
+
+  async showJobs(opts?: CallOptions): Promise<JobInfo[]> {
+    return parseShowJobs(await this.command('show jobs', opts));
+  }
+
+  async showUniqueJobs(opts?: CallOptions): Promise<string[]> {
+    return parseShowUniqueJobs(await this.command('show unique jobs', opts));
+  }
+
+  /** The server's version text (`1.1.20+ds` from Debian's gearmand). */
+  async version(opts?: CallOptions): Promise<string> {
+    return okValue(await this.command('version', opts));
+  }
+
+  async getPid(opts?: CallOptions): Promise<number> {
+    const v = okValue(await this.command('getpid', opts));
+    const pid = Number(v);
+    if (!Number.isInteger(pid)) throw new ProtocolError(`getpid answered ${JSON.stringify(v)}`);
+    return pid;
+  }
+
+  /** The server's log level name (read-only in gearmand). */
+  async verbose(opts?: CallOptions): Promise<string> {
+    return okValue(await this.command('verbose', opts));
+  }
+
+  /** Remove a queued job; waiting clients get WORK_FAIL. Unknown handle: AdminError `UNKNOWN_JOB`. */
+  async cancelJob(handle: string, opts?: CallOptions): Promise<void> {
+    await this.command(`cancel job ${checkToken(handle)}`, opts);
+  }
+
+  async createFunction(name: string, opts?: CallOptions): Promise<void> {
+    await this.command(`create function ${checkToken(name)}`, opts);
+  }
+
+  /** Only a function with no workers and no running jobs can be dropped. */
+  async dropFunction(name: string, opts?: CallOptions): Promise<void> {
+    await this.command(`drop function ${checkToken(name)}`, opts);
+  }
+
+  /** Cap a function's queue: one number for every priority, or one per priority (≤0: no cap). */
+  async maxQueue(name: string, max: number | { high: number; normal: number; low: number }, opts?: CallOptions): Promise<void> {
+    const values = typeof max === 'number' ? [max] : [max.high, max.normal, max.low];
+    if (!values.every(Number.isInteger)) throw new InvalidArgumentError('maxqueue values must be integers', { field: 'max' });
+    await this.command(`maxqueue ${checkToken(name)} ${values.join(' ')}`, opts);
+  }
+
+  /** Ask the server to shut down (gearmand 1.1.15+ has no such command and answers AdminError). */
+  async shutdown(opts: CallOptions & { graceful?: boolean } = {}): Promise<void> {
+    await this.command(opts.graceful ? 'shutdown graceful' : 'shutdown', opts);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const socket = this.#socket;
+    this.#fail(new ClosedError('admin client is closed'));
+    if (socket && !socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      });
+    }
+  }
+
+  destroy(error?: Error): void {
+    this.#closed = true;
+    this.#drop(error ?? new ClosedError('admin client destroyed'));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #connect(): Promise<net.Socket> {
+    if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket);
+    this.#connecting ??= new Promise<net.Socket>((resolve, reject) => {
+      const { server, connection: c } = this.options;
+      const socket = c.connect ? c.connect(server) : c.tls ? tls.connect({ ...c.tls, host: server.host, port: server.port }) : net.connect(server.port, server.host);
+      const readyEvent = c.tls && !c.connect ? 'secureConnect' : 'connect';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ConnectionError(`cannot connect to ${server.id}: timed out after ${c.connectTimeoutMs} ms`, { server: server.id }));
+      }, c.connectTimeoutMs);
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(new ConnectionError(`cannot connect to ${server.id}: ${err.code ?? err.message}`, { cause: err, server: server.id }));
+      });
+      socket.once(readyEvent, () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        this.#attach(socket);
+        resolve(socket);
+      });
+    }).finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  #attach(socket: net.Socket): void {
+    this.#socket = socket;
+    this.#buffer = '';
+    socket.setEncoding('latin1');
+    let lastError: Error | undefined;
+    socket.on('data', (chunk: string) => this.#onData(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => (lastError = err));
+    socket.on('close', () => {
+      if (this.#socket === socket) this.#socket = undefined;
+      const id = this.options.server.id;
+      this.#fail(new ConnectionError(`connection to ${id} ${lastError ? `failed: ${(lastError as NodeJS.ErrnoException).code ?? lastError.message}` : 'closed by the server'}`, { cause: lastError, server: id }));
+    });
+  }
+
+  #onData(chunk: string): void {
+    this.#buffer += chunk;
+    for (;;) {
+      const nl = this.#buffer.indexOf('\n');
+      if (nl === -1) break;
+      const line = this.#buffer.slice(0, nl + 1);
+      this.#buffer = this.#buffer.slice(nl + 1);
+      const p = this.#pending[0];
+      if (!p) continue;
+      p.lines.push(line);
+      const bare = line.replace(/\r?\n$/, '');
+      const complete = p.shape === 'line' || bare === '.' || (p.lines.length === 1 && bare.startsWith('ERR'));
+      if (complete) {
+        this.#pending.shift();
+        p.resolve(p.lines.join(''));
+      }
+    }
+    if (this.#buffer.length > MAX_LINE) this.#drop(new ProtocolError(`admin reply line longer than ${MAX_LINE} bytes`));
+  }
+
+  #drop(error: Error): void {
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    this.#fail(error);
+  }
+
+  #fail(error: Error): void {
+    for (const p of this.#pending.splice(0)) p.reject(error);
+  }
+}
+
+/** `OK value\n` → `value`; `OK\r\n` → ''. Anything else is returned as it came, without its EOL. */
+function okValue(reply: string): string {
+  const line = reply.replace(/\r?\n$/, '');
+  if (line === 'OK') return '';
+  return line.startsWith('OK ') ? line.slice(3) : line;
+}
+
+function checkToken(value: string): string {
+  if (value.length === 0 || /[\s]/.test(value)) throw new InvalidArgumentError(`admin argument ${JSON.stringify(value)} must be one word`, { field: 'argument' });
+  return value;
+}
