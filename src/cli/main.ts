@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   server: () => import('./server.ts'),
   job: () => import('./job.ts'),
   admin: () => import('./admin.ts'),
+  run: () => import('./run.ts'),
 };
 
 function usage(io: CliIO, summaries: [string, string][]): void {

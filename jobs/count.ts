@@ -1,0 +1,65 @@
+/**
+ * count --by FIELD[,FIELD…]: exact counts of a parsed field, or of a combination of fields, over
+ * every node's logs. Partials are exact maps, merged by adding: any order gives the same counts.
+ */
+import { z } from 'zod';
+import { isFieldName, type FieldName } from '../src/logs/index.ts';
+import { defineJob } from '../src/mapreduce/job-definition.ts';
+
+const params = z.object({
+  by: z
+    .string()
+    .min(1, 'count needs --by FIELD')
+    .refine((v) => v.split(',').every((f) => isFieldName(f.trim())), { message: 'unknown field (see docs for field names: status, method, path, host, vhost, …)' }),
+  /** Show only the N largest counts (0 = all). */
+  limit: z.number().int().min(0).default(0),
+});
+type Params = z.infer<typeof params>;
+
+type State = Record<string, number>;
+
+export interface CountResult {
+  readonly fields: readonly string[];
+  readonly total: number;
+  readonly distinct: number;
+  /** [values…, count], largest count first, ties by value. */
+  readonly rows: readonly (readonly (string | number)[])[];
+}
+
+const fieldsOf = (p: Params) => p.by.split(',').map((f) => f.trim()) as FieldName[];
+
+export default defineJob<Params, State, CountResult>({
+  kind: 'summary',
+  name: 'count',
+  description: 'exact counts of a parsed field or combination of fields',
+  params,
+  cli: { flags: { by: { param: 'by', type: 'string' }, limit: { param: 'limit', type: 'number' } }, usage: 'count --by FIELD[,FIELD…] [--limit N]' },
+  input: (p) => ({ records: fieldsOf(p) }),
+  create: () => Object.create(null) as State,
+  map(state, record, ctx) {
+    const fields = fieldsOf(ctx.params);
+    let key: string;
+    if (fields.length === 1) key = String(record[fields[0]!]);
+    else {
+      key = '';
+      for (let i = 0; i < fields.length; i++) key += (i > 0 ? '\t' : '') + String(record[fields[i]!]);
+    }
+    state[key] = (state[key] ?? 0) + 1;
+  },
+  merge(into, other) {
+    for (const k in other) into[k] = (into[k] ?? 0) + other[k]!;
+    return into;
+  },
+  encode: (state) => JSON.stringify(state),
+  decode: (data) => Object.assign(Object.create(null), JSON.parse(data.toString('utf8'))) as State,
+  finalize(state, p) {
+    const fields = fieldsOf(p);
+    const entries = Object.entries(state).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const total = entries.reduce((n, [, c]) => n + c, 0);
+    const shown = p.limit > 0 ? entries.slice(0, p.limit) : entries;
+    return { fields, total, distinct: entries.length, rows: shown.map(([k, c]) => [...k.split('\t'), c]) };
+  },
+  render(result) {
+    return { json: result, tables: [{ columns: [...result.fields, 'count'], rows: result.rows }] };
+  },
+});

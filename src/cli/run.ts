@@ -1,0 +1,226 @@
+import fs from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InvalidArgumentError } from '../errors.ts';
+import { builtinJobNames, builtinJobPath, importJobFile } from '../mapreduce/job-loader.ts';
+import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
+import { parseTimeBound } from '../mapreduce/filter.ts';
+import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
+import { bundleJobFile } from '../mapreduce/ship-code.ts';
+import { intFlag } from './flags.ts';
+import type { CliIO } from './io.ts';
+import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
+import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+
+export const summary = 'run a map/reduce job over the logs of every node';
+
+const COMMON: NonNullable<ParseArgsConfig['options']> = {
+  servers: { type: 'string' },
+  host: { type: 'string', short: 'h' },
+  port: { type: 'string', short: 'p' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  where: { type: 'string' },
+  vhost: { type: 'string' },
+  json: { type: 'boolean' },
+  csv: { type: 'boolean' },
+  out: { type: 'string' },
+  'fan-in': { type: 'string' },
+  retries: { type: 'string' },
+  'task-timeout': { type: 'string' },
+  'wait-nodes': { type: 'string' },
+  'allow-partial': { type: 'boolean' },
+  'split-bytes': { type: 'string' },
+  partitions: { type: 'string' },
+  'reduce-tasks': { type: 'string' },
+  mapper: { type: 'string' },
+  'mapper-function': { type: 'string' },
+  combiner: { type: 'string' },
+  reducer: { type: 'string' },
+  output: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'H' },
+};
+
+function help(jobs: string[]): string {
+  return `usage: geartrain run JOB [job arguments] [flags]
+       geartrain run ./my-job.ts [job arguments] [flags]      (nodes need --allow-code and GEARTRAIN_SECRET)
+       geartrain run --mapper CMD [--combiner CMD] [--reducer CMD] [--output DIR]   (Hadoop Streaming; nodes need --allow-exec)
+
+built-in jobs: ${jobs.join(', ')}   (geartrain run JOB -H for a job's arguments)
+
+${SERVER_FLAGS_HELP}
+  --since T, --until T   ISO 8601 date or date-time (with an offset or Z; else UTC)
+  --where EXPR           e.g. 'status>=500 and path~^/api/' (= != < <= > >= ~ !~, and/or/not, parentheses)
+  --vhost NAME           only this virtual host (globs allowed)
+  --json | --csv         machine-readable output; --out FILE writes it to a file
+  --fan-in F             partials merged per reduce task (default 8)
+  --retries N            attempts per task after the first (default 3)
+  --task-timeout S       a task with no progress for S seconds fails (default 60)
+  --wait-nodes N         wait for N nodes to register before planning
+  --allow-partial        finish with the shards that could be read, and say which were not
+  --split-bytes B        largest byte range per map task (default 64 MiB)
+  --partitions R         reduce partitions of keyed and streaming jobs (alias --reduce-tasks)
+  --mapper CMD / --mapper-function NAME / --combiner CMD / --reducer CMD / --output DIR
+  -q, --quiet            no progress bar
+`;
+}
+
+async function loadJobForCli(name: string): Promise<AnyJob> {
+  const isFile = name.includes('/') || /\.(m?[jt]s)$/.test(name);
+  if (!isFile) return importJobFile(builtinJobPath(name));
+  // Bundle as the nodes will get it, then load the bundle to read its parameters.
+  const code = await bundleJobFile(name);
+  const tmp = `${fs.mkdtempSync('/tmp/geartrain-cli-')}/job.mjs`;
+  fs.writeFileSync(tmp, code);
+  try {
+    return await importJobFile(tmp);
+  } finally {
+    fs.rmSync(tmp.slice(0, tmp.lastIndexOf('/')), { recursive: true, force: true });
+  }
+}
+
+function jobOptions(cli: CliSpec | undefined): { options: NonNullable<ParseArgsConfig['options']>; toParam: Map<string, { param: string; type: string; multiple: boolean }> } {
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  const toParam = new Map<string, { param: string; type: string; multiple: boolean }>();
+  for (const [flag, spec] of Object.entries(cli?.flags ?? {})) {
+    const names = [flag, ...(spec.alias ? [spec.alias] : [])];
+    for (const n of names) {
+      if (n in COMMON) continue;
+      const type = spec.type === 'boolean' ? 'boolean' : 'string';
+      if (n.length === 1) {
+        options[`-${n}`] = { type, short: n, ...(spec.multiple ? { multiple: true } : {}) };
+        toParam.set(`-${n}`, { param: spec.param, type: spec.type, multiple: !!spec.multiple });
+      } else {
+        options[n] = { type, ...(spec.multiple ? { multiple: true } : {}) };
+        toParam.set(n, { param: spec.param, type: spec.type, multiple: !!spec.multiple });
+      }
+    }
+  }
+  return { options, toParam };
+}
+
+function progressLine(p: RunProgress, startedAt: number): string {
+  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : p.tasksTotal > 0 ? p.tasksDone / p.tasksTotal : 0;
+  const width = 24;
+  const filled = Math.round(frac * width);
+  const elapsed = Date.now() - startedAt;
+  const eta = frac > 0.02 && p.phase === 'map' ? ` ETA ${formatDuration((elapsed / frac) * (1 - frac))}` : '';
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${p.phase} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} tasks ${p.tasksDone}/${p.tasksTotal} (${p.tasksRunning} running${p.retries ? `, ${p.retries} retried` : ''})${eta}   `;
+}
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const first = argv[0];
+  const streaming = first === undefined || first.startsWith('-');
+  if (first === undefined || (streaming && (argv.includes('-H') || argv.includes('--help')) && !argv.includes('--mapper'))) {
+    io.stdout.write(help(builtinJobNames()));
+    return first === undefined ? 2 : 0;
+  }
+  const job = streaming ? null : await loadJobForCli(first);
+  const rest = streaming ? argv : argv.slice(1);
+  const { options: jobFlags, toParam } = jobOptions(job && 'cli' in job ? job.cli : undefined);
+  const { values, positionals } = parseArgs({ args: rest, options: { ...COMMON, ...jobFlags }, allowPositionals: true, strict: true });
+  if (values.help) {
+    io.stdout.write(job ? `usage: geartrain run ${job.cli?.usage ?? job.name}\n  ${job.description}\n` : help(builtinJobNames()));
+    return 0;
+  }
+
+  // Job parameters: positionals in order, then flags.
+  const params: Record<string, unknown> = {};
+  const positionalNames = job?.cli?.positionals ?? [];
+  positionals.forEach((value, i) => {
+    const name = positionalNames[i];
+    if (name === undefined) throw new InvalidArgumentError(`unexpected argument '${value}' (usage: geartrain run ${job?.cli?.usage ?? first})`, { field: 'arguments' });
+    params[name] = value;
+  });
+  for (const [flag, target] of toParam) {
+    const key = flag.startsWith('-') ? flag.slice(1) : flag;
+    const v = (values as Record<string, unknown>)[flag.length === 2 && flag.startsWith('-') ? `-${key}` : flag];
+    if (v === undefined) continue;
+    if (target.type === 'number') {
+      const n = Number(v);
+      if (!Number.isFinite(n)) throw new InvalidArgumentError(`--${key} expects a number, got '${String(v)}'`, { field: key });
+      params[target.param] = n;
+    } else params[target.param] = v;
+  }
+
+  const str = (k: string) => values[k] as string | undefined;
+  const servers = resolveServers({ servers: str('servers'), host: str('host'), port: str('port') }, io.env);
+  const options: RunJobOptions = {
+    servers,
+    ...(job ? { job: first, params } : {}),
+    ...(streaming
+      ? {
+          streaming: {
+            ...(str('mapper') ? { mapper: str('mapper')! } : {}),
+            ...(str('mapper-function') ? { mapperFunction: str('mapper-function')! } : {}),
+            ...(str('combiner') ? { combiner: str('combiner')! } : {}),
+            ...(str('reducer') ? { reducer: str('reducer')! } : {}),
+          },
+        }
+      : {}),
+    ...(str('since') ? { since: parseTimeBound(str('since')!, 'since') } : {}),
+    ...(str('until') ? { until: parseTimeBound(str('until')!, 'until') } : {}),
+    ...(str('where') ? { where: str('where')! } : {}),
+    ...(str('vhost') ? { vhost: str('vhost')! } : {}),
+    fanIn: intFlag(str('fan-in'), 'fan-in', 8, 2),
+    retries: intFlag(str('retries'), 'retries', 3),
+    taskTimeoutMs: intFlag(str('task-timeout'), 'task-timeout', 60, 1) * 1000,
+    ...(str('wait-nodes') ? { waitNodes: intFlag(str('wait-nodes'), 'wait-nodes', 1, 1) } : {}),
+    allowPartial: !!values['allow-partial'],
+    ...(str('split-bytes') ? { splitBytes: intFlag(str('split-bytes'), 'split-bytes', 0, 1024 * 1024) } : {}),
+    ...(str('partitions') || str('reduce-tasks') ? { partitions: intFlag(str('partitions') ?? str('reduce-tasks'), 'partitions', 1, 1) } : {}),
+    ...(str('output') ? { outputDir: str('output')! } : {}),
+    signal: io.signal,
+  };
+
+  const tty = !!io.stderr.isTTY && !values.quiet && !values.json;
+  const startedAt = Date.now();
+  let lastDraw = 0;
+  if (tty) {
+    (options as { onProgress?: (p: RunProgress) => void }).onProgress = (p) => {
+      const now = Date.now();
+      if (now - lastDraw < 100 && p.phase === 'map') return;
+      lastDraw = now;
+      io.stderr.write(progressLine(p, startedAt));
+    };
+  }
+  const sink: NodeJS.WritableStream = str('out') ? fs.createWriteStream(str('out')!) : io.stdout;
+  const machine = !!values.json || !!values.csv;
+  if (!machine && !options.outputDir) {
+    // Sorted and streaming output goes out line by line, honouring back-pressure.
+    (options as { output?: (line: Buffer) => Promise<void> | void }).output = (line) => {
+      if (!sink.write(Buffer.concat([line, Buffer.from('\n')]))) return new Promise<void>((r) => sink.once('drain', () => r()));
+    };
+  }
+  let report: RunReport;
+  try {
+    report = await runJob(options);
+  } finally {
+    if (tty) io.stderr.write('\r\x1b[K');
+  }
+
+  if (values.json) {
+    const { lines, ...rest } = report;
+    const body = { ...rest, result: report.rendered?.json ?? report.result, ...(lines ? { lines: lines.map((l) => l.toString('utf8')) } : {}) };
+    sink.write(JSON.stringify(body, null, 2) + '\n');
+  } else if (values.csv) {
+    const table = report.rendered?.tables?.[0];
+    if (table) sink.write(formatCsv(table));
+    else for (const l of report.lines ?? []) sink.write(l.toString('utf8') + '\n');
+  } else if (report.rendered) {
+    if (report.rendered.text) sink.write(report.rendered.text + '\n');
+    for (const t of report.rendered.tables ?? []) sink.write(formatTable(t) + '\n');
+  }
+  if (sink !== io.stdout) await new Promise<void>((r) => (sink as fs.WriteStream).end(() => r()));
+
+  if (report.partial) {
+    io.stderr.write(`geartrain run: PARTIAL result: ${report.missing.length} shard(s) not read: ${report.missing.map((m) => `${m.node}:${m.path}`).join(', ')}\n`);
+  }
+  if (tty || (!values.quiet && !values.json && io.stderr.isTTY)) {
+    const bad = report.counters.bad_lines ?? 0;
+    io.stderr.write(
+      `${report.job}: ${formatBytes(report.bytes)} on ${report.nodes.length} node(s), ${report.tasks.map} map and ${report.tasks.reduce} reduce tasks${report.tasks.retried ? ` (${report.tasks.retried} retried)` : ''}, ${bad} bad line(s), ${formatDuration(report.timings.total)}\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,69 @@
+/**
+ * Finding the nodes of a cluster through the job servers' admin `status` (gearmand answers it
+ * too): a node is a `geartrain.map@<name>` function with at least one worker. A function listed
+ * with 0 workers is a node that left.
+ */
+import { AdminClient, type Client } from '../client/index.ts';
+import { NodeUnavailableError } from '../errors.ts';
+import { parseNodeCatalog, type NodeCatalog } from '../logs/catalog.ts';
+import { catalogFunction, fetchFunction, MAP_PREFIX, nodeInfoSchema, parseWire, type NodeInfo } from './wire.ts';
+
+export class ClusterView {
+  readonly #admins: AdminClient[];
+  #cache: { at: number; nodes: Set<string> } | null = null;
+
+  constructor(servers: readonly string[]) {
+    this.#admins = servers.map((server) => new AdminClient({ server, timeoutMs: 5000 }));
+  }
+
+  /** Nodes with a live map worker on any server (cached for `maxAgeMs`). */
+  async liveNodes(maxAgeMs = 300, signal?: AbortSignal): Promise<Set<string>> {
+    if (this.#cache && Date.now() - this.#cache.at <= maxAgeMs) return this.#cache.nodes;
+    const nodes = new Set<string>();
+    let reached = 0;
+    let lastError: unknown;
+    await Promise.all(
+      this.#admins.map(async (admin) => {
+        try {
+          for (const f of await admin.status(signal ? { signal } : {})) {
+            if (f.name.startsWith(MAP_PREFIX) && f.workers > 0) nodes.add(f.name.slice(MAP_PREFIX.length));
+          }
+          reached++;
+        } catch (err) {
+          lastError = err;
+        }
+      }),
+    );
+    if (reached === 0) throw lastError;
+    this.#cache = { at: Date.now(), nodes };
+    return nodes;
+  }
+
+  /** Wait until at least `count` nodes are live (polling), or fail naming how many were found. */
+  async waitForNodes(count: number, timeoutMs: number, signal?: AbortSignal): Promise<Set<string>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const nodes = await this.liveNodes(0, signal);
+      if (nodes.size >= count) return nodes;
+      if (Date.now() > deadline) {
+        throw new NodeUnavailableError(`waited ${Math.round(timeoutMs / 1000)} s for ${count} node(s), found ${nodes.size}: ${[...nodes].join(', ') || 'none'}`, [...nodes]);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      signal?.throwIfAborted();
+    }
+  }
+
+  close(): void {
+    for (const a of this.#admins) void a.close();
+  }
+}
+
+export async function fetchCatalog(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<NodeCatalog> {
+  const data = await client.call(catalogFunction(node), JSON.stringify({ scanBudgetBytes: 256 * 1024 * 1024 }), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
+  return parseNodeCatalog(data);
+}
+
+export async function fetchNodeInfo(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<NodeInfo> {
+  const data = await client.call(fetchFunction(node), JSON.stringify({ op: 'info' }), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
+  return parseWire(nodeInfoSchema, data, 'node info');
+}

@@ -1,0 +1,58 @@
+/**
+ * Pulling stored partials from the nodes that hold them, through `geartrain.fetch@<node>` jobs:
+ * one request per chunk, so a reducer's memory is bounded by (inputs × chunk size) however large
+ * the runs are, and the coordinator never sees the bytes.
+ */
+import type { Client } from '../client/index.ts';
+import type { PartialStore } from './partial-store.ts';
+import { RunDecoder, type RunRecord } from './runs.ts';
+import { fetchFunction, type Ref } from './wire.ts';
+
+export const DEFAULT_FETCH_CHUNK = 1024 * 1024;
+
+export interface FetchSource {
+  readonly client: Client;
+  /** The local store, read directly for refs that live on this node. */
+  readonly store?: PartialStore;
+  readonly signal?: AbortSignal;
+  readonly chunkSize?: number;
+}
+
+async function getChunk(ref: Ref, offset: number, length: number, src: FetchSource): Promise<Buffer> {
+  if (src.store && ref.node === src.store.node) return src.store.read(ref.key, offset, length);
+  const request = JSON.stringify({ op: 'get', key: ref.key, offset, length });
+  return src.client.call(fetchFunction(ref.node), request, { priority: 'high', ...(src.signal ? { signal: src.signal } : {}) });
+}
+
+/** The ref's bytes, chunk by chunk, one request ahead. */
+export async function* fetchChunks(ref: Ref, src: FetchSource): AsyncGenerator<Buffer> {
+  const size = src.chunkSize ?? DEFAULT_FETCH_CHUNK;
+  let offset = 0;
+  let next: Promise<Buffer> | null = ref.size > 0 ? getChunk(ref, 0, size, src) : null;
+  while (next) {
+    const chunk = await next;
+    offset += chunk.length;
+    next = offset < ref.size && chunk.length > 0 ? getChunk(ref, offset, size, src) : null;
+    if (chunk.length === 0 && offset < ref.size) throw new Error(`partial ${ref.key} on ${ref.node} ended at ${offset} of ${ref.size} bytes`);
+    yield chunk;
+  }
+}
+
+/** The whole partial in one buffer (summaries). */
+export async function fetchAll(ref: Ref, src: FetchSource): Promise<Buffer> {
+  if (src.store && ref.node === src.store.node) return src.store.read(ref.key);
+  const parts: Buffer[] = [];
+  for await (const c of fetchChunks(ref, { ...src, chunkSize: Math.min(Math.max(ref.size, 1), 16 * 1024 * 1024) })) parts.push(c);
+  return Buffer.concat(parts);
+}
+
+/** The records of a sorted run, streamed. */
+export async function* fetchRecords(ref: Ref, src: FetchSource): AsyncGenerator<RunRecord> {
+  const decoder = new RunDecoder();
+  for await (const chunk of fetchChunks(ref, src)) {
+    const out: RunRecord[] = [];
+    decoder.push(chunk, out);
+    yield* out;
+  }
+  if (decoder.pending > 0) throw new Error(`run ${ref.key} on ${ref.node} is truncated`);
+}

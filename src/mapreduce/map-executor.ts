@@ -1,0 +1,231 @@
+/**
+ * Runs one map task: reads the task's shards (byte ranges of plain files, or whole gzip files),
+ * feeds the job's map function, and stores the output in the node's PartialStore. Runs inside a
+ * task thread (task-thread.ts) so a node with N slots maps N shards in parallel.
+ */
+import fs from 'node:fs';
+import { AbortError } from '../errors.ts';
+import {
+  compileLogFormat,
+  ParseStats,
+  readLogFile,
+  readLogRange,
+  type FieldName,
+  type LogChunkReader,
+  type LogFormat,
+  type LogParser,
+  type LogRecord,
+} from '../logs/index.ts';
+import { compileFilter, type RecordFilter } from './filter.ts';
+import { resolveJob, encodeState, type AnyJob, type JobDefinition, type KeyedJob, type MapContext, type SummaryJob } from './job-definition.ts';
+import { SortedOutput, PartitionedOutput, hashPartition } from './map-output.ts';
+import type { PartialStore } from './partial-store.ts';
+import type { MapResult, MapTask, ShardSpec } from './wire.ts';
+
+export interface MapEnv {
+  readonly node: string;
+  readonly store: PartialStore;
+  readonly job: AnyJob;
+  readonly signal?: AbortSignal;
+  /** Called with bytes read so far and bytes planned, at most every 100 ms. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export const DEFAULT_MAP_MEMORY_BUDGET = 64 * 1024 * 1024;
+
+const formats = new Map<string, LogFormat>();
+function formatOf(name: string): LogFormat {
+  let f = formats.get(name);
+  if (!f) {
+    f = compileLogFormat(name);
+    formats.set(name, f);
+  }
+  return f;
+}
+
+function shardBytes(s: ShardSpec): number {
+  if (s.gzip) {
+    try {
+      return fs.statSync(s.path).size;
+    } catch {
+      return 0;
+    }
+  }
+  const end = s.end ?? (() => {
+    try {
+      return fs.statSync(s.path).size;
+    } catch {
+      return s.start;
+    }
+  })();
+  return Math.max(0, end - s.start);
+}
+
+/** Reads a shard as chunks of whole lines, with each chunk's byte offset in its file. */
+async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined): AsyncGenerator<{ chunk: Buffer; offset: number }> {
+  const reader: LogChunkReader = shard.gzip
+    ? readLogFile(shard.path, { signal })
+    : readLogRange(shard.path, { start: shard.start, ...(shard.end !== null ? { end: shard.end } : {}) }, { signal });
+  let base = -1;
+  for await (const chunk of reader) {
+    if (base < 0) base = shard.gzip ? 0 : reader.position;
+    yield { chunk, offset: base + reader.bytesYielded - chunk.length };
+  }
+}
+
+class Counters {
+  readonly values: Record<string, number> = Object.create(null);
+  add(name: string, n = 1): void {
+    this.values[name] = (this.values[name] ?? 0) + n;
+  }
+}
+
+/** Per-shard context for map functions, with lazily built parsers for raw-line filtering. */
+function makeContext<P>(params: P, node: string, file: string, format: LogFormat, filter: RecordFilter, counters: Counters): MapContext<P> {
+  let filterParser: LogParser<FieldName> | null = null;
+  let timeParser: LogParser<'time'> | null = null;
+  return {
+    params,
+    node,
+    file,
+    count: (name, n = 1) => counters.add(name, n),
+    accepts(line, start, end) {
+      if (!filter.test) return true;
+      filterParser ??= format.createParser(filter.fields as FieldName[]);
+      const r = filterParser.parse(line.toString('latin1', start, end));
+      return typeof r !== 'string' && filter.test(r);
+    },
+    timeOf(line, start, end) {
+      if (!format.provides('time')) return undefined;
+      timeParser ??= format.createParser(['time']);
+      const r = timeParser.parse(line.toString('latin1', start, end));
+      return typeof r === 'string' ? undefined : r.time;
+    },
+  };
+}
+
+export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapResult> {
+  const job: JobDefinition = resolveJob(env.job, task.params);
+  const params = task.params;
+  const filter = compileFilter(task.filter);
+  const counters = new Counters();
+  const stats = new ParseStats();
+  const total = task.shards.reduce((n, s) => n + shardBytes(s), 0);
+  let done = 0;
+  let lines = 0;
+  let lastProgress = 0;
+  const progress = (bytes: number) => {
+    done += bytes;
+    const now = Date.now();
+    if (env.onProgress && now - lastProgress >= 100) {
+      lastProgress = now;
+      env.onProgress(Math.min(done, total), total);
+    }
+  };
+  const checkAbort = () => {
+    if (env.signal?.aborted) throw new AbortError(`map task ${task.taskId} cancelled`, { cause: env.signal.reason });
+  };
+  const input = job.input(params);
+  const budget = task.memoryBudget ?? DEFAULT_MAP_MEMORY_BUDGET;
+  const tag = `${task.taskId}`;
+
+  let refs: MapResult['refs'];
+  if (job.kind === 'summary') {
+    const state = job.create(params);
+    for (const shard of task.shards) {
+      const format = formatOf(shard.format);
+      const ctx = makeContext(params, env.node, shard.path, format, filter, counters);
+      if ('lines' in input) {
+        if (!job.mapChunk) throw new Error(`job ${job.name} asks for lines but has no mapChunk`);
+        for await (const { chunk } of shardChunks(shard, env.signal)) {
+          checkAbort();
+          lines += countNewlines(chunk);
+          job.mapChunk(state, chunk, ctx);
+          progress(chunk.length);
+        }
+      } else {
+        await parseShard(shard, format, input.records, filter, stats, env, (record) => (job as SummaryJob).map!(state, record, ctx), progress, checkAbort);
+      }
+    }
+    const data = encodeState(job, state, params);
+    refs = [await env.store.putBuffer(task.runId, `${tag}.partial`, data)];
+  } else if (job.kind === 'sorted') {
+    const out = new SortedOutput(env.store, task.runId, tag, budget);
+    for (const shard of task.shards) {
+      const format = formatOf(shard.format);
+      const ctx = makeContext(params, env.node, shard.path, format, filter, counters);
+      for await (const { chunk, offset } of shardChunks(shard, env.signal)) {
+        checkAbort();
+        lines += countNewlines(chunk);
+        job.mapSorted(chunk, offset, (key, value) => out.add(key, value), ctx);
+        await out.maybeSpill();
+        progress(chunk.length);
+      }
+    }
+    refs = [await out.finish()];
+  } else {
+    const keyed = job as KeyedJob;
+    const partitions = task.partitions ?? 1;
+    const out = new PartitionedOutput(env.store, task.runId, tag, partitions, budget);
+    if ('lines' in input) throw new Error(`keyed job ${job.name} must ask for records`);
+    for (const shard of task.shards) {
+      const format = formatOf(shard.format);
+      const ctx = makeContext(params, env.node, shard.path, format, filter, counters);
+      await parseShard(
+        shard,
+        format,
+        input.records,
+        filter,
+        stats,
+        env,
+        (record) => keyed.mapKeyed(record, (key, sortKey, value) => out.add(hashPartition(key, partitions), key, sortKey, value), ctx),
+        progress,
+        checkAbort,
+        () => out.maybeSpill(),
+      );
+    }
+    refs = await out.finish();
+  }
+  if (lines === 0) lines = stats.lines;
+  counters.add('bytes_read', done);
+  counters.add('lines_read', lines);
+  if (stats.records > 0 || stats.invalidLines > 0) {
+    counters.add('records', stats.records);
+    counters.add('bad_lines', stats.invalidLines);
+  }
+  env.onProgress?.(total, total);
+  return { refs, counters: counters.values, stats: stats.toJSON(), bytes: done, lines };
+}
+
+function countNewlines(chunk: Buffer): number {
+  let n = 0;
+  let p = -1;
+  while ((p = chunk.indexOf(10, p + 1)) >= 0) n++;
+  if (chunk.length > 0 && chunk[chunk.length - 1] !== 10) n++;
+  return n;
+}
+
+async function parseShard(
+  shard: ShardSpec,
+  format: LogFormat,
+  wanted: readonly FieldName[],
+  filter: RecordFilter,
+  stats: ParseStats,
+  env: MapEnv,
+  onRecord: (record: LogRecord<FieldName>) => void,
+  progress: (bytes: number) => void,
+  checkAbort: () => void,
+  afterChunk?: () => Promise<void>,
+): Promise<void> {
+  const fields = [...new Set<FieldName>([...wanted, ...filter.fields])].filter((f) => format.provides(f) || f === 'line' || f === 'offset');
+  const parser = format.createParser(fields);
+  const test = filter.test;
+  const source = `${env.node}:${shard.path}`;
+  const emit = test ? (r: LogRecord<FieldName>) => (test(r) ? onRecord(r) : undefined) : onRecord;
+  for await (const { chunk, offset } of shardChunks(shard, env.signal)) {
+    checkAbort();
+    parser.parseBuffer(chunk, emit, stats, { source, offset });
+    if (afterChunk) await afterChunk();
+    progress(chunk.length);
+  }
+}

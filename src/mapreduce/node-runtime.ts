@@ -1,0 +1,197 @@
+/**
+ * The map/reduce side of a node: `geartrain.map@<node>`, `geartrain.reduce`,
+ * `geartrain.reduce@<node>` and `geartrain.fetch@<node>`. Map tasks run on a pool of task threads;
+ * reduce tasks and fetches run on the main thread.
+ *
+ * Each kind has its own Worker (its own connection and concurrency): fetches must never wait for
+ * a slot, or reducers on two nodes that fetch from each other while holding every slot would wait
+ * forever. Maps take at most `concurrency` slots, reduces as many, fetches many more.
+ *
+ * Safety: a map task may only read files the node serves (its catalogue), shipped code runs only
+ * with `allowCode` and a valid signature, and shell commands only with `allowExec`.
+ */
+import os from 'node:os';
+import type { Client, JobContext, Worker, WorkerJob } from '../client/index.ts';
+import { CodeRefusedError, InvalidArgumentError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { silentLogger } from '../logger.ts';
+import { GEARTRAIN_VERSION } from '../version.ts';
+import { CodeCache, importJobFile, jobModulePath, verifyCodeSignature } from './job-loader.ts';
+import type { AnyJob } from './job-definition.ts';
+import { PartialStore } from './partial-store.ts';
+import { executeReduceTask } from './reduce-executor.ts';
+import { executeStreamingMap, executeStreamingReduce } from './streaming.ts';
+import { TaskPool } from './task-pool.ts';
+import {
+  codeFunction,
+  fetchFunction,
+  fetchRequestSchema,
+  mapFunction,
+  mapTaskSchema,
+  parseWire,
+  reduceFunction,
+  reduceTaskSchema,
+  type JobRef,
+  type MapTask,
+} from './wire.ts';
+
+export interface NodeRuntimeOptions {
+  readonly name: string;
+  /** The node's service worker (high concurrency): fetches are registered on it. */
+  readonly worker: Worker;
+  /** Makes a Worker connected to the node's job servers, with this concurrency (not started). */
+  readonly createWorker: (concurrency: number) => Worker;
+  /** For outgoing calls: fetching partials from other nodes, shipped code, mapper functions. */
+  readonly client: Client;
+  readonly dataDir: string;
+  /** Map tasks run at once (task threads); default: CPU count. 0 runs maps on the main thread. */
+  readonly concurrency?: number;
+  /** Whether the node serves this file (map tasks naming other paths are refused). */
+  readonly servesPath: (path: string) => boolean;
+  readonly allowCode?: boolean;
+  readonly allowExec?: boolean;
+  /** Shared secret for shipped code signatures (GEARTRAIN_SECRET). */
+  readonly secret?: string;
+  readonly logger?: Logger;
+}
+
+export interface NodeRuntime {
+  readonly store: PartialStore;
+  close(): Promise<void>;
+}
+
+export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
+  const { name, worker, client } = options;
+  const logger = options.logger ?? silentLogger;
+  const store = new PartialStore(options.dataDir, name);
+  store.startSweeping();
+  const code = new CodeCache(options.dataDir);
+  const threads = options.concurrency ?? os.availableParallelism();
+  const pool = new TaskPool({ node: name, dataDir: options.dataDir, store, threads });
+  const slots = Math.max(1, threads);
+  const mapWorker = options.createWorker(slots);
+  const reduceWorker = options.createWorker(slots);
+  /** Running tasks by run id, so a cancelled run stops at once. */
+  const running = new Map<string, Set<AbortController>>();
+  const mainThreadJobs = new Map<string, Promise<AnyJob>>();
+
+  const track = (runId: string, ctx: JobContext): { signal: AbortSignal; done(): void } => {
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let set = running.get(runId);
+    if (!set) running.set(runId, (set = new Set()));
+    set.add(ac);
+    return {
+      signal: ac.signal,
+      done() {
+        ctx.signal.removeEventListener('abort', onAbort);
+        set!.delete(ac);
+        if (set!.size === 0) running.delete(runId);
+      },
+    };
+  };
+
+  const resolveJobPath = async (ref: JobRef, signal: AbortSignal): Promise<string> => {
+    if (ref.type === 'code') {
+      if (!options.allowCode) throw new CodeRefusedError(`node ${name} was not started with --allow-code: it runs no shipped code`);
+      verifyCodeSignature(ref.hash, ref.signature, options.secret);
+      if (!code.has(ref.hash)) {
+        const bundle = await client.call(codeFunction(ref.hash), ref.hash, { signal, priority: 'high' });
+        await code.put(ref.hash, bundle);
+      }
+    }
+    return jobModulePath(ref, code);
+  };
+
+  const loadJob = async (ref: JobRef, signal: AbortSignal): Promise<AnyJob> => {
+    const path = await resolveJobPath(ref, signal);
+    let job = mainThreadJobs.get(path);
+    if (!job) {
+      job = importJobFile(path);
+      mainThreadJobs.set(path, job);
+      job.catch(() => mainThreadJobs.delete(path));
+    }
+    return job;
+  };
+
+  const checkShards = (task: MapTask) => {
+    for (const s of task.shards) {
+      if (!options.servesPath(s.path)) {
+        throw new InvalidArgumentError(`node ${name} does not serve ${s.path}`, { field: 'shards.path' });
+      }
+    }
+  };
+
+  const progressReporter = (ctx: JobContext) => (done: number, total: number) => {
+    void ctx.sendStatus(done, total).catch(() => {});
+  };
+
+  mapWorker.register(mapFunction(name), async (job: WorkerJob, ctx: JobContext) => {
+    const task = parseWire(mapTaskSchema, job.payload, 'map task');
+    checkShards(task);
+    const t = track(task.runId, ctx);
+    try {
+      if (task.job.type === 'streaming') {
+        if (!options.allowExec && task.job.mapper) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
+        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, signal: t.signal, onProgress: progressReporter(ctx) }));
+      }
+      const jobPath = await resolveJobPath(task.job, t.signal);
+      const result = await pool.runMap(task, jobPath, { signal: t.signal, onProgress: progressReporter(ctx) });
+      return JSON.stringify(result);
+    } finally {
+      t.done();
+    }
+  });
+
+  const reduceHandler = async (job: WorkerJob, ctx: JobContext) => {
+    const task = parseWire(reduceTaskSchema, job.payload, 'reduce task');
+    const t = track(task.runId, ctx);
+    try {
+      if (task.mode === 'streaming') {
+        if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
+        if (!options.allowExec && task.job.reducer) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
+        return JSON.stringify(await executeStreamingReduce(task, { client, store, signal: t.signal }));
+      }
+      const needsJob = task.mode !== 'sorted';
+      const def = needsJob ? await loadJob(task.job, t.signal) : null;
+      const result = await executeReduceTask(task, { client, store, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
+      return JSON.stringify(result);
+    } finally {
+      t.done();
+    }
+  };
+  reduceWorker.register(reduceFunction(), reduceHandler);
+  reduceWorker.register(reduceFunction(name), reduceHandler);
+
+  worker.register(fetchFunction(name), async (job: WorkerJob) => {
+    const req = parseWire(fetchRequestSchema, job.payload, 'fetch request');
+    switch (req.op) {
+      case 'get':
+        return store.read(req.key, req.offset, req.length);
+      case 'drop':
+        await store.drop(req.runId);
+        return '';
+      case 'cancel': {
+        const set = running.get(req.runId);
+        for (const ac of set ?? []) ac.abort(new Error(`run ${req.runId} cancelled`));
+        logger.info(`node ${name}: cancelled ${set?.size ?? 0} task(s) of run ${req.runId}`);
+        return String(set?.size ?? 0);
+      }
+      case 'info':
+        return JSON.stringify({ node: name, slots, allowCode: !!options.allowCode, allowExec: !!options.allowExec, version: GEARTRAIN_VERSION });
+    }
+  });
+
+  await Promise.all([mapWorker.start(), reduceWorker.start()]);
+
+  return {
+    store,
+    async close() {
+      await Promise.all([mapWorker.close(), reduceWorker.close()]);
+      for (const set of running.values()) for (const ac of set) ac.abort(new Error('node shutting down'));
+      store.stop();
+      await pool.close();
+    },
+  };
+}

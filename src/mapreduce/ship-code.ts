@@ -1,0 +1,70 @@
+/**
+ * Ad-hoc jobs: `geartrain run ./my-job.ts` bundles the file and its imports (relative files and npm
+ * packages such as zod) into one ES module with esbuild, signs its hash with GEARTRAIN_SECRET, and
+ * serves the bundle as `geartrain.code@<hash>` while the run lasts. Nodes started with --allow-code
+ * fetch it once, check hash and signature, and cache it by hash.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { Worker } from '../client/index.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { importJobFile, sha256Hex, signCode } from './job-loader.ts';
+import type { AnyJob } from './job-definition.ts';
+import { codeFunction } from './wire.ts';
+
+export interface ShippedCode {
+  readonly hash: string;
+  readonly signature: string;
+  /** The job as the coordinator loaded it from the same bundle. */
+  readonly job: AnyJob;
+  /** Stop serving the bundle and delete the local copy. */
+  close(): Promise<void>;
+}
+
+export async function bundleJobFile(file: string): Promise<Buffer> {
+  if (!fs.existsSync(file)) throw new InvalidArgumentError(`job file ${file} does not exist`, { field: 'job' });
+  try {
+    const result = await build({
+      entryPoints: [path.resolve(file)],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      write: false,
+      logLevel: 'silent',
+      // Packages that need `require` at run time still work inside an ES module bundle.
+      banner: { js: "import { createRequire as __gtCreateRequire } from 'node:module'; const require = __gtCreateRequire(import.meta.url);" },
+    });
+    return Buffer.from(result.outputFiles[0]!.contents);
+  } catch (err) {
+    const first = (err as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors?.[0];
+    const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
+    throw new InvalidArgumentError(`cannot bundle ${file}: ${first?.text ?? (err as Error).message}${where}`, { field: 'job', cause: err });
+  }
+}
+
+export async function shipJobFile(file: string, servers: readonly string[], secret: string | undefined): Promise<ShippedCode> {
+  if (!secret) {
+    throw new InvalidArgumentError('set GEARTRAIN_SECRET (the same value on the nodes) to run a job file on nodes', { field: 'GEARTRAIN_SECRET' });
+  }
+  const code = await bundleJobFile(file);
+  const hash = sha256Hex(code);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-job-'));
+  const local = path.join(dir, `${hash}.mjs`);
+  fs.writeFileSync(local, code);
+  const job = await importJobFile(local);
+  const worker = new Worker({ servers: [...servers], concurrency: 8 });
+  worker.register(codeFunction(hash), () => code);
+  await worker.start();
+  return {
+    hash,
+    signature: signCode(hash, secret),
+    job,
+    async close() {
+      await worker.close({ timeoutMs: 2000 });
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

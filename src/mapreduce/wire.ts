@@ -1,0 +1,161 @@
+/**
+ * Everything the coordinator and nodes send each other, as zod schemas: both sides validate, so a
+ * bad task from any Gearman client is refused with a message naming the field.
+ *
+ * Function names on the job server (any Gearman tool can see them):
+ *   geartrain.map@<node>      run a map task over shards the node holds
+ *   geartrain.reduce          merge partials (any node); geartrain.reduce@<node> for a node's own
+ *   geartrain.fetch@<node>    read a stored partial or sorted run, chunk by chunk; drop/cancel a run
+ *   geartrain.catalog@<node>  the node's shards
+ *   geartrain.code@<hash>     (served by the coordinator of an ad-hoc run) the job's bundled code
+ */
+import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.ts';
+
+export const WIRE_VERSION = 1;
+
+export const mapFunction = (node: string) => `geartrain.map@${node}`;
+export const reduceFunction = (node?: string) => (node ? `geartrain.reduce@${node}` : 'geartrain.reduce');
+export const fetchFunction = (node: string) => `geartrain.fetch@${node}`;
+export const catalogFunction = (node: string) => `geartrain.catalog@${node}`;
+export const codeFunction = (hash: string) => `geartrain.code@${hash.slice(0, 32)}`;
+export const MAP_PREFIX = 'geartrain.map@';
+
+const name = z.string().min(1).max(200);
+
+/** Which job to run: a built-in by name, shipped code by hash, or a streaming (any-language) job. */
+export const jobRefSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('builtin'), name }),
+  z.object({
+    type: z.literal('code'),
+    /** sha256 of the bundled module, hex. */
+    hash: z.string().regex(/^[0-9a-f]{64}$/),
+    /** HMAC-SHA256(GEARTRAIN_SECRET, hash), hex. */
+    signature: z.string().regex(/^[0-9a-f]{64}$/),
+  }),
+  z.object({
+    type: z.literal('streaming'),
+    mapper: z.string().min(1).optional(),
+    mapperFunction: z.string().min(1).optional(),
+    combiner: z.string().min(1).optional(),
+    reducer: z.string().min(1).optional(),
+  }),
+]);
+export type JobRef = z.infer<typeof jobRefSchema>;
+
+export const shardSpecSchema = z.object({
+  id: z.string().min(1),
+  path: z.string().min(1),
+  /** Byte range; a line belongs to the range it starts in. `end` null = to the end of the file. */
+  start: z.number().int().min(0),
+  end: z.number().int().min(0).nullable(),
+  format: z.string().min(1),
+  gzip: z.boolean(),
+});
+export type ShardSpec = z.infer<typeof shardSpecSchema>;
+
+export const filterSpecSchema = z.object({
+  since: z.number().optional(),
+  until: z.number().optional(),
+  where: z.string().optional(),
+  vhost: z.string().optional(),
+});
+export type FilterSpec = z.infer<typeof filterSpecSchema>;
+
+export const refSchema = z.object({
+  node: name,
+  key: z.string().min(1),
+  size: z.number().int().min(0),
+  /** Records in a sorted run (0 for summaries). */
+  records: z.number().int().min(0).default(0),
+});
+export type Ref = z.infer<typeof refSchema>;
+
+const countersSchema = z.record(z.string(), z.number());
+
+export const mapTaskSchema = z.object({
+  v: z.literal(WIRE_VERSION),
+  kind: z.literal('map'),
+  runId: z.string().min(1),
+  taskId: z.string().min(1),
+  job: jobRefSchema,
+  params: z.unknown(),
+  shards: z.array(shardSpecSchema).min(1),
+  filter: filterSpecSchema,
+  /** Keyed and streaming jobs: partitions to split the output into. */
+  partitions: z.number().int().min(1).max(10_000).optional(),
+  /** Bytes of map output to hold in memory before spilling a sorted run to disk. */
+  memoryBudget: z.number().int().min(64 * 1024).optional(),
+});
+export type MapTask = z.infer<typeof mapTaskSchema>;
+
+export const mapResultSchema = z.object({
+  /** One ref (summary, sorted) or one per partition (keyed, streaming). */
+  refs: z.array(refSchema),
+  counters: countersSchema,
+  /** ParseStats JSON (bad lines by reason, samples). */
+  stats: z.unknown(),
+  bytes: z.number(),
+  lines: z.number(),
+  /** Streaming: status lines the mapper reported (reporter:status). */
+  status: z.array(z.string()).optional(),
+});
+export type MapResult = z.infer<typeof mapResultSchema>;
+
+export const reduceTaskSchema = z.object({
+  v: z.literal(WIRE_VERSION),
+  kind: z.literal('reduce'),
+  runId: z.string().min(1),
+  taskId: z.string().min(1),
+  job: jobRefSchema,
+  params: z.unknown(),
+  /** summary: merge states; sorted: k-way merge runs; group: merge keyed runs and reduce groups; streaming: merge + reducer command. */
+  mode: z.enum(['summary', 'sorted', 'group', 'streaming']),
+  inputs: z.array(refSchema),
+  /** Byte budget for buffering each fetched input (sorted modes). */
+  fetchChunk: z.number().int().min(4096).optional(),
+});
+export type ReduceTask = z.infer<typeof reduceTaskSchema>;
+
+export const reduceResultSchema = z.object({
+  ref: refSchema,
+  counters: countersSchema,
+  status: z.array(z.string()).optional(),
+});
+export type ReduceResult = z.infer<typeof reduceResultSchema>;
+
+export const fetchRequestSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('get'), key: z.string().min(1), offset: z.number().int().min(0), length: z.number().int().min(1).max(64 * 1024 * 1024) }),
+  z.object({ op: z.literal('drop'), runId: z.string().min(1) }),
+  z.object({ op: z.literal('cancel'), runId: z.string().min(1) }),
+  z.object({ op: z.literal('info') }),
+]);
+
+/** What `{op:'info'}` answers: how the coordinator sizes its work for the node. */
+export const nodeInfoSchema = z.object({
+  node: name,
+  /** Map tasks the node runs at once. */
+  slots: z.number().int().min(1),
+  allowCode: z.boolean(),
+  allowExec: z.boolean(),
+  version: z.string(),
+});
+export type NodeInfo = z.infer<typeof nodeInfoSchema>;
+export type FetchRequest = z.infer<typeof fetchRequestSchema>;
+
+/** Validate a JSON payload against a schema, naming the bad field. */
+export function parseWire<T>(schema: z.ZodType<T>, payload: Buffer | string, what: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+  } catch (err) {
+    throw new InvalidArgumentError(`${what}: payload is not JSON (${(err as Error).message})`, { field: what });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || what;
+    throw new InvalidArgumentError(`${what}: invalid '${field}': ${issue.message}`, { field });
+  }
+  return parsed.data;
+}
