@@ -93,7 +93,14 @@ export async function startGearmand(threads = 1, extra: string[] = []): Promise<
     ['--port', String(port), '--listen', '127.0.0.1', '--threads', String(threads), '--log-file', path.join(dir, 'log'), '--pid-file', path.join(dir, 'pid'), ...extra],
     { adminPort: port },
   );
-  return { ...p, port };
+  return {
+    ...p,
+    port,
+    async stop() {
+      await p.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export async function startGeartrain(extra: string[] = []): Promise<Proc & { port: number }> {

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { GEARMAN_MAX_UNIQUE_SIZE, PacketType, response, type BinaryFrame } from '../protocol/index.ts';
 import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
-import { Priority, type Job } from './job.ts';
+import { coalesceKeyOf, Priority, storeKeyFor, type Job } from './job.ts';
 
 const SET_CLIENT_ID_MAX = 127;
 
@@ -107,7 +108,7 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
   }
 
   const fn = core.fn(fnName);
-  const coalesceKey = unique === '' ? '' : unique === '-' ? `-\0${data.toString('latin1')}` : unique;
+  const coalesceKey = coalesceKeyOf(unique, data);
   if (coalesceKey !== '') {
     const existing = fn.byUnique.get(coalesceKey);
     if (existing && existing.state !== 'done') {
@@ -123,8 +124,7 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
   }
 
   const persist = kind.background && core.persistent;
-  // A background job without a unique key gets a store key, so stored rows never collide (gearmand #80).
-  const storeKey = kind.background && unique === '' ? core.generatedStoreKey() : unique;
+  const storeKey = storeKeyFor(unique, data, kind.background, randomUUID);
   const job = core.createJob({
     fn,
     unique,

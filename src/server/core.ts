@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { PacketType, response, type Frame } from '../protocol/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Connection } from './connection.ts';
 import { EpochScheduler } from './epoch-scheduler.ts';
 import { FunctionEntry } from './function-entry.ts';
-import { generateStoreKey, Job, Priority } from './job.ts';
+import { Job, Priority } from './job.ts';
 import type { ResolvedServerOptions } from './options.ts';
 import type { WriteBatcher } from './write-batcher.ts';
 import type { StoredJob } from './store/types.ts';
@@ -53,7 +52,7 @@ export class ServerCore {
   batcher: WriteBatcher | null = null;
   /** No new assignments: graceful shutdown in progress. */
   draining = false;
-  #handleCounter = 0;
+  /** Submission sequence; a job's handle is `<prefix>:<seq>`. */
   #seq = 0;
   /** Called when the admin `shutdown` command is accepted. */
   onShutdownRequest: ((graceful: boolean) => void) | null = null;
@@ -92,15 +91,15 @@ export class ServerCore {
     return entry;
   }
 
-  nextHandle(): string {
-    return `${this.options.jobHandlePrefix}:${++this.#handleCounter}`;
+  handleFor(seq: number): string {
+    return `${this.options.jobHandlePrefix}:${seq}`;
   }
 
   nextSeq(): number {
     return ++this.#seq;
   }
 
-  /** After a replay, continue numbering after the stored jobs. */
+  /** Continue numbering after `seq` (stored jobs keep their numbers across a restart). */
   bumpSeq(seq: number): void {
     if (seq > this.#seq) this.#seq = seq;
   }
@@ -108,7 +107,8 @@ export class ServerCore {
   // ---------------------------------------------------------------- job lifecycle
 
   createJob(spec: NewJobSpec): Job {
-    const job = new Job(spec, this.nextHandle(), this.nextSeq());
+    const seq = this.nextSeq();
+    const job = new Job(spec, this.handleFor(seq), seq);
     this.jobs.set(job.handle, job);
     if (job.coalesceKey !== '') spec.fn.byUnique.set(job.coalesceKey, job);
     this.stats.submitted++;
@@ -132,9 +132,7 @@ export class ServerCore {
     };
   }
 
-  generatedStoreKey(): string {
-    return generateStoreKey(randomUUID());
-  }
+
 
   /** Put a new or replayed job where it belongs: the epoch scheduler or its run queue. */
   admit(job: Job): void {

@@ -1,5 +1,10 @@
 import type { Job } from './job.ts';
 
+/** Due earlier, or at the same second submitted earlier (FIFO among jobs due together). */
+function before(a: Job, b: Job): boolean {
+  return a.whenToRun < b.whenToRun || (a.whenToRun === b.whenToRun && a.seq < b.seq);
+}
+
 /**
  * Epoch jobs wait here until their time, then move to their run queue. One timer for the earliest
  * job, so they run on time rather than at the next unrelated wakeup (gearmand #101).
@@ -26,7 +31,7 @@ export class EpochScheduler {
     let i = heap.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (heap[parent]!.whenToRun <= heap[i]!.whenToRun) break;
+      if (!before(heap[i]!, heap[parent]!)) break;
       [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
       i = parent;
     }
@@ -45,8 +50,8 @@ export class EpochScheduler {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < heap.length && heap[l]!.whenToRun < heap[m]!.whenToRun) m = l;
-        if (r < heap.length && heap[r]!.whenToRun < heap[m]!.whenToRun) m = r;
+        if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
         if (m === i) break;
         [heap[m], heap[i]] = [heap[i]!, heap[m]!];
         i = m;

@@ -2,9 +2,9 @@ import net from 'node:net';
 import { ClosedError, StoreError } from '../errors.ts';
 import { Connection } from './connection.ts';
 import { ServerCore, type ServerStats } from './core.ts';
-import { Job, Priority, visibleUnique } from './job.ts';
+import { coalesceKeyOf, Job, Priority, visibleUnique } from './job.ts';
 import { parseServerOptions, type JobServerOptions, type ResolvedServerOptions } from './options.ts';
-import type { JobStore } from './store/types.ts';
+import type { JobStore, StoredJob } from './store/types.ts';
 import { WriteBatcher } from './write-batcher.ts';
 
 export interface ServerAddress {
@@ -92,31 +92,37 @@ export class JobServer {
     if (!store || store.kind === 'memory') return;
     try {
       await store.open();
-      let replayed = 0;
-      for await (const row of store.replay()) {
+      const rows: StoredJob[] = [];
+      for await (const row of store.replay()) rows.push(row);
+      // Handles are <prefix>:<seq>. A replayed job keeps its number, and numbering restarts above
+      // both the stored jobs and the clock, so a handle from before the restart never names
+      // another job after it.
+      this.#core.bumpSeq(Math.max(Date.now() * 100, ...rows.map((r) => r.seq)));
+      for (const row of rows) {
         const fn = this.#core.fn(row.functionName);
+        // Rows written by gearmand have no seq: they get new numbers, in replay order.
+        const seq = row.seq > 0 ? row.seq : this.#core.nextSeq();
         const job = new Job(
           {
             fn,
             unique: visibleUnique(row.unique),
             storeKey: row.unique,
-            coalesceKey: visibleUnique(row.unique),
+            coalesceKey: coalesceKeyOf(visibleUnique(row.unique), row.data),
             data: row.data,
             priority: row.priority as number as Priority,
             background: true,
             whenToRun: row.whenToRun,
             reducer: row.reducer,
           },
-          this.#core.nextHandle(),
-          row.seq,
+          this.#core.handleFor(seq),
+          seq,
         );
         job.persisted = true;
-        this.#core.bumpSeq(row.seq);
         this.#core.jobs.set(job.handle, job);
         if (job.coalesceKey !== '') fn.byUnique.set(job.coalesceKey, job);
         this.#core.admit(job);
-        replayed++;
       }
+      const replayed = rows.length;
       if (replayed > 0) this.options.logger.info(`replayed ${replayed} job(s) from the ${store.kind} queue`);
     } catch (err) {
       await store.close().catch(() => {});

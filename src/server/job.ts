@@ -1,16 +1,31 @@
+import { createHash } from 'node:crypto';
 import type { Connection } from './connection.ts';
 import type { FunctionEntry } from './function-entry.ts';
 
 const GENERATED_KEY_PREFIX = 'gt:';
+const PAYLOAD_KEY_PREFIX = 'gt-:';
 
-/** A fresh store key for a background job submitted without a unique key. */
-export function generateStoreKey(uuid: string): string {
-  return GENERATED_KEY_PREFIX + uuid;
+/**
+ * The key of a job's row in the persistent queue. A background job without a unique key gets a
+ * generated one, so rows never collide (gearmand #80). A `-` job coalesces on its payload, so its
+ * row is keyed by the payload's hash: two `-` jobs with different payloads are two rows.
+ */
+export function storeKeyFor(unique: string, data: Buffer, background: boolean, uuid: () => string): string {
+  if (unique === '-' && background) return PAYLOAD_KEY_PREFIX + createHash('sha1').update(data).digest('hex');
+  if (unique === '' && background) return GENERATED_KEY_PREFIX + uuid();
+  return unique;
 }
 
-/** The unique key a worker sees for a stored row: '' for keys the server generated. */
+/** The unique key a worker sees for a stored row: '' for generated keys, '-' for payload keys. */
 export function visibleUnique(storeKey: string): string {
-  return storeKey.startsWith(GENERATED_KEY_PREFIX) && storeKey.length === GENERATED_KEY_PREFIX.length + 36 ? '' : storeKey;
+  if (storeKey.startsWith(GENERATED_KEY_PREFIX) && storeKey.length === GENERATED_KEY_PREFIX.length + 36) return '';
+  if (storeKey.startsWith(PAYLOAD_KEY_PREFIX) && storeKey.length === PAYLOAD_KEY_PREFIX.length + 40) return '-';
+  return storeKey;
+}
+
+/** Key under which a job coalesces in its function: '' never coalesces; `-` keys on the payload. */
+export function coalesceKeyOf(unique: string, data: Buffer): string {
+  return unique === '' ? '' : unique === '-' ? `-\0${data.toString('latin1')}` : unique;
 }
 
 /** Priority as stored by gearmand: 0 HIGH, 1 NORMAL, 2 LOW. */
