@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   job: () => import('./job.ts'),
   admin: () => import('./admin.ts'),
   run: () => import('./run.ts'),
+  report: () => import('./report.ts'),
 };
 
 function usage(io: CliIO, summaries: [string, string][]): void {

@@ -1,0 +1,168 @@
+/**
+ * The shape of `analyze`'s result (its finalize output, the `result` of `geartrain run analyze
+ * --json`) and of the `--json` file the report reads. The report renders a panel per section
+ * present, so other jobs (`clicks`: sessions, funnel) add sections rather than a new format.
+ *
+ * Conventions: counts are numbers; times are ISO 8601 strings; a "top list" holds the rows
+ * that survived the cut to the top K, plus `total` (hits over all keys, not only the rows shown)
+ * and `distinct` (number of keys before the cut), so a reader can tell what was left out.
+ */
+import { z } from 'zod';
+import { parseStatsSchema } from '../logs/index.ts';
+
+const count = z.number().nonnegative();
+
+export const topRowSchema = z.object({
+  key: z.string(),
+  hits: count,
+  bytes: count.optional(),
+  /** hits / the list's total, 0..1. */
+  share: z.number().min(0).max(1),
+  /** 404 rows: the referrer of the latest request (`-` when it had none). */
+  lastReferrer: z.string().optional(),
+  lastTime: z.string().optional(),
+});
+export type TopRow = z.infer<typeof topRowSchema>;
+
+export const topListSchema = z.object({
+  /** What one key is, in words (e.g. "path without query"). */
+  keyDefinition: z.string().optional(),
+  total: count,
+  distinct: count,
+  rows: z.array(topRowSchema),
+});
+export type TopList = z.infer<typeof topListSchema>;
+
+export const distributionSchema = z.object({
+  unit: z.string(),
+  count: count,
+  sum: z.number(),
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+  mean: z.number().nullable(),
+  /** p in percent (50, 90, …). */
+  percentiles: z.array(z.object({ p: z.number(), value: z.number() })),
+  /** Largest rank error the sketch allows (0.01 = 1 % of the values). */
+  rankError: z.number(),
+});
+export type Distribution = z.infer<typeof distributionSchema>;
+
+const sketchSpec = z.object({ p: z.number().int(), exactBelow: z.number().int(), relativeStdError: z.number() });
+
+export const analysisDefinitionsSchema = z.object({
+  requestKey: z.array(z.enum(['method', 'path', 'query', 'protocol'])),
+  requestKeyText: z.string(),
+  visitor: z.enum(['ip+agent', 'ip']),
+  visitorText: z.string(),
+  timezone: z.string(),
+  timezoneText: z.string(),
+  staticExtensions: z.array(z.string()),
+  siteHosts: z.array(z.string()),
+  limit: z.number().int(),
+  accuracy: z.object({
+    visitorsHour: sketchSpec,
+    visitorsDay: sketchSpec,
+    visitorsPeriod: sketchSpec,
+    percentiles: z.object({ compression: z.number(), rankError: z.number() }),
+  }),
+});
+
+export const totalsSchema = z.object({
+  requests: count,
+  bytes: count,
+  /** Distinct visitors over the whole period: the union, never the sum of the days. */
+  visitors: count,
+  visitorsExact: z.boolean(),
+  firstTime: z.string().nullable(),
+  lastTime: z.string().nullable(),
+  pageRequests: count,
+  staticRequests: count,
+  notFound: count,
+  crawlerRequests: count,
+  /** Requests without a time (a format without %t): counted everywhere but in the timeline. */
+  untimed: count,
+  distinctRequests: count,
+  distinctStaticFiles: count,
+  distinctNotFound: count,
+  distinctHosts: count,
+  distinctAgents: count,
+  distinctReferrers: count,
+  /** From the run's counters, when the engine gave them. */
+  linesRead: count.optional(),
+  badLines: count.optional(),
+  records: count.optional(),
+  bytesRead: count.optional(),
+});
+
+export const statusCodesSchema = z.object({
+  rows: z.array(z.object({ code: z.number().int(), name: z.string(), class: z.string(), hits: count, bytes: count, share: z.number() })),
+  classes: z.array(z.object({ class: z.string(), name: z.string(), hits: count, bytes: count, share: z.number() })),
+});
+
+const bucket = { hits: count, bytes: count };
+export const timelineSchema = z.object({
+  /** The zone the buckets are in (see definitions.timezoneText). */
+  timezone: z.string(),
+  hours: z.array(z.object({ time: z.string(), ...bucket, visitors: count })),
+  days: z.array(z.object({ date: z.string(), ...bucket, visitors: count })),
+  hourOfDay: z.array(z.object({ hour: z.number().int().min(0).max(23), ...bucket })),
+});
+
+export const analysisResultSchema = z.looseObject({
+  job: z.literal('analyze'),
+  version: z.literal(1),
+  definitions: analysisDefinitionsSchema,
+  totals: totalsSchema,
+  statusCodes: statusCodesSchema,
+  timeline: timelineSchema,
+  requests: topListSchema,
+  staticFiles: topListSchema,
+  notFound: topListSchema,
+  hosts: topListSchema,
+  referringSites: topListSchema,
+  referrers: topListSchema,
+  keyphrases: topListSchema,
+  browsers: topListSchema,
+  operatingSystems: topListSchema,
+  crawlers: topListSchema,
+  devices: topListSchema,
+  responseSizes: distributionSchema,
+  latency: distributionSchema.nullable(),
+});
+export type AnalysisResult = z.infer<typeof analysisResultSchema>;
+
+/**
+ * Sections the `clicks` job is expected to add; the report draws them when present.
+ * `sessions`: counts and a per-day series; `funnel`: ordered steps with the visitors reaching each.
+ */
+export const sessionsSchema = z.looseObject({
+  count: count,
+  timeoutMinutes: z.number().optional(),
+  medianDurationSeconds: z.number().optional(),
+  meanPagesPerSession: z.number().optional(),
+  bounceRate: z.number().min(0).max(1).optional(),
+  days: z.array(z.object({ date: z.string(), sessions: count })).optional(),
+  entryPages: topListSchema.optional(),
+  exitPages: topListSchema.optional(),
+});
+export const funnelSchema = z.looseObject({
+  steps: z.array(z.object({ name: z.string(), count: count })).min(1),
+});
+
+/**
+ * What the report accepts as its input: the `--json` output of `geartrain run JOB` (only the
+ * fields read here are checked; others pass). `result` is validated per section by the report,
+ * so a result that has only some sections (another job's) still renders.
+ */
+export const reportInputSchema = z.looseObject({
+  job: z.string().optional(),
+  result: z.looseObject({}),
+  counters: z.record(z.string(), z.number()).optional(),
+  stats: parseStatsSchema.nullable().optional(),
+  nodes: z.array(z.string()).optional(),
+  timings: z.looseObject({ total: z.number().optional() }).optional(),
+  bytes: z.number().optional(),
+  partial: z.boolean().optional(),
+  missing: z.array(z.object({ node: z.string(), path: z.string() })).optional(),
+});
+export type ReportInput = z.infer<typeof reportInputSchema>;

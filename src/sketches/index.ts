@@ -1,0 +1,8 @@
+export { hash53, hashLanes, combine53, lanes, TWO_21 } from './hash.ts';
+export { HyperLogLog, MIN_PRECISION, MAX_PRECISION } from './hyperloglog.ts';
+export type { HyperLogLogOptions } from './hyperloglog.ts';
+export { TDigest, DEFAULT_COMPRESSION } from './tdigest.ts';
+export type { TDigestOptions } from './tdigest.ts';
+export { topK, byWeightThenKey } from './top-k.ts';
+export { AccessLogState, HOUR_P, DAY_P, PERIOD_P } from './access-log-state.ts';
+export type { AccessLogConfig, RequestPart } from './access-log-state.ts';
