@@ -13,6 +13,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   admin: () => import('./admin.ts'),
   run: () => import('./run.ts'),
   report: () => import('./report.ts'),
+  node: () => import('./node.ts'),
+  ship: () => import('./ship.ts'),
 };
 
 function usage(io: CliIO, summaries: [string, string][]): void {

@@ -28,3 +28,24 @@ export { generateLog, writeLog, LogGenerator, generateOptionsSchema, GENERATED_F
 export type { GenerateOptions, GenerateSummary, GeneratedFormat, OddKind } from './generate.ts';
 export { classifyUserAgent, parseUserAgent, UserAgentClassifier } from './user-agent.ts';
 export type { UserAgentInfo, DeviceType } from './user-agent.ts';
+export {
+  nodeCatalogSchema,
+  shardSchema,
+  catalogRequestSchema,
+  parseNodeCatalog,
+  parseCatalogRequest,
+  CATALOG_VERSION,
+  DEFAULT_TIME_TOLERANCE_MS,
+} from './catalog.ts';
+export type { NodeCatalog, ShardInfo, CatalogRequest } from './catalog.ts';
+export { parseLogSource } from './log-sources.ts';
+export type { LogSource } from './log-sources.ts';
+export { LogCatalog, DEFAULT_SCAN_BUDGET_BYTES } from './node-catalog.ts';
+export type { ShardLocation } from './node-catalog.ts';
+export { startLogService, catalogFunction, CATALOG_FUNCTION_PREFIX, DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS } from './log-service.ts';
+export type { LogService, LogServiceOptions } from './log-service.ts';
+export { loggerFunction, replicaFunction, LOGGER_FUNCTION, REPLICA_FUNCTION_PREFIX, PeerDiscovery } from './ingest-peers.ts';
+export { normalizeBatch, dedupeKey } from './ingest-batch.ts';
+export { SegmentStore, DEFAULT_MAX_SEGMENT_BYTES } from './segments.ts';
+export { Shipper, DEFAULT_BATCH_LINES, DEFAULT_BATCH_MS } from './ship.ts';
+export type { ShipperOptions, ShipResult } from './ship.ts';

@@ -1,0 +1,196 @@
+/**
+ * `geartrain node`: one process per log host. It does not listen: it connects to the job servers
+ * as a worker, serves its log files and ingested segments, and (once the map/reduce runtime is
+ * plugged in below) runs map tasks over them. Prints `node <name> ready (N shards)` once its
+ * functions are registered on every reachable server.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { AdminClient } from '../client/admin-client.ts';
+import { Client } from '../client/client.ts';
+import { Worker } from '../client/worker.ts';
+import type { WorkerJob } from '../client/worker-job.ts';
+import { InvalidArgumentError } from '../errors.ts';
+import { LOG_LEVELS, lineLogger, type LogLevel } from '../logger.ts';
+import { compileLogFormat } from '../logs/format.ts';
+import { parseLogSource } from '../logs/log-sources.ts';
+import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS, startLogService } from '../logs/log-service.ts';
+import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
+import { intFlag } from './flags.ts';
+import type { CliIO } from './io.ts';
+import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+
+export const summary = 'serve log files and ingest lines on a log host (a worker)';
+
+const HELP = `usage: geartrain node --name NAME [--logs GLOB[:FORMAT] …] [flags]
+
+${SERVER_FLAGS_HELP}
+  --name NAME            this node's name (default: the host name); functions are NAME-suffixed
+  --logs GLOB[:FORMAT]   log files to serve (repeatable); plain and .gz, rotated and growing.
+                         FORMAT is a nickname (combined, common, vhost_combined, …) after the
+                         last ':' (otherwise the ':' is part of the path)
+  --format FORMAT        default format of --logs, and of lines ingested through logger
+                         (nickname or LogFormat string; default combined)
+  --data DIR             data directory: ingested segments, scan cache (default
+                         ./geartrain-data/node-NAME)
+  --replicas R           store each ingested batch on R nodes (default 1)
+  --peers A,B            nodes that may hold replicas (default: any live node)
+  --concurrency N        map tasks at once (default: number of CPUs)
+  --ingest-concurrency N logger jobs at once, fsync'd together (default ${DEFAULT_INGEST_CONCURRENCY})
+  --segment-bytes B      start a new segment past this size (default ${DEFAULT_MAX_SEGMENT_BYTES})
+  --poll-ms MS           re-list and scan the log files this often (default ${DEFAULT_POLL_MS}; 0 = on request)
+  --allow-code           run job code shipped by the coordinator
+  --allow-exec           run external mapper commands
+  --verbose LEVEL        FATAL, ERROR, WARNING, NOTICE, INFO, DEBUG (default WARNING), to stderr
+  -H, --help             this help
+
+Functions: logger, logger@NAME, geartrain.replica@NAME, geartrain.catalog@NAME (+ map/reduce).
+SIGTERM/SIGINT: stop taking jobs, finish the running ones, exit 0.
+`;
+
+/** Waits until every server lists each worker (by client id) with all its functions. */
+async function waitForRegistration(
+  servers: readonly string[],
+  registrations: readonly { clientId: string; functions: readonly string[] }[],
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  const missing = new Set(servers);
+  while (missing.size > 0 && Date.now() < deadline && !signal.aborted) {
+    await Promise.all(
+      [...missing].map(async (server) => {
+        const admin = new AdminClient({ server, timeoutMs: 2000, connectTimeoutMs: 2000 });
+        try {
+          const workers = await admin.workers();
+          const ok = registrations.every((r) => workers.some((w) => w.clientId === r.clientId && r.functions.every((f) => w.functions.includes(f))));
+          if (ok) missing.delete(server);
+        } catch {
+          // not reachable yet
+        } finally {
+          await admin.close();
+        }
+      }),
+    );
+    if (missing.size > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  return [...missing];
+}
+
+/** Test-only: `GEARTRAIN_TEST_HOLD_AFTER_STORE=FILE` appends each stored job's handle to FILE and never completes the job. */
+function holdAfterStore(env: NodeJS.ProcessEnv): ((job: WorkerJob) => Promise<void>) | undefined {
+  const file = env.GEARTRAIN_TEST_HOLD_AFTER_STORE;
+  if (!file) return undefined;
+  return async (job) => {
+    fs.appendFileSync(file, `${job.handle}\n`);
+    await new Promise<void>(() => {});
+  };
+}
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      host: { type: 'string', short: 'h' },
+      port: { type: 'string', short: 'p' },
+      servers: { type: 'string' },
+      name: { type: 'string' },
+      logs: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      data: { type: 'string' },
+      replicas: { type: 'string' },
+      peers: { type: 'string' },
+      concurrency: { type: 'string' },
+      'ingest-concurrency': { type: 'string' },
+      'segment-bytes': { type: 'string' },
+      'poll-ms': { type: 'string' },
+      'allow-code': { type: 'boolean' },
+      'allow-exec': { type: 'boolean' },
+      verbose: { type: 'string' },
+      ssl: { type: 'boolean', short: 'S' },
+      help: { type: 'boolean', short: 'H' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const verbose = (values.verbose ?? 'WARNING').toUpperCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(verbose)) {
+    throw new InvalidArgumentError(`--verbose must be one of ${LOG_LEVELS.join(', ')}`, { field: 'verbose' });
+  }
+  const logger = lineLogger((l) => io.stderr.write(l), verbose as LogLevel);
+  const servers = resolveServers(values, io.env);
+  const name = values.name ?? os.hostname().split('.')[0]!;
+  const formatSpec = values.format ?? 'combined';
+  const format = compileLogFormat(formatSpec);
+  const sources = (values.logs ?? []).map((spec) => parseLogSource(spec, format));
+  const dataDir = path.resolve(values.data ?? path.join('geartrain-data', `node-${name}`));
+  const replicas = intFlag(values.replicas, 'replicas', 1, 1);
+  const peers = values.peers?.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const concurrency = intFlag(values.concurrency, 'concurrency', os.availableParallelism(), 1);
+  const reconnect = { reconnectDelayMs: 100, maxReconnectDelayMs: 2000 } as const;
+  const tls = values.ssl === true;
+
+  const client = new Client({ servers, ...reconnect, tls, clientId: `${name}:client` });
+  // The map/reduce runtime's worker: its own slots, so long map tasks never hold up ingestion.
+  const worker = new Worker({ servers, ...reconnect, tls, concurrency, clientId: `${name}:mapreduce`, logger });
+
+  const logs = await startLogService({
+    servers,
+    client,
+    name,
+    sources,
+    dataDir,
+    format,
+    replicas,
+    peers,
+    concurrency: intFlag(values['ingest-concurrency'], 'ingest-concurrency', DEFAULT_INGEST_CONCURRENCY, 1),
+    maxSegmentBytes: intFlag(values['segment-bytes'], 'segment-bytes', DEFAULT_MAX_SEGMENT_BYTES, 1),
+    pollMs: intFlag(values['poll-ms'], 'poll-ms', DEFAULT_POLL_MS, 0),
+    workerOptions: { ...reconnect, tls },
+    logger,
+    afterStore: holdAfterStore(io.env),
+  });
+
+  // ---------------------------------------------------------------------------------------------
+  // Map/reduce runtime (the lead's): register geartrain.map@<name>, geartrain.reduce and
+  // geartrain.fetch@<name> on `worker` here, before it starts, e.g.
+  //   const runtime = await startNodeRuntime({ worker, client, name, catalog: logs.catalog, dataDir,
+  //     concurrency, allowCode: values['allow-code'] === true, allowExec: values['allow-exec'] === true, logger });
+  // and close it in `stop()` below, before `worker.close()`. `logs.catalog.locate(id)` gives a shard's
+  // current path, kind, gzip flag, readable size and format.
+  const runtime: { close(): Promise<void> } | undefined = undefined;
+  // ---------------------------------------------------------------------------------------------
+
+  const registrations = [...logs.registrations];
+  if (worker.functions.length > 0) {
+    await worker.start();
+    registrations.push({ clientId: `${name}:mapreduce`, functions: worker.functions });
+  }
+
+  const stopped = new Promise<void>((resolve) => {
+    if (io.signal.aborted) resolve();
+    else io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  const unreached = await waitForRegistration(servers, registrations, io.signal, 15_000);
+  if (unreached.length > 0 && !io.signal.aborted) {
+    io.stderr.write(`geartrain node: not registered on ${unreached.join(', ')} yet (it keeps trying)\n`);
+  }
+  if (!io.signal.aborted) {
+    const catalog = await logs.catalog.snapshot({ scanBudgetBytes: 0 });
+    io.stdout.write(`node ${name} ready (${catalog.shards.length} shards)\n`);
+  }
+
+  await stopped;
+  logger.info(`node ${name}: stopping; running jobs finish first`);
+  await (runtime as { close(): Promise<void> } | undefined)?.close();
+  await worker.close();
+  await logs.close();
+  await client.close();
+  return 0;
+}
