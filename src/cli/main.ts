@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   report: () => import('./report.ts'),
   node: () => import('./node.ts'),
   ship: () => import('./ship.ts'),
+  'gen-logs': () => import('./gen-logs.ts'),
 };
 
 function usage(io: CliIO, summaries: [string, string][]): void {

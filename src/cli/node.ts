@@ -1,7 +1,7 @@
 /**
  * `geartrain node`: one process per log host. It does not listen: it connects to the job servers
- * as a worker, serves its log files and ingested segments, and (once the map/reduce runtime is
- * plugged in below) runs map tasks over them. Prints `node <name> ready (N shards)` once its
+ * as a worker, serves its log files and ingested segments, and runs map and reduce tasks over
+ * them (src/mapreduce/node-runtime.ts). Prints `node <name> ready (N shards)` once its
  * functions are registered on every reachable server.
  */
 import fs from 'node:fs';
@@ -21,6 +21,7 @@ import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+import { startNodeRuntime } from '../mapreduce/node-runtime.ts';
 
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
 
@@ -137,8 +138,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const tls = values.ssl === true;
 
   const client = new Client({ servers, ...reconnect, tls, clientId: `${name}:client` });
-  // The map/reduce runtime's worker: its own slots, so long map tasks never hold up ingestion.
-  const worker = new Worker({ servers, ...reconnect, tls, concurrency, clientId: `${name}:mapreduce`, logger });
+  // The map/reduce service worker (fetches of stored partials): many slots, so a reducer's fetch
+  // never waits behind map or reduce tasks. Maps and reduces get workers of their own below.
+  const worker = new Worker({ servers, ...reconnect, tls, concurrency: 32, clientId: `${name}:mapreduce`, logger });
 
   const logs = await startLogService({
     servers,
@@ -157,21 +159,23 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     afterStore: holdAfterStore(io.env),
   });
 
-  // ---------------------------------------------------------------------------------------------
-  // Map/reduce runtime (the lead's): register geartrain.map@<name>, geartrain.reduce and
-  // geartrain.fetch@<name> on `worker` here, before it starts, e.g.
-  //   const runtime = await startNodeRuntime({ worker, client, name, catalog: logs.catalog, dataDir,
-  //     concurrency, allowCode: values['allow-code'] === true, allowExec: values['allow-exec'] === true, logger });
-  // and close it in `stop()` below, before `worker.close()`. `logs.catalog.locate(id)` gives a shard's
-  // current path, kind, gzip flag, readable size and format.
-  const runtime: { close(): Promise<void> } | undefined = undefined;
-  // ---------------------------------------------------------------------------------------------
+  const runtime = await startNodeRuntime({
+    name,
+    worker,
+    client,
+    createWorker: (role, slots) => new Worker({ servers, ...reconnect, tls, concurrency: slots, clientId: `${name}:${role}`, logger }),
+    dataDir,
+    concurrency,
+    locateShard: (id) => logs.catalog.locate(id),
+    allowCode: values['allow-code'] === true,
+    allowExec: values['allow-exec'] === true,
+    ...(io.env.GEARTRAIN_SECRET ? { secret: io.env.GEARTRAIN_SECRET } : {}),
+    logger,
+  });
 
-  const registrations = [...logs.registrations];
-  if (worker.functions.length > 0) {
-    await worker.start();
-    registrations.push({ clientId: `${name}:mapreduce`, functions: worker.functions });
-  }
+  const registrations = [...logs.registrations, ...runtime.registrations];
+  await worker.start();
+  registrations.push({ clientId: `${name}:mapreduce`, functions: worker.functions });
 
   const stopped = new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
@@ -188,7 +192,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
 
   await stopped;
   logger.info(`node ${name}: stopping; running jobs finish first`);
-  await (runtime as { close(): Promise<void> } | undefined)?.close();
+  await runtime.close();
   await worker.close();
   await logs.close();
   await client.close();

@@ -40,14 +40,17 @@ export interface NodeRuntimeOptions {
   /** The node's service worker (high concurrency): fetches are registered on it. */
   readonly worker: Worker;
   /** Makes a Worker connected to the node's job servers, with this concurrency (not started). */
-  readonly createWorker: (concurrency: number) => Worker;
+  readonly createWorker: (role: 'map' | 'reduce', concurrency: number) => Worker;
   /** For outgoing calls: fetching partials from other nodes, shipped code, mapper functions. */
   readonly client: Client;
   readonly dataDir: string;
   /** Map tasks run at once (task threads); default: CPU count. 0 runs maps on the main thread. */
   readonly concurrency?: number;
-  /** Whether the node serves this file (map tasks naming other paths are refused). */
-  readonly servesPath: (path: string) => boolean;
+  /**
+   * Where a shard of this node is now, by id (a rotated file has a new path), or undefined when
+   * the node does not hold it. Map tasks may only read shards found here.
+   */
+  readonly locateShard: (id: string) => Promise<{ readonly path: string } | undefined>;
   readonly allowCode?: boolean;
   readonly allowExec?: boolean;
   /** Shared secret for shipped code signatures (GEARTRAIN_SECRET). */
@@ -57,6 +60,8 @@ export interface NodeRuntimeOptions {
 
 export interface NodeRuntime {
   readonly store: PartialStore;
+  /** Client ids and functions of the runtime's own workers, for readiness checks. */
+  readonly registrations: readonly { readonly clientId: string; readonly functions: readonly string[] }[];
   close(): Promise<void>;
 }
 
@@ -69,8 +74,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const threads = options.concurrency ?? os.availableParallelism();
   const pool = new TaskPool({ node: name, dataDir: options.dataDir, store, threads });
   const slots = Math.max(1, threads);
-  const mapWorker = options.createWorker(slots);
-  const reduceWorker = options.createWorker(slots);
+  const mapWorker = options.createWorker('map', slots);
+  const reduceWorker = options.createWorker('reduce', slots);
   /** Running tasks by run id, so a cancelled run stops at once. */
   const running = new Map<string, Set<AbortController>>();
   const mainThreadJobs = new Map<string, Promise<AnyJob>>();
@@ -115,12 +120,16 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     return job;
   };
 
-  const checkShards = (task: MapTask) => {
-    for (const s of task.shards) {
-      if (!options.servesPath(s.path)) {
-        throw new InvalidArgumentError(`node ${name} does not serve ${s.path}`, { field: 'shards.path' });
-      }
-    }
+  /** The task with each shard's current path; refuses shards this node does not hold. */
+  const localize = async (task: MapTask): Promise<MapTask> => {
+    const shards = await Promise.all(
+      task.shards.map(async (s) => {
+        const where = await options.locateShard(s.id);
+        if (!where) throw new InvalidArgumentError(`node ${name} does not hold shard ${s.id} (${s.path})`, { field: 'shards.id' });
+        return where.path === s.path ? s : { ...s, path: where.path };
+      }),
+    );
+    return { ...task, shards };
   };
 
   const progressReporter = (ctx: JobContext) => (done: number, total: number) => {
@@ -128,8 +137,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   };
 
   mapWorker.register(mapFunction(name), async (job: WorkerJob, ctx: JobContext) => {
-    const task = parseWire(mapTaskSchema, job.payload, 'map task');
-    checkShards(task);
+    const task = await localize(parseWire(mapTaskSchema, job.payload, 'map task'));
     const t = track(task.runId, ctx);
     try {
       if (task.job.type === 'streaming') {
@@ -187,6 +195,10 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
 
   return {
     store,
+    registrations: [
+      { clientId: mapWorker.options.clientId ?? '', functions: mapWorker.functions },
+      { clientId: reduceWorker.options.clientId ?? '', functions: reduceWorker.functions },
+    ],
     async close() {
       await Promise.all([mapWorker.close(), reduceWorker.close()]);
       for (const set of running.values()) for (const ac of set) ac.abort(new Error('node shutting down'));
