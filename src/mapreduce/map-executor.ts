@@ -16,6 +16,7 @@ import {
   type LogParser,
   type LogRecord,
 } from '../logs/index.ts';
+import { ParsedTime, scanBracketTime } from '../logs/time.ts';
 import { compileFilter, type RecordFilter } from './filter.ts';
 import { resolveJob, encodeState, type AnyJob, type JobDefinition, type KeyedJob, type MapContext, type SummaryJob } from './job-definition.ts';
 import { SortedOutput, PartitionedOutput, hashPartition } from './map-output.ts';
@@ -73,6 +74,20 @@ async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined): 
   }
 }
 
+const BRACKET_SHAPE = /\[\d{2}\/[A-Za-z]{3}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]/;
+const parsedTime = new ParsedTime();
+
+/**
+ * The time of a raw line: its first `[dd/Mon/yyyy:HH:MM:SS ±hhmm]`-shaped field, whether or not
+ * the rest of the line parses (grep keeps lines that do not). An impossible date there means the
+ * line has no readable time.
+ */
+function bracketTime(text: string): number | undefined {
+  const m = BRACKET_SHAPE.exec(text);
+  if (!m) return undefined;
+  return scanBracketTime(text, m.index, text.length, parsedTime) > 0 ? parsedTime.time : undefined;
+}
+
 class Counters {
   readonly values: Record<string, number> = Object.create(null);
   add(name: string, n = 1): void {
@@ -97,8 +112,10 @@ function makeContext<P>(params: P, node: string, file: string, format: LogFormat
     },
     timeOf(line, start, end) {
       if (!format.provides('time')) return undefined;
+      const text = line.toString('latin1', start, end);
+      if (format.timeMode === 'bracket') return bracketTime(text);
       timeParser ??= format.createParser(['time']);
-      const r = timeParser.parse(line.toString('latin1', start, end));
+      const r = timeParser.parse(text);
       return typeof r === 'string' ? undefined : r.time;
     },
   };

@@ -13,7 +13,7 @@ import { parseLogSource } from '../../src/logs/log-sources.ts';
 import { LogCatalog } from '../../src/logs/node-catalog.ts';
 import { ScanCache } from '../../src/logs/scan-cache.ts';
 import { SegmentStore } from '../../src/logs/segments.ts';
-import { combinedLine, tempDir } from './node-helpers.ts';
+import { combinedLine, tempDir } from '../helpers/cluster.ts';
 
 const T0 = Date.UTC(2026, 9, 1, 12, 0, 0);
 

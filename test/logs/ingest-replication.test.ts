@@ -10,7 +10,7 @@ import type { Client } from '../../src/client/client.ts';
 import type { GeartrainError } from '../../src/errors.ts';
 import type { ShardInfo } from '../../src/logs/catalog.ts';
 import { startServer } from '../helpers/servers.ts';
-import { catalogOf, catFiles, segmentFiles, sh, startNode, tempDir, testClient, wcLines, type RunningNode } from './node-helpers.ts';
+import { catalogOf, catFiles, segmentFiles, sh, startNode, tempDir, testClient, wcLines, type RunningNode } from '../helpers/cluster.ts';
 
 /** On how many of the nodes' segment files each line occurs (each line of the test is distinct). */
 function copies(nodes: readonly { data: string }[], lines: readonly string[]): Map<string, number> {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { GeartrainError } from '../../src/errors.ts';
 import { SegmentStore, type SegmentStoreOptions } from '../../src/logs/segments.ts';
-import { tempDir } from './node-helpers.ts';
+import { tempDir } from '../helpers/cluster.ts';
 
 const meta = (lines: number, key?: string) => ({ lines, firstTime: null, lastTime: null, key });
 

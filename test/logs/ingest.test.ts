@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { GeartrainError } from '../../src/errors.ts';
 import { waitFor } from '../helpers/ports.ts';
 import { startServer } from '../helpers/servers.ts';
-import { catalogOf, catFiles, geartrainShell, segmentFiles, sh, startNode, startServerProcess, tempDir, testClient, wcLines } from './node-helpers.ts';
+import { catalogOf, catFiles, geartrainShell, segmentFiles, sh, startNode, startServerProcess, tempDir, testClient, wcLines } from '../helpers/cluster.ts';
 
 test('lines sent with `gearman -n -f logger` and `geartrain job -n -f logger` are stored once each, byte for byte', async (t) => {
   const server = await startServer('geartrain');

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { nodeCatalogSchema } from '../../src/logs/catalog.ts';
 import { catalogFunction } from '../../src/logs/log-service.ts';
 import { startServer } from '../helpers/servers.ts';
-import { catalogOf, combinedLine, startNode, tempDir, testClient } from './node-helpers.ts';
+import { catalogOf, combinedLine, startNode, tempDir, testClient } from '../helpers/cluster.ts';
 
 const T0 = Date.UTC(2026, 9, 1, 0, 0, 0);
 

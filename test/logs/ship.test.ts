@@ -7,7 +7,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, waitFor } from '../helpers/ports.ts';
-import { catFiles, segmentFiles, spawnGeartrain, startNode, startServerProcess, tempDir, wcLines } from './node-helpers.ts';
+import { catFiles, segmentFiles, spawnGeartrain, startNode, startServerProcess, tempDir, wcLines } from '../helpers/cluster.ts';
 
 const spooled = (dir: string) => fs.existsSync(dir) && fs.readdirSync(dir).some((n) => n.endsWith('.spool') && fs.statSync(path.join(dir, n)).size > 0);
 

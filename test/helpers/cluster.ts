@@ -1,5 +1,5 @@
 /**
- * Helpers for the log-node tests: temp dirs, `geartrain node` / `geartrain ship` / `geartrain
+ * Helpers for multi-process tests: temp dirs, `geartrain node` / `geartrain ship` / `geartrain
  * server` as child processes (waiting for their ready lines, killed at teardown), and line counts
  * taken with coreutils, never with the code under test.
  */
@@ -13,7 +13,7 @@ import { Client } from '../../src/client/client.ts';
 import { parseNodeCatalog, type NodeCatalog } from '../../src/logs/catalog.ts';
 import { catalogFunction } from '../../src/logs/log-service.ts';
 import { cleanEnv, GEARTRAIN } from '../client/helpers/cli.ts';
-import { waitFor } from '../helpers/ports.ts';
+import { waitFor } from './ports.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -23,20 +23,8 @@ export function tempDir(t: ExecutionContext, prefix = 'geartrain-node-'): string
   return dir;
 }
 
-/**
- * How to run a sub-command: through bin/geartrain.js once src/cli/main.ts lists it, else by
- * importing its module directly (same `run(argv, io)` entry point).
- */
 function commandLine(command: string, args: string[]): string[] {
-  const main = fs.readFileSync(path.join(ROOT, 'src/cli/main.ts'), 'utf8');
-  if (new RegExp(`\\b${command}: \\(\\) => import\\(`).test(main)) return [GEARTRAIN, command, ...args];
-  const code = [
-    `const { processIO, formatCliError } = await import(${JSON.stringify(path.join(ROOT, 'src/cli/io.ts'))});`,
-    `const mod = await import(${JSON.stringify(path.join(ROOT, `src/cli/${command}.ts`))});`,
-    `try { process.exitCode = await mod.run(process.argv.slice(1), processIO()); }`,
-    `catch (err) { process.stderr.write(formatCliError('geartrain ${command}', err) + '\\n'); process.exitCode = 1; }`,
-  ].join('\n');
-  return ['--import', 'tsx', '--input-type=module', '-e', code, '--', ...args];
+  return [GEARTRAIN, command, ...args];
 }
 
 export interface Proc extends ChildProcess {
@@ -170,7 +158,7 @@ export function sh(script: string, env: Record<string, string> = {}): Promise<{ 
   });
 }
 
-/** The geartrain command line for a shell script (`node bin/geartrain.js CMD` or the direct form). */
+/** The geartrain command line for a shell script (`node bin/geartrain.js CMD`). */
 export function geartrainShell(command: string): string {
   return [process.execPath, ...commandLine(command, [])].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
 }
