@@ -132,22 +132,106 @@ export const analysisResultSchema = z.looseObject({
 export type AnalysisResult = z.infer<typeof analysisResultSchema>;
 
 /**
- * Sections the `clicks` job is expected to add; the report draws them when present.
- * `sessions`: counts and a per-day series; `funnel`: ordered steps with the visitors reaching each.
+ * Sections of the `clicks` job (jobs/clicks.ts); the report draws them when present. The report
+ * reads them with the permissive `sessionsSchema` and `funnelSchema` (every field but the counts
+ * optional, so a hand-made or older result still renders); `clicksResultSchema` is what the job
+ * itself produces, every field present.
  */
+const dayCounts = z.object({ date: z.string(), sessions: count, pageViews: count.optional(), visitors: count.optional() });
+export const durationBucketSchema = z.object({ label: z.string(), minSeconds: count, maxSeconds: count.nullable(), sessions: count, share: z.number().min(0).max(1) });
+export const pagesPerSessionRowSchema = z.object({ pages: z.number().int().min(1), sessions: count, share: z.number().min(0).max(1) });
+
 export const sessionsSchema = z.looseObject({
   count: count,
+  /** Distinct visitors with at least one session (exact: each visitor is reduced once). */
+  visitors: count.optional(),
+  pageViews: count.optional(),
   timeoutMinutes: z.number().optional(),
+  firstTime: z.string().nullable().optional(),
+  lastTime: z.string().nullable().optional(),
   medianDurationSeconds: z.number().optional(),
+  meanDurationSeconds: z.number().optional(),
   meanPagesPerSession: z.number().optional(),
+  medianPagesPerSession: z.number().optional(),
+  bounces: count.optional(),
   bounceRate: z.number().min(0).max(1).optional(),
-  days: z.array(z.object({ date: z.string(), sessions: count })).optional(),
+  /** Exact session lengths in seconds (rankError 0). */
+  duration: distributionSchema.optional(),
+  durationBuckets: z.array(durationBucketSchema).optional(),
+  pagesPerSession: z.array(pagesPerSessionRowSchema).optional(),
+  /** Sessions by the day of their first click. */
+  days: z.array(dayCounts).optional(),
   entryPages: topListSchema.optional(),
   exitPages: topListSchema.optional(),
 });
-export const funnelSchema = z.looseObject({
-  steps: z.array(z.object({ name: z.string(), count: count })).min(1),
+
+export const funnelStepSchema = z.object({
+  /** The step's page glob as given. */
+  name: z.string(),
+  count: count,
+  ofFirst: z.number().min(0).max(1).optional(),
+  /** count / the previous step's count; for the first step, count / all sessions. */
+  ofPrevious: z.number().min(0).max(1).optional(),
 });
+export const funnelSchema = z.looseObject({
+  /** What a count counts (default `visitors` for results without it). */
+  unit: z.string().optional(),
+  /** Sessions considered (the base of the first step's conversion). */
+  sessions: count.optional(),
+  definition: z.string().optional(),
+  steps: z.array(funnelStepSchema).min(1),
+});
+
+export const clickPathRowSchema = topRowSchema.extend({ from: z.string(), to: z.string() });
+export type ClickPathRow = z.infer<typeof clickPathRowSchema>;
+export const clickPathsSchema = topListSchema.extend({ rows: z.array(clickPathRowSchema) });
+
+export const clicksDefinitionsSchema = z.object({
+  visitor: z.enum(['ip+agent', 'ip']),
+  visitorText: z.string(),
+  clickText: z.string(),
+  methods: z.array(z.string()),
+  status: z.string(),
+  crawlers: z.enum(['exclude', 'include']),
+  pageKey: z.enum(['path', 'path+query']),
+  staticExtensions: z.array(z.string()),
+  timeoutMinutes: z.number(),
+  sessionText: z.string(),
+  timezone: z.string(),
+  limit: z.number().int(),
+});
+
+export const clicksResultSchema = z.object({
+  job: z.literal('clicks'),
+  version: z.literal(1),
+  definitions: clicksDefinitionsSchema,
+  /** The run's counters about clicks: `clicks`, `skipped_status`, `skipped_static`, … */
+  requests: z.record(z.string(), count).optional(),
+  sessions: sessionsSchema.extend({
+    visitors: count,
+    pageViews: count,
+    timeoutMinutes: z.number(),
+    firstTime: z.string().nullable(),
+    lastTime: z.string().nullable(),
+    meanPagesPerSession: z.number(),
+    medianPagesPerSession: z.number(),
+    bounces: count,
+    bounceRate: z.number().min(0).max(1),
+    meanDurationSeconds: z.number(),
+    medianDurationSeconds: z.number(),
+    duration: distributionSchema,
+    durationBuckets: z.array(durationBucketSchema),
+    pagesPerSession: z.array(pagesPerSessionRowSchema),
+    days: z.array(z.object({ date: z.string(), sessions: count, pageViews: count, visitors: count })),
+    entryPages: topListSchema,
+    exitPages: topListSchema,
+  }),
+  clickPaths: clickPathsSchema,
+  funnel: funnelSchema
+    .extend({ unit: z.string(), sessions: count, definition: z.string(), steps: z.array(funnelStepSchema.required()).min(1) })
+    .optional(),
+});
+export type ClicksResult = z.infer<typeof clicksResultSchema>;
 
 /**
  * What the report accepts as its input: the `--json` output of `geartrain run JOB` (only the

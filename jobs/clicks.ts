@@ -1,0 +1,686 @@
+/**
+ * clicks: click analytics over every node's logs — sessions, pages per session, session length,
+ * entry and exit pages, click paths (page → next page) and an ordered funnel.
+ *
+ * A keyed job: each click is shuffled to the reducer of its visitor (hash of the visitor key), which
+ * gets all of that visitor's clicks from every node in time order and cuts them into sessions. The
+ * per-partition summaries are exact counts (maps and histograms), merged by adding, so any merge
+ * order, any R and any split of the input over nodes give the same result.
+ *
+ * Definitions (also stated in the result's `definitions`):
+ * - click (page view): a request whose method is in `--methods` (GET,POST), whose status is in
+ *   `--status` (2xx,304: AWStats' ValidHTTPCodes idea; a redirect is left out because the page it
+ *   leads to is a click of its own), whose path is not a static file (the extensions of analyze),
+ *   and whose User-Agent is not a crawler or tool (`--crawlers include` keeps them);
+ * - page: the path without the query string (`--page-key path+query` keeps it);
+ * - visitor: a distinct (client address %h, User-Agent) pair, or `--visitor ip`; the shuffle key is
+ *   a 96-bit hash of it, so two visitors collide with probability ~n²/2⁹⁷. In a format without a
+ *   User-Agent (common) the visitor is the address and no request is known to be a crawler's;
+ * - session: a visitor's clicks in time order, ending where the gap to the next click is more than
+ *   `--timeout` minutes (30, as Webalizer; AWStats uses 60). Clicks with the same time are ordered
+ *   by page, so the result does not depend on which node logged which;
+ * - session day, duration: a session belongs to the day (`--timezone`, UTC by default) of its first
+ *   click, even if it runs past midnight; its duration is last click − first click (0 for one page);
+ *   a bounce is a one-page session;
+ * - click path: two consecutive clicks of one session (repeats such as a reload count as A → A);
+ * - funnel (`--funnel '/,/product/*,/cart'`): a session reaches step k when it visits steps 1..k in
+ *   that order, other pages in between allowed; steps are globs over the page (`*` any characters,
+ *   `/` included; `?` one character).
+ */
+import { z } from 'zod';
+import { detachString, UserAgentClassifier, type FieldName, type LogRecord } from '../src/logs/index.ts';
+import { defineJob, type RenderedResult, type RunInfo, type Table } from '../src/mapreduce/job-definition.ts';
+import type { ClicksResult, ClickPathRow } from '../src/report/analysis-result.ts';
+import { DEFAULT_STATIC_EXTENSIONS, isStaticPath } from '../src/report/web-terms.ts';
+import { hashLanes, lanes, topK } from '../src/sketches/index.ts';
+
+const STATUS_SPEC = /^\s*(?:[1-5]xx|\d{3}(?:\s*-\s*\d{3})?)(?:\s*,\s*(?:[1-5]xx|\d{3}(?:\s*-\s*\d{3})?))*\s*$/i;
+const TZ = /^(?:UTC|Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$/;
+
+const params = z.object({
+  /** Minutes without a click that end a session. */
+  timeout: z.number().positive().max(7 * 24 * 60).default(30),
+  visitor: z.enum(['ip+agent', 'ip']).default('ip+agent'),
+  /** Comma list of methods that count as clicks, or `*`. */
+  methods: z.string().default('GET,POST').refine((v) => v.trim() === '*' || v.split(',').every((m) => /^[A-Za-z]+$/.test(m.trim())), {
+    message: 'methods: a comma list such as GET,POST, or *',
+  }),
+  /** Statuses that count as clicks: codes, classes (2xx) and ranges (200-299). */
+  status: z.string().default('2xx,304').refine((v) => STATUS_SPEC.test(v), { message: 'status: a comma list of codes, classes and ranges, e.g. 2xx,304 or 200-399' }),
+  crawlers: z.enum(['exclude', 'include']).default('exclude'),
+  /** Comma list replacing the static-file extensions (as analyze's --static-ext). */
+  staticExtensions: z.string().optional(),
+  pageKey: z.enum(['path', 'path+query']).default('path'),
+  timezone: z.string().default('UTC').refine((v) => TZ.test(v), { message: 'timezone: UTC or an offset such as +02:00' }),
+  /** Ordered funnel steps, comma separated globs over the page. */
+  funnel: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.split(',').every((s) => s.trim() !== ''), { message: "funnel: comma separated page globs, e.g. '/,/product/*,/cart,/checkout'" }),
+  /** Rows kept per top list. */
+  limit: z.number().int().min(1).max(100_000).default(20),
+});
+type Params = z.infer<typeof params>;
+
+const DAY_MS = 86_400_000;
+/** Values carry the time as 6 unsigned bytes biased by 2^47 ms (±4,400 years), then the page. */
+const TIME_BIAS = 2 ** 47;
+const SORT_BIAS = 2 ** 52;
+
+/** Session-length classes of AWStats' "Visits duration" report, in seconds (upper bound exclusive). */
+const DURATION_BUCKETS: readonly (readonly [string, number, number | null])[] = [
+  ['0s-30s', 0, 30],
+  ['30s-2min', 30, 120],
+  ['2min-5min', 120, 300],
+  ['5min-15min', 300, 900],
+  ['15min-30min', 900, 1800],
+  ['30min-1h', 1800, 3600],
+  ['1h+', 3600, null],
+];
+const PERCENTILES = [50, 75, 90, 95, 99];
+
+interface Config {
+  readonly timeoutMs: number;
+  readonly methods: ReadonlySet<string> | null;
+  readonly statuses: Uint8Array;
+  readonly staticExt: ReadonlySet<string>;
+  readonly crawlers: boolean;
+  readonly byAgent: boolean;
+  readonly withQuery: boolean;
+  readonly offsetMs: number;
+  readonly funnel: readonly RegExp[];
+  readonly agents: Agents;
+}
+
+const configs = new WeakMap<object, Config>();
+
+function globToRegExp(glob: string): RegExp {
+  let re = '^';
+  for (const c of glob) {
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`${re}$`, 's');
+}
+
+function statusTable(spec: string): Uint8Array {
+  const t = new Uint8Array(1000);
+  for (const raw of spec.split(',')) {
+    const part = raw.trim().toLowerCase();
+    let lo: number;
+    let hi: number;
+    if (part.endsWith('xx')) {
+      lo = Number(part[0]) * 100;
+      hi = lo + 99;
+    } else if (part.includes('-')) {
+      [lo, hi] = part.split('-').map((x) => Number(x.trim())) as [number, number];
+    } else lo = hi = Number(part);
+    for (let s = Math.max(0, lo); s <= Math.min(999, hi); s++) t[s] = 1;
+  }
+  return t;
+}
+
+function offsetOf(tz: string): number {
+  if (tz === 'UTC' || tz === 'Z') return 0;
+  const m = /^([+-])(\d\d):?(\d\d)$/.exec(tz)!;
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60_000;
+}
+
+function funnelSteps(p: Params): string[] {
+  return p.funnel === undefined ? [] : p.funnel.split(',').map((s) => s.trim());
+}
+
+function configOf(p: Params): Config {
+  let c = configs.get(p);
+  if (c) return c;
+  const ext = p.staticExtensions !== undefined ? p.staticExtensions.split(',').map((e) => e.trim().replace(/^\./, '').toLowerCase()).filter(Boolean) : DEFAULT_STATIC_EXTENSIONS;
+  c = {
+    timeoutMs: p.timeout * 60_000,
+    methods: p.methods.trim() === '*' ? null : new Set(p.methods.split(',').map((m) => m.trim().toUpperCase())),
+    statuses: statusTable(p.status),
+    staticExt: new Set(ext),
+    crawlers: p.crawlers === 'include',
+    byAgent: p.visitor === 'ip+agent',
+    withQuery: p.pageKey === 'path+query',
+    offsetMs: offsetOf(p.timezone),
+    funnel: funnelSteps(p).map(globToRegExp),
+    agents: new Agents(p.visitor === 'ip+agent'),
+  };
+  configs.set(p, c);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// map side
+
+const classifier = new UserAgentClassifier();
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** 96-bit hash of the visitor identity as 16 base64url characters: the shuffle key. */
+function visitorKey(identity: string): string {
+  hashLanes(identity, 0x9747b28c, 0x5bd1e995);
+  const a = lanes.a;
+  const b = lanes.b;
+  hashLanes(identity, 0x1b873593, 0x68e31da4);
+  const c = lanes.a;
+  let out = '';
+  // The top 30 bits of each word as five characters, then the three low 2-bit pairs as one.
+  for (const w of [a, b, c]) {
+    out += B64[(w >>> 26) & 63]! + B64[(w >>> 20) & 63]! + B64[(w >>> 14) & 63]! + B64[(w >>> 8) & 63]! + B64[(w >>> 2) & 63]!;
+  }
+  return out + B64[((a & 3) << 4) | ((b & 3) << 2) | (c & 3)]!;
+}
+
+interface AgentEntry {
+  readonly crawler: boolean;
+  /** address → shuffle key */
+  readonly hosts: Map<string, string>;
+}
+
+/**
+ * What the map side knows of recent agents: crawler or not, and the shuffle keys of their
+ * visitors by address. A visitor clicks many times; one lookup of its agent and one of its address
+ * cost less than classifying and hashing 100+ characters of agent each time. One per task
+ * configuration, so jobs with another visitor definition never share keys.
+ */
+class Agents {
+  readonly #byAgent: boolean;
+  readonly #agents = new Map<string, AgentEntry>();
+  #size = 0;
+
+  constructor(byAgent: boolean) {
+    this.#byAgent = byAgent;
+  }
+
+  entry(ua: string): AgentEntry {
+    let e = this.#agents.get(ua);
+    if (e === undefined) {
+      if (this.#size >= 100_000) {
+        this.#agents.clear();
+        this.#size = 0;
+      }
+      e = { crawler: ua !== '' && ua !== '-' && classifier.classify(ua).crawler, hosts: new Map() };
+      this.#agents.set(detachString(ua), e);
+      this.#size++;
+    }
+    return e;
+  }
+
+  key(e: AgentEntry, host: string, ua: string): string {
+    let key = e.hosts.get(host);
+    if (key === undefined) {
+      key = visitorKey(this.#byAgent ? `${host} ${ua}` : host);
+      e.hosts.set(detachString(host), key);
+      if (++this.#size >= 100_000) {
+        this.#agents.clear();
+        this.#size = 0;
+      }
+    }
+    return key;
+  }
+}
+
+/** 8-byte big-endian sort key: the time biased to stay unsigned, so byte order is time order. */
+function sortKeyOf(time: number): Buffer {
+  const u = time + SORT_BIAS;
+  const out = Buffer.allocUnsafe(8);
+  out.writeUInt32BE(Math.floor(u / 4294967296), 0);
+  out.writeUInt32BE(u >>> 0, 4);
+  return out;
+}
+
+/** The shuffled value: 6-byte biased time, then the page in UTF-8 (bytes order as (time, page)). */
+function valueOf(time: number, page: string): Buffer {
+  const n = Buffer.byteLength(page, 'utf8');
+  const out = Buffer.allocUnsafe(6 + n);
+  out.writeUIntBE(time + TIME_BIAS, 0, 6);
+  out.write(page, 6, 'utf8');
+  return out;
+}
+
+type Rec = LogRecord<FieldName> & { userAgent?: string; query?: string };
+
+function mapClick(record: Rec, emit: (key: string, sortKey: Buffer, value: Buffer) => void, count: (name: string) => void, c: Config): void {
+  const time = record.time;
+  // A time the 6-byte value cannot hold (outside the years -2490..6429) is as good as none.
+  if (typeof time !== 'number' || !(time >= -TIME_BIAS && time < TIME_BIAS)) return count('skipped_untimed');
+  if (c.methods !== null && !c.methods.has(record.method)) return count('skipped_method');
+  if (c.statuses[record.status] !== 1) return count('skipped_status');
+  const path = record.path;
+  if (isStaticPath(path, c.staticExt)) return count('skipped_static');
+  const ua = record.userAgent ?? '';
+  const agent = c.agents.entry(ua);
+  if (!c.crawlers && agent.crawler) return count('skipped_crawler');
+  const page = c.withQuery && record.query ? `${path}?${record.query}` : path;
+  const key = c.agents.key(agent, record.host, ua);
+  emit(key, sortKeyOf(time), valueOf(time, page));
+  count('clicks');
+}
+
+// ---------------------------------------------------------------------------------------------
+// state: exact counts, merged by adding
+
+class DayTally {
+  sessions = 0;
+  pageViews = 0;
+  visitors = 0;
+}
+
+export class ClicksState {
+  visitors = 0;
+  sessions = 0;
+  pageViews = 0;
+  bounces = 0;
+  durationSum = 0;
+  firstTime = Infinity;
+  lastTime = -Infinity;
+  /** pages in a session → sessions */
+  readonly pages = new Map<number, number>();
+  /** duration in whole seconds → sessions */
+  readonly durations = new Map<number, number>();
+  /** day index (in the configured zone) → tallies of the sessions that start that day */
+  readonly days = new Map<number, DayTally>();
+  readonly entry = new Map<string, number>();
+  readonly exit = new Map<string, number>();
+  /** page → next page → clicks */
+  readonly paths = new Map<string, Map<string, number>>();
+  /** sessions that reached step k (k = 0..steps-1) */
+  funnel: number[];
+
+  constructor(steps: number) {
+    this.funnel = new Array<number>(steps).fill(0);
+  }
+
+  mergeFrom(o: ClicksState): this {
+    this.visitors += o.visitors;
+    this.sessions += o.sessions;
+    this.pageViews += o.pageViews;
+    this.bounces += o.bounces;
+    this.durationSum += o.durationSum;
+    this.firstTime = Math.min(this.firstTime, o.firstTime);
+    this.lastTime = Math.max(this.lastTime, o.lastTime);
+    addAll(this.pages, o.pages);
+    addAll(this.durations, o.durations);
+    for (const [d, t] of o.days) {
+      const mine = this.days.get(d);
+      if (!mine) this.days.set(d, Object.assign(new DayTally(), t));
+      else {
+        mine.sessions += t.sessions;
+        mine.pageViews += t.pageViews;
+        mine.visitors += t.visitors;
+      }
+    }
+    addAll(this.entry, o.entry);
+    addAll(this.exit, o.exit);
+    for (const [from, next] of o.paths) {
+      const mine = this.paths.get(from);
+      if (!mine) this.paths.set(from, new Map(next));
+      else addAll(mine, next);
+    }
+    for (let i = 0; i < this.funnel.length; i++) this.funnel[i]! += o.funnel[i] ?? 0;
+    return this;
+  }
+
+  encode(): string {
+    return JSON.stringify({
+      v: 1,
+      n: [this.visitors, this.sessions, this.pageViews, this.bounces, this.durationSum],
+      t: [Number.isFinite(this.firstTime) ? this.firstTime : null, Number.isFinite(this.lastTime) ? this.lastTime : null],
+      pages: [...this.pages],
+      durations: [...this.durations],
+      days: [...this.days].map(([d, t]) => [d, t.sessions, t.pageViews, t.visitors]),
+      entry: [...this.entry],
+      exit: [...this.exit],
+      paths: [...this.paths].map(([from, next]) => [from, [...next]]),
+      funnel: this.funnel,
+    });
+  }
+
+  static decode(data: Buffer, steps: number): ClicksState {
+    const j = JSON.parse(data.toString('utf8')) as {
+      n: [number, number, number, number, number];
+      t: [number | null, number | null];
+      pages: [number, number][];
+      durations: [number, number][];
+      days: [number, number, number, number][];
+      entry: [string, number][];
+      exit: [string, number][];
+      paths: [string, [string, number][]][];
+      funnel: number[];
+    };
+    const s = new ClicksState(steps);
+    [s.visitors, s.sessions, s.pageViews, s.bounces, s.durationSum] = j.n;
+    s.firstTime = j.t[0] ?? Infinity;
+    s.lastTime = j.t[1] ?? -Infinity;
+    for (const [k, v] of j.pages) s.pages.set(k, v);
+    for (const [k, v] of j.durations) s.durations.set(k, v);
+    for (const [d, sessions, pageViews, visitors] of j.days) s.days.set(d, Object.assign(new DayTally(), { sessions, pageViews, visitors }));
+    for (const [k, v] of j.entry) s.entry.set(k, v);
+    for (const [k, v] of j.exit) s.exit.set(k, v);
+    for (const [from, next] of j.paths) s.paths.set(from, new Map(next));
+    for (let i = 0; i < steps; i++) s.funnel[i] = j.funnel[i] ?? 0;
+    return s;
+  }
+}
+
+function addAll<K>(into: Map<K, number>, from: ReadonlyMap<K, number>): void {
+  for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
+}
+
+function bump<K>(m: Map<K, number>, k: K, n = 1): void {
+  m.set(k, (m.get(k) ?? 0) + n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reduce side: one visitor's clicks → sessions
+
+/** Folds one visitor's clicks (values in sortKey order) into the state. */
+function reduceVisitor(state: ClicksState, values: readonly Buffer[], c: Config): void {
+  if (values.length === 0) return;
+  // The engine orders by time only; clicks in the same millisecond are put in page order here.
+  let sorted = values;
+  for (let i = 1; i < values.length; i++) {
+    if (Buffer.compare(values[i - 1]!, values[i]!) > 0) {
+      sorted = [...values].sort(Buffer.compare);
+      break;
+    }
+  }
+  state.visitors++;
+  const seenDays = new Set<number>();
+  const steps = c.funnel;
+  let first = 0;
+  let prevTime = 0;
+  let prevPage = '';
+  let n = 0;
+  let step = 0;
+  const close = (end: number, lastPage: string) => {
+    state.sessions++;
+    state.pageViews += n;
+    if (n === 1) state.bounces++;
+    bump(state.pages, n);
+    const seconds = Math.floor((end - first) / 1000);
+    state.durationSum += seconds;
+    bump(state.durations, seconds);
+    const day = Math.floor((first + c.offsetMs) / DAY_MS);
+    let t = state.days.get(day);
+    if (!t) state.days.set(day, (t = new DayTally()));
+    t.sessions++;
+    t.pageViews += n;
+    if (!seenDays.has(day)) {
+      seenDays.add(day);
+      t.visitors++;
+    }
+    bump(state.exit, lastPage);
+    for (let k = 0; k < step; k++) state.funnel[k]!++;
+    if (first < state.firstTime) state.firstTime = first;
+    if (end > state.lastTime) state.lastTime = end;
+  };
+  for (let i = 0; i < sorted.length; i++) {
+    const v = sorted[i]!;
+    const time = v.readUIntBE(0, 6) - TIME_BIAS;
+    const page = v.toString('utf8', 6);
+    if (i === 0 || time - prevTime > c.timeoutMs) {
+      if (i > 0) close(prevTime, prevPage);
+      first = time;
+      n = 0;
+      step = 0;
+      bump(state.entry, page);
+    } else {
+      let next = state.paths.get(prevPage);
+      if (!next) state.paths.set(prevPage, (next = new Map()));
+      bump(next, page);
+    }
+    n++;
+    if (step < steps.length && steps[step]!.test(page)) step++;
+    prevTime = time;
+    prevPage = page;
+  }
+  close(prevTime, prevPage);
+}
+
+// ---------------------------------------------------------------------------------------------
+// finalize
+
+function isoDay(d: number): string {
+  return new Date(d * DAY_MS).toISOString().slice(0, 10);
+}
+
+function isoTime(ms: number): string | null {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Nearest-rank percentile of an exact histogram (value → count), values ascending. */
+function percentilesOf(sortedHist: readonly (readonly [number, number])[], total: number, ps: readonly number[]): { p: number; value: number }[] {
+  if (total === 0) return [];
+  const out: { p: number; value: number }[] = [];
+  for (const p of ps) {
+    const rank = Math.max(1, Math.ceil((p / 100) * total));
+    let seen = 0;
+    for (const [value, count] of sortedHist) {
+      seen += count;
+      if (seen >= rank) {
+        out.push({ p, value });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function topList(map: ReadonlyMap<string, number>, limit: number, keyDefinition: string) {
+  let total = 0;
+  for (const v of map.values()) total += v;
+  const rows = topK(map, (v) => v, limit).map(([key, hits]) => ({ key, hits, share: total > 0 ? hits / total : 0 }));
+  return { keyDefinition, total, distinct: map.size, rows };
+}
+
+function definitionsOf(p: Params) {
+  const c = configOf(p);
+  return {
+    visitor: p.visitor,
+    visitorText:
+      p.visitor === 'ip+agent'
+        ? 'a distinct (client address %h, User-Agent) pair, shuffled by a 96-bit hash of it'
+        : 'a distinct client address %h, shuffled by a 96-bit hash of it',
+    clickText:
+      `a ${p.methods.trim() === '*' ? 'request of any method' : `${[...c.methods!].join('/')} request`} with status ${p.status}, ` +
+      `not a static file${p.crawlers === 'exclude' ? ', not from a crawler or tool' : ''}; page = ${p.pageKey === 'path' ? 'path without the query string' : 'path and query string'}`,
+    methods: p.methods.trim() === '*' ? ['*'] : [...c.methods!],
+    status: p.status,
+    crawlers: p.crawlers,
+    pageKey: p.pageKey,
+    staticExtensions: [...c.staticExt],
+    timeoutMinutes: p.timeout,
+    sessionText: `a visitor's clicks in time order, cut where more than ${p.timeout} minutes pass without a click; it counts on the day of its first click`,
+    timezone: p.timezone,
+    limit: p.limit,
+  };
+}
+
+function finalizeState(state: ClicksState, p: Params, run: Partial<RunInfo>): ClicksResult {
+  const limit = p.limit;
+  const sessions = state.sessions;
+  const pagesHist = [...state.pages].sort((a, b) => a[0] - b[0]);
+  const durHist = [...state.durations].sort((a, b) => a[0] - b[0]);
+  const durPct = percentilesOf(durHist, sessions, PERCENTILES);
+  const pagePct = percentilesOf(pagesHist, sessions, [50]);
+  const buckets = DURATION_BUCKETS.map(([label, min, max]) => {
+    let n = 0;
+    for (const [s, count] of durHist) if (s >= min && (max === null || s < max)) n += count;
+    return { label, minSeconds: min, maxSeconds: max, sessions: n, share: sessions > 0 ? n / sessions : 0 };
+  });
+
+  let transitions = 0;
+  const pairs: [string, ClickPathRow][] = [];
+  for (const [from, next] of state.paths) {
+    for (const [to, hits] of next) {
+      transitions += hits;
+      pairs.push([`${from} → ${to}`, { key: `${from} → ${to}`, from, to, hits, share: 0 }]);
+    }
+  }
+  // Ties by (from, to), not by the joined key, so a page containing " → " cannot reorder rows.
+  pairs.sort((a, b) => b[1].hits - a[1].hits || compareKeys(a[1].from, b[1].from) || compareKeys(a[1].to, b[1].to));
+  const pathRows = pairs.slice(0, limit).map(([, r]) => ({ ...r, share: transitions > 0 ? r.hits / transitions : 0 }));
+
+  const counters = run.counters ?? {};
+  const counted: Record<string, number> = {};
+  for (const k of ['clicks', 'skipped_method', 'skipped_status', 'skipped_static', 'skipped_crawler', 'skipped_untimed', 'records']) {
+    if (typeof counters[k] === 'number') counted[k] = counters[k]!;
+  }
+
+  const result: ClicksResult = {
+    job: 'clicks',
+    version: 1,
+    definitions: definitionsOf(p),
+    ...(Object.keys(counted).length > 0 ? { requests: counted } : {}),
+    sessions: {
+      count: sessions,
+      visitors: state.visitors,
+      pageViews: state.pageViews,
+      timeoutMinutes: p.timeout,
+      firstTime: isoTime(state.firstTime),
+      lastTime: isoTime(state.lastTime),
+      meanPagesPerSession: sessions > 0 ? state.pageViews / sessions : 0,
+      medianPagesPerSession: pagePct[0]?.value ?? 0,
+      bounces: state.bounces,
+      bounceRate: sessions > 0 ? state.bounces / sessions : 0,
+      meanDurationSeconds: sessions > 0 ? state.durationSum / sessions : 0,
+      medianDurationSeconds: durPct[0]?.value ?? 0,
+      duration: {
+        unit: 's',
+        count: sessions,
+        sum: state.durationSum,
+        min: durHist.length > 0 ? durHist[0]![0] : null,
+        max: durHist.length > 0 ? durHist[durHist.length - 1]![0] : null,
+        mean: sessions > 0 ? state.durationSum / sessions : null,
+        percentiles: durPct,
+        rankError: 0,
+      },
+      durationBuckets: buckets,
+      pagesPerSession: pagesHist.map(([pages, n]) => ({ pages, sessions: n, share: sessions > 0 ? n / sessions : 0 })),
+      days: [...state.days]
+        .sort((a, b) => a[0] - b[0])
+        .map(([d, t]) => ({ date: isoDay(d), sessions: t.sessions, pageViews: t.pageViews, visitors: t.visitors })),
+      entryPages: topList(state.entry, limit, 'first page of a session'),
+      exitPages: topList(state.exit, limit, 'last page of a session'),
+    },
+    clickPaths: { keyDefinition: 'page → next page in the same session', total: transitions, distinct: pairs.length, rows: pathRows },
+  };
+  const steps = funnelSteps(p);
+  if (steps.length > 0) {
+    const f = state.funnel;
+    result.funnel = {
+      unit: 'sessions',
+      sessions,
+      definition: 'sessions that visit steps 1..k in this order (other pages may come between); steps are globs over the page',
+      steps: steps.map((name, i) => ({
+        name,
+        count: f[i]!,
+        ofFirst: f[0]! > 0 ? f[i]! / f[0]! : 0,
+        ofPrevious: i === 0 ? (sessions > 0 ? f[0]! / sessions : 0) : f[i - 1]! > 0 ? f[i]! / f[i - 1]! : 0,
+      })),
+    };
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// render
+
+const pct = (x: number) => Number((x * 100).toFixed(2));
+
+/** Pages per session for the terminal: 1 to 10 one by one, then ranges (the JSON has every count). */
+function pageRows(rows: ClicksResult['sessions']['pagesPerSession'], sessions: number): (string | number)[][] {
+  const out: (string | number)[][] = [];
+  const ranges: [number, number][] = [[11, 20], [21, 50], [51, 100], [101, Infinity]];
+  for (const x of rows) if (x.pages <= 10) out.push([x.pages, x.sessions, pct(x.share)]);
+  for (const [lo, hi] of ranges) {
+    const n = rows.reduce((sum, x) => (x.pages >= lo && x.pages <= hi ? sum + x.sessions : sum), 0);
+    if (n > 0) out.push([hi === Infinity ? `${lo}+` : `${lo}-${hi}`, n, pct(sessions > 0 ? n / sessions : 0)]);
+  }
+  return out;
+}
+
+function renderResult(r: ClicksResult): RenderedResult {
+  const s = r.sessions;
+  const text = [
+    `${s.count.toLocaleString('en-US')} sessions of ${s.visitors.toLocaleString('en-US')} visitors, ${s.pageViews.toLocaleString('en-US')} page views` +
+      ` (${r.definitions.timeoutMinutes}-minute timeout), ${s.firstTime ?? '?'} – ${s.lastTime ?? '?'}`,
+    `pages per session: mean ${s.meanPagesPerSession.toFixed(2)}, median ${s.medianPagesPerSession}; bounce rate ${pct(s.bounceRate)} %;` +
+      ` duration: mean ${Math.round(s.meanDurationSeconds)} s, median ${s.medianDurationSeconds} s`,
+  ].join('\n');
+  const list = (title: string, column: string, l: ClicksResult['sessions']['entryPages']): Table => ({
+    title: `${title} (${l.distinct.toLocaleString('en-US')} distinct)`,
+    columns: [column, 'sessions', '%'],
+    rows: l.rows.map((x) => [x.key, x.hits, pct(x.share)]),
+  });
+  const tables: Table[] = [];
+  if (r.funnel) {
+    tables.push({
+      title: `Funnel (${r.funnel.sessions.toLocaleString('en-US')} sessions)`,
+      columns: ['step', 'page', 'sessions', '% of first', '% of previous'],
+      rows: r.funnel.steps.map((x, i) => [i + 1, x.name, x.count, pct(x.ofFirst), pct(x.ofPrevious)]),
+    });
+  }
+  tables.push(
+    { title: 'Sessions per day', columns: ['date', 'sessions', 'page views', 'visitors'], rows: s.days.map((d) => [d.date, d.sessions, d.pageViews, d.visitors]) },
+    { title: 'Pages per session', columns: ['pages', 'sessions', '%'], rows: pageRows(s.pagesPerSession, s.count) },
+    { title: 'Session length', columns: ['duration', 'sessions', '%'], rows: s.durationBuckets.map((b) => [b.label, b.sessions, pct(b.share)]) },
+    list('Entry pages', 'page', s.entryPages),
+    list('Exit pages', 'page', s.exitPages),
+    {
+      title: `Click paths (${r.clickPaths.distinct.toLocaleString('en-US')} distinct, ${r.clickPaths.total.toLocaleString('en-US')} clicks)`,
+      columns: ['page', 'next page', 'clicks', '%'],
+      rows: r.clickPaths.rows.map((x) => [x.from, x.to, x.hits, pct(x.share)]),
+    },
+  );
+  return { json: r, text, tables };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export default defineJob<Params, ClicksState, ClicksResult>({
+  kind: 'keyed',
+  name: 'clicks',
+  description: 'click analytics: sessions, pages per session, session length, entry/exit pages, click paths, funnel',
+  params,
+  cli: {
+    flags: {
+      timeout: { param: 'timeout', type: 'number' },
+      visitor: { param: 'visitor', type: 'string' },
+      methods: { param: 'methods', type: 'string' },
+      status: { param: 'status', type: 'string' },
+      crawlers: { param: 'crawlers', type: 'string' },
+      'static-ext': { param: 'staticExtensions', type: 'string' },
+      'page-key': { param: 'pageKey', type: 'string' },
+      timezone: { param: 'timezone', type: 'string', alias: 'tz' },
+      funnel: { param: 'funnel', type: 'string' },
+      limit: { param: 'limit', type: 'number' },
+    },
+    usage:
+      "clicks [--timeout MIN] [--funnel '/,/product/*,/cart,/checkout'] [--visitor ip+agent|ip] [--methods GET,POST|*] [--status 2xx,304] " +
+      '[--crawlers exclude|include] [--static-ext css,js,…] [--page-key path|path+query] [--timezone UTC|±HH:MM] [--limit N]',
+  },
+  input: (p) => {
+    const fields: FieldName[] = ['host', 'time', 'method', 'path', 'status', 'userAgent'];
+    if (p.pageKey === 'path+query') fields.push('query');
+    return { records: fields };
+  },
+  mapKeyed(record, emit, ctx) {
+    mapClick(record as Rec, emit, (name) => ctx.count(name), configOf(ctx.params));
+  },
+  create: (p) => new ClicksState(funnelSteps(p).length),
+  reduceGroup(state, _key, values, p) {
+    reduceVisitor(state, values, configOf(p));
+  },
+  merge: (into, other) => into.mergeFrom(other),
+  encode: (state) => state.encode(),
+  decode: (data, p) => ClicksState.decode(data, funnelSteps(p).length),
+  finalize: (state, p, run) => finalizeState(state, p, run),
+  render: (result) => renderResult(result),
+});
