@@ -125,17 +125,27 @@ function carry(ctx: MapContext<Params>, chunk: Buffer, chunkOffset: number): voi
   carried.set(ctx, { time: time ?? (prev && prev.next === chunkOffset ? prev.time : undefined), next: chunkOffset + chunk.length });
 }
 
-function sortKey(time: number, node: string, file: string, offset: number): Buffer {
-  const n = Buffer.from(node, 'utf8');
-  const f = Buffer.from(file, 'utf8');
-  const key = Buffer.allocUnsafe(8 + n.length + 1 + f.length + 1 + 8);
-  // Times are epoch ms; shift by 2^52 so earlier-than-1970 values still order correctly.
-  key.writeBigUInt64BE(BigInt(Math.trunc(time)) + (1n << 52n), 0);
-  n.copy(key, 8);
-  key[8 + n.length] = 0;
-  f.copy(key, 9 + n.length);
-  key[9 + n.length + f.length] = 0;
-  key.writeBigUInt64BE(BigInt(offset), 10 + n.length + f.length);
+/** The constant middle of a shard's keys (`node\0file\0`), made once per shard. */
+const middles = new WeakMap<MapContext<Params>, Buffer>();
+
+const TIME_BIAS = 2 ** 52;
+
+/** Sort key (time, node, file, offset), compared bytewise: big-endian numbers, NUL-ended names. */
+function sortKey(ctx: MapContext<Params>, time: number, offset: number): Buffer {
+  let middle = middles.get(ctx);
+  if (!middle) {
+    middle = Buffer.from(`${ctx.node}\0${ctx.file}\0`, 'utf8');
+    middles.set(ctx, middle);
+  }
+  const key = Buffer.allocUnsafe(16 + middle.length);
+  // Times are epoch ms; the bias keeps earlier-than-1970 values in order as unsigned numbers.
+  const t = Math.trunc(time) + TIME_BIAS;
+  key.writeUInt32BE(Math.floor(t / 2 ** 32), 0);
+  key.writeUInt32BE(t >>> 0, 4);
+  middle.copy(key, 8);
+  const at = 8 + middle.length;
+  key.writeUInt32BE(Math.floor(offset / 2 ** 32), at);
+  key.writeUInt32BE(offset >>> 0, at + 4);
   return key;
 }
 
@@ -156,7 +166,7 @@ const grepLines: SortedJob<Params> = {
       if (!ctx.accepts(chunk, start, end)) return;
       matched++;
       const time = effectiveTime(ctx, chunk, chunkOffset, start, end);
-      emit(sortKey(time, ctx.node, ctx.file, chunkOffset + start), Buffer.from(chunk.subarray(start, end)));
+      emit(sortKey(ctx, time, chunkOffset + start), chunk.subarray(start, end));
     });
     carry(ctx, chunk, chunkOffset);
     ctx.count('matched', matched);

@@ -37,6 +37,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   combiner: { type: 'string' },
   reducer: { type: 'string' },
   output: { type: 'string' },
+  'memory-budget': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'H' },
 };
@@ -60,6 +61,7 @@ ${SERVER_FLAGS_HELP}
   --allow-partial        finish with the shards that could be read, and say which were not
   --split-bytes B        largest byte range per map task (default 64 MiB)
   --partitions R         reduce partitions of keyed and streaming jobs (alias --reduce-tasks)
+  --memory-budget B      map output bytes a task holds before spilling a sorted run (default 64 MiB)
   --mapper CMD / --mapper-function NAME / --combiner CMD / --reducer CMD / --output DIR
   -q, --quiet            no progress bar
 `;
@@ -170,6 +172,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     ...(str('split-bytes') ? { splitBytes: intFlag(str('split-bytes'), 'split-bytes', 0, 1024 * 1024) } : {}),
     ...(str('partitions') || str('reduce-tasks') ? { partitions: intFlag(str('partitions') ?? str('reduce-tasks'), 'partitions', 1, 1) } : {}),
     ...(str('output') ? { outputDir: str('output')! } : {}),
+    ...(str('memory-budget') ? { memoryBudget: intFlag(str('memory-budget'), 'memory-budget', 0, 64 * 1024) } : {}),
     signal: io.signal,
   };
 
@@ -187,9 +190,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const sink: NodeJS.WritableStream = str('out') ? fs.createWriteStream(str('out')!) : io.stdout;
   const machine = !!values.json || !!values.csv;
   if (!machine && !options.outputDir) {
-    // Sorted and streaming output goes out line by line, honouring back-pressure.
-    (options as { output?: (line: Buffer) => Promise<void> | void }).output = (line) => {
-      if (!sink.write(Buffer.concat([line, Buffer.from('\n')]))) return new Promise<void>((r) => sink.once('drain', () => r()));
+    // Sorted and streaming output goes out in large chunks, honouring back-pressure.
+    (options as { outputChunk?: (chunk: Buffer) => Promise<void> | void }).outputChunk = (chunk) => {
+      if (!sink.write(chunk)) return new Promise<void>((r) => sink.once('drain', () => r()));
     };
   }
   let report: RunReport;

@@ -20,7 +20,8 @@ import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import type { NodeCatalog } from '../logs/catalog.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { ClusterView, fetchCatalog, fetchNodeInfo } from './discovery.ts';
-import { fetchAll, fetchRecords } from './fetch.ts';
+import { fetchAll, fetchChunks } from './fetch.ts';
+import { mergeRunChunks } from './run-cursor.ts';
 import { builtinJobPath, importJobFile } from './job-loader.ts';
 import { decodeState, resolveJob, type AnyJob, type JobDefinition, type RenderedResult, type SortedJob } from './job-definition.ts';
 import { planMapTasks, type PlannedTask } from './planner.ts';
@@ -92,8 +93,13 @@ export interface RunJobOptions {
   readonly secret?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: RunProgress) => void;
-  /** Sorted and streaming output, line by line (without newline). Default: collected in `lines`. */
+  /**
+   * Sorted and streaming output, line by line (without newline; the bytes are only valid during
+   * the call). Default: collected in `lines`.
+   */
   readonly output?: (line: Buffer) => void | Promise<void>;
+  /** The same output in large chunks of newline-terminated lines (faster for files and pipes). */
+  readonly outputChunk?: (chunk: Buffer) => void | Promise<void>;
   /** Streaming jobs: write part-NNNNN files here instead of calling `output`. */
   readonly outputDir?: string;
   readonly logger?: Logger;
@@ -131,6 +137,33 @@ export interface RunReport {
   readonly partial: boolean;
   readonly pruned: number;
   readonly shards: number;
+}
+
+/** Packs lines into large newline-terminated chunks. */
+class LineBatcher {
+  readonly #sink: (chunk: Buffer) => Promise<void>;
+  #buf = Buffer.allocUnsafe(1024 * 1024);
+  #used = 0;
+  constructor(sink: (chunk: Buffer) => Promise<void>) {
+    this.#sink = sink;
+  }
+  async add(line: Buffer): Promise<void> {
+    const n = line.length + 1;
+    if (this.#used + n > this.#buf.length) {
+      await this.flush();
+      if (n > this.#buf.length) this.#buf = Buffer.allocUnsafe(n);
+    }
+    line.copy(this.#buf, this.#used);
+    this.#buf[this.#used + n - 1] = 10;
+    this.#used += n;
+  }
+  async flush(): Promise<void> {
+    if (this.#used === 0) return;
+    const chunk = this.#buf.subarray(0, this.#used);
+    this.#buf = Buffer.allocUnsafe(this.#buf.length);
+    this.#used = 0;
+    await this.#sink(chunk);
+  }
 }
 
 export const DEFAULT_FAN_IN = 8;
@@ -289,7 +322,8 @@ class Run {
       };
     } catch (err) {
       if (this.signal.aborted) await this.cancelOnNodes();
-      throw this.signal.aborted && !(err instanceof AbortError) ? new AbortError('run cancelled', { cause: err }) : err;
+      if (this.o.signal?.aborted && !(err instanceof AbortError)) throw new AbortError('run cancelled', { cause: err });
+      throw err;
     } finally {
       await this.cleanup();
     }
@@ -443,6 +477,7 @@ class Run {
       queues.set(out.node, q);
     }
     const failures: { output: MapOutput; error: unknown }[] = [];
+    let fatal: unknown = null;
     await Promise.all(
       [...nodes].map(async (node) => {
         const q = queues.get(node) ?? [];
@@ -455,9 +490,12 @@ class Run {
               try {
                 await this.runMap(out, live);
               } catch (err) {
-                if (this.signal.aborted || !this.o.allowPartial) {
+                if (this.signal.aborted) return;
+                if (!this.o.allowPartial) {
+                  // Stop the other tasks: the run has failed.
+                  fatal = err;
                   this.ac.abort(err);
-                  throw err;
+                  return;
                 }
                 failures.push({ output: out, error: err });
               }
@@ -465,9 +503,9 @@ class Run {
           }),
         );
       }),
-    ).catch((err) => {
-      throw this.signal.reason instanceof Error && !(this.o.signal?.aborted) ? this.signal.reason : err;
-    });
+    );
+    if (fatal) throw fatal;
+    this.signal.throwIfAborted();
     for (const f of failures) {
       for (const s of f.output.task.shards) this.missing.push({ node: f.output.node, path: s.path });
     }
@@ -646,31 +684,47 @@ class Run {
     }
     const lines: Buffer[] = [];
     let count = 0;
+    const out = new LineBatcher(async (chunk) => {
+      if (this.o.outputChunk) await this.o.outputChunk(chunk);
+    });
     const emit = async (line: Buffer) => {
       count++;
       if (this.o.output) await this.o.output(line);
-      else lines.push(line);
+      else if (this.o.outputChunk) await out.add(line);
+      else lines.push(Buffer.from(line));
     };
+    const collected = !this.o.output && !this.o.outputChunk;
     if (this.def && this.def.kind === 'sorted') {
       const job = this.def as SortedJob;
-      for await (const r of fetchRecords(final[0]!.ref, src)) {
-        await emit(job.formatValue ? job.formatValue(r.key, r.value, this.params) : r.value);
-      }
-      return { ...(this.o.output ? {} : { lines }), outputLines: count, partialsAtRoot: 1 };
+      await mergeRunChunks([fetchChunks(final[0]!.ref, src)], async (buf, _start, keyStart, keyEnd, end) => {
+        const value = buf.subarray(keyEnd, end);
+        await emit(job.formatValue ? job.formatValue(buf.subarray(keyStart, keyEnd), value, this.params) : value);
+      });
+      await out.flush();
+      return { ...(collected ? { lines } : {}), outputLines: count, partialsAtRoot: 1 };
     }
-    // Streaming: parts in order.
+    // Streaming: parts in order, each to its own part-NNNNN file or to the output.
     if (this.o.outputDir) fs.mkdirSync(this.o.outputDir, { recursive: true });
     for (let i = 0; i < final.length; i++) {
       const file = this.o.outputDir ? fs.createWriteStream(path.join(this.o.outputDir, `part-${String(i).padStart(5, '0')}`)) : null;
-      for await (const r of fetchRecords(final[i]!.ref, src)) {
-        if (file) {
+      const part = file
+        ? new LineBatcher(async (chunk) => {
+            if (!file.write(chunk)) await new Promise<void>((res) => file.once('drain', () => res()));
+          })
+        : null;
+      await mergeRunChunks([fetchChunks(final[i]!.ref, src)], async (buf, _start, _keyStart, keyEnd, end) => {
+        if (part) {
           count++;
-          if (!file.write(Buffer.concat([r.value, Buffer.from('\n')]))) await new Promise<void>((res) => file.once('drain', () => res()));
-        } else await emit(r.value);
+          await part.add(buf.subarray(keyEnd, end));
+        } else await emit(buf.subarray(keyEnd, end));
+      });
+      if (part && file) {
+        await part.flush();
+        await new Promise<void>((res, rej) => file.end((err?: Error | null) => (err ? rej(err) : res())));
       }
-      if (file) await new Promise<void>((res, rej) => file.end((err?: Error | null) => (err ? rej(err) : res())));
     }
-    return { ...(this.o.output || this.o.outputDir ? {} : { lines }), outputLines: count, partialsAtRoot: final.length };
+    await out.flush();
+    return { ...(collected && !this.o.outputDir ? { lines } : {}), outputLines: count, partialsAtRoot: final.length };
   }
 
   async cancelOnNodes(): Promise<void> {

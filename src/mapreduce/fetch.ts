@@ -5,7 +5,6 @@
  */
 import type { Client } from '../client/index.ts';
 import type { PartialStore } from './partial-store.ts';
-import { RunDecoder, type RunRecord } from './runs.ts';
 import { fetchFunction, type Ref } from './wire.ts';
 
 export const DEFAULT_FETCH_CHUNK = 1024 * 1024;
@@ -44,15 +43,4 @@ export async function fetchAll(ref: Ref, src: FetchSource): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of fetchChunks(ref, { ...src, chunkSize: Math.min(Math.max(ref.size, 1), 16 * 1024 * 1024) })) parts.push(c);
   return Buffer.concat(parts);
-}
-
-/** The records of a sorted run, streamed. */
-export async function* fetchRecords(ref: Ref, src: FetchSource): AsyncGenerator<RunRecord> {
-  const decoder = new RunDecoder();
-  for await (const chunk of fetchChunks(ref, src)) {
-    const out: RunRecord[] = [];
-    decoder.push(chunk, out);
-    yield* out;
-  }
-  if (decoder.pending > 0) throw new Error(`run ${ref.key} on ${ref.node} is truncated`);
 }

@@ -90,7 +90,7 @@ export interface SortedJob<P = unknown> extends JobBase<P> {
   readonly kind: 'sorted';
   /**
    * Scan a chunk of whole raw lines that starts at byte `chunkOffset` of `ctx.file`, and emit
-   * records. `emit` keeps what it is given: pass buffers that are not reused.
+   * records. `emit` copies the bytes, so views into `chunk` are fine.
    */
   mapSorted(chunk: Buffer, chunkOffset: number, emit: (key: Buffer, value: Buffer) => void, ctx: MapContext<P>): void;
   /** Render one output value as a line (default: the value's bytes). */

@@ -74,18 +74,31 @@ async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined): 
   }
 }
 
-const BRACKET_SHAPE = /\[\d{2}\/[A-Za-z]{3}\/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]/;
 const parsedTime = new ParsedTime();
+
+function isDigitByte(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** `[dd/Mon/yyyy:HH:MM:SS ±hhmm]` at `at` (shape only; the values are checked by scanBracketTime). */
+function bracketShapeAt(b: Buffer, at: number, end: number): boolean {
+  if (at + 28 > end || b[at + 27] !== 93) return false;
+  for (const i of [1, 2, 8, 9, 10, 11, 13, 14, 16, 17, 19, 20, 23, 24, 25, 26]) if (!isDigitByte(b[at + i]!)) return false;
+  const sign = b[at + 22];
+  return b[at + 3] === 47 && b[at + 7] === 47 && b[at + 12] === 58 && b[at + 15] === 58 && b[at + 18] === 58 && b[at + 21] === 32 && (sign === 43 || sign === 45);
+}
 
 /**
  * The time of a raw line: its first `[dd/Mon/yyyy:HH:MM:SS ±hhmm]`-shaped field, whether or not
  * the rest of the line parses (grep keeps lines that do not). An impossible date there means the
  * line has no readable time.
  */
-function bracketTime(text: string): number | undefined {
-  const m = BRACKET_SHAPE.exec(text);
-  if (!m) return undefined;
-  return scanBracketTime(text, m.index, text.length, parsedTime) > 0 ? parsedTime.time : undefined;
+function bracketTime(b: Buffer, start: number, end: number): number | undefined {
+  for (let at = b.indexOf(91, start); at >= 0 && at < end; at = b.indexOf(91, at + 1)) {
+    if (!bracketShapeAt(b, at, end)) continue;
+    return scanBracketTime(b.toString('latin1', at, at + 28), 0, 28, parsedTime) > 0 ? parsedTime.time : undefined;
+  }
+  return undefined;
 }
 
 class Counters {
@@ -112,10 +125,9 @@ function makeContext<P>(params: P, node: string, file: string, format: LogFormat
     },
     timeOf(line, start, end) {
       if (!format.provides('time')) return undefined;
-      const text = line.toString('latin1', start, end);
-      if (format.timeMode === 'bracket') return bracketTime(text);
+      if (format.timeMode === 'bracket') return bracketTime(line, start, end);
       timeParser ??= format.createParser(['time']);
-      const r = timeParser.parse(text);
+      const r = timeParser.parse(line.toString('latin1', start, end));
       return typeof r === 'string' ? undefined : r.time;
     },
   };

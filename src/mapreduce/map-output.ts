@@ -1,15 +1,18 @@
 /**
- * Map-side output of sorted and keyed jobs: records are buffered up to a memory budget, sorted,
- * and spilled as runs; at the end the spills are merged into one run per output (external sort),
- * so a map task's memory stays bounded whatever its input size.
+ * Map-side output of sorted and keyed jobs: records are packed into arena blocks (no object per
+ * record), sorted through an index when the memory budget is reached, and spilled as runs; at the
+ * end the spills are merged into one run per output (external sort), so a map task's memory stays
+ * bounded whatever its input size.
  */
 import fs from 'node:fs';
-import { mergeRuns, sortRecords } from './kway-merge.ts';
 import type { PartialStore } from './partial-store.ts';
-import { readRunFile, RunWriter, type RunRecord } from './runs.ts';
+import { mergeRunChunks, RunFileWriter, runFileChunks } from './run-cursor.ts';
 import type { Ref } from './wire.ts';
 
-const RECORD_OVERHEAD = 64;
+const HEADER = 8;
+const BLOCK = 4 * 1024 * 1024;
+/** Index bytes per record (block, offset, key and record lengths, two key-prefix words). */
+const INDEX_BYTES = 24;
 
 /** Partition of a key: FNV-1a over its UTF-8 bytes, the same in every process. */
 export function hashPartition(key: string, partitions: number): number {
@@ -39,14 +42,85 @@ export function groupOf(recordKey: Buffer): string {
   return recordKey.toString('utf8', 0, nul < 0 ? recordKey.length : nul);
 }
 
+/** Records in memory, packed: the arena of one spill. */
+class Arena {
+  readonly blocks: Buffer[] = [];
+  #block: Buffer | null = null;
+  #used = 0;
+  blockOf: number[] = [];
+  offsetOf: number[] = [];
+  keyLen: number[] = [];
+  recordLen: number[] = [];
+  /** First 8 key bytes as two big-endian words (zero padded): most comparisons end here. */
+  prefixHi: number[] = [];
+  prefixLo: number[] = [];
+  bytes = 0;
+
+  get count(): number {
+    return this.blockOf.length;
+  }
+
+  add(key: Buffer, value: Buffer): number {
+    const n = HEADER + key.length + value.length;
+    if (!this.#block || this.#used + n > this.#block.length) {
+      this.#block = Buffer.allocUnsafe(Math.max(BLOCK, n));
+      this.blocks.push(this.#block);
+      this.#used = 0;
+    }
+    const b = this.#block;
+    const at = this.#used;
+    b.writeUInt32BE(key.length, at);
+    b.writeUInt32BE(value.length, at + 4);
+    key.copy(b, at + HEADER);
+    value.copy(b, at + HEADER + key.length);
+    this.#used += n;
+    this.blockOf.push(this.blocks.length - 1);
+    this.offsetOf.push(at);
+    this.keyLen.push(key.length);
+    this.recordLen.push(n);
+    let hi = 0;
+    let lo = 0;
+    for (let i = 0; i < 4; i++) hi = hi * 256 + (i < key.length ? key[i]! : 0);
+    for (let i = 4; i < 8; i++) lo = lo * 256 + (i < key.length ? key[i]! : 0);
+    this.prefixHi.push(hi);
+    this.prefixLo.push(lo);
+    this.bytes += n + INDEX_BYTES;
+    return n + INDEX_BYTES;
+  }
+
+  /** Record ids in key order (stable: equal keys keep their insertion order). */
+  sortedIds(): number[] {
+    const ids = Array.from({ length: this.count }, (_, i) => i);
+    const { prefixHi, prefixLo, blocks, blockOf, offsetOf, keyLen } = this;
+    ids.sort((a, b) => {
+      if (prefixHi[a] !== prefixHi[b]) return prefixHi[a]! < prefixHi[b]! ? -1 : 1;
+      if (prefixLo[a] !== prefixLo[b]) return prefixLo[a]! < prefixLo[b]! ? -1 : 1;
+      const ka = offsetOf[a]! + HEADER;
+      const kb = offsetOf[b]! + HEADER;
+      return blocks[blockOf[a]!]!.compare(blocks[blockOf[b]!]!, kb, kb + keyLen[b]!, ka, ka + keyLen[a]!) || a - b;
+    });
+    return ids;
+  }
+
+  async writeSorted(file: string): Promise<number> {
+    const w = new RunFileWriter(file);
+    for (const id of this.sortedIds()) {
+      const at = this.offsetOf[id]!;
+      const p = w.copyRecord(this.blocks[this.blockOf[id]!]!, at, at + this.recordLen[id]!);
+      if (p) await p;
+    }
+    await w.close();
+    return w.records;
+  }
+}
+
 /** One sorted output with spilling. */
 export class SortedOutput {
   readonly #store: PartialStore;
   readonly #runId: string;
   readonly #name: string;
   readonly #budget: number;
-  #records: RunRecord[] = [];
-  #bytes = 0;
+  #arena = new Arena();
   #spills: string[] = [];
 
   constructor(store: PartialStore, runId: string, name: string, budget: number) {
@@ -56,23 +130,29 @@ export class SortedOutput {
     this.#budget = budget;
   }
 
-  add(key: Buffer, value: Buffer): void {
-    this.#records.push({ key, value });
-    this.#bytes += key.length + value.length + RECORD_OVERHEAD;
+  /** Bytes held in memory. */
+  get bytes(): number {
+    return this.#arena.bytes;
+  }
+
+  /** Copies key and value in; returns the bytes it took. */
+  add(key: Buffer, value: Buffer): number {
+    return this.#arena.add(key, value);
   }
 
   async maybeSpill(): Promise<void> {
-    if (this.#bytes >= this.#budget) await this.spill();
+    if (this.#arena.bytes >= this.#budget) await this.spill();
   }
 
   /** Write what is buffered as a sorted spill run (nothing if empty). */
   async spill(): Promise<void> {
-    if (this.#records.length === 0) return;
+    if (this.#arena.count === 0) return;
+    // Take the full arena away first: records added while it is written go to a new one.
+    const arena = this.#arena;
+    this.#arena = new Arena();
     const { file } = this.#store.pathFor(this.#runId, `${this.#name}.spill${this.#spills.length}`);
-    await writeRun(file, sortRecords(this.#records));
     this.#spills.push(file);
-    this.#records = [];
-    this.#bytes = 0;
+    await arena.writeSorted(file);
   }
 
   /** Write the final run and return its ref. */
@@ -81,18 +161,23 @@ export class SortedOutput {
     const { file } = this.#store.pathFor(this.#runId, name);
     let records: number;
     if (this.#spills.length === 0) {
-      records = await writeRun(file, sortRecords(this.#records));
+      records = await this.#arena.writeSorted(file);
     } else {
       await this.spill();
-      records = await writeRun(file, mergeRuns(this.#spills.map((f) => readRunFile(f))));
+      const w = new RunFileWriter(file);
+      records = await mergeRunChunks(
+        this.#spills.map((f) => runFileChunks(f)),
+        (buf, start, _ks, _ke, end) => w.copyRecord(buf, start, end),
+      );
+      await w.close();
       await Promise.all(this.#spills.map((f) => fs.promises.rm(f, { force: true })));
     }
-    this.#records = [];
+    this.#arena = new Arena();
     return this.#store.refFor(this.#runId, name, records);
   }
 }
 
-/** R sorted outputs, one per partition. */
+/** R sorted outputs, one per partition, sharing one memory budget. */
 export class PartitionedOutput {
   readonly #parts: SortedOutput[];
   readonly #budget: number;
@@ -104,14 +189,11 @@ export class PartitionedOutput {
   }
 
   add(partition: number, key: string, sortKey: Buffer, value: Buffer): void {
-    const k = groupRecordKey(key, sortKey);
-    this.#parts[partition]!.add(k, value);
-    this.#bytes += k.length + value.length + RECORD_OVERHEAD;
+    this.#bytes += this.#parts[partition]!.add(groupRecordKey(key, sortKey), value);
   }
 
   async maybeSpill(): Promise<void> {
     if (this.#bytes < this.#budget) return;
-    // Spill every partition together: the budget is for the task, not per partition.
     for (const p of this.#parts) await p.spill();
     this.#bytes = 0;
   }
@@ -121,11 +203,4 @@ export class PartitionedOutput {
     for (const p of this.#parts) refs.push(await p.finish());
     return refs;
   }
-}
-
-async function writeRun(file: string, records: Iterable<RunRecord> | AsyncIterable<RunRecord>): Promise<number> {
-  const w = new RunWriter(file);
-  for await (const r of records as AsyncIterable<RunRecord>) await w.write(r);
-  await w.close();
-  return w.records;
 }

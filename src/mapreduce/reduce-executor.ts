@@ -5,11 +5,9 @@
  */
 import { AbortError } from '../errors.ts';
 import { decodeState, encodeState, resolveJob, type AnyJob, type KeyedJob, type SummaryJob } from './job-definition.ts';
-import { fetchAll, fetchRecords, type FetchSource } from './fetch.ts';
-import { mergeRuns } from './kway-merge.ts';
-import { groupOf } from './map-output.ts';
+import { fetchAll, fetchChunks, type FetchSource } from './fetch.ts';
 import type { PartialStore } from './partial-store.ts';
-import { RunWriter, type RunRecord } from './runs.ts';
+import { mergeRunChunks, RunFileWriter } from './run-cursor.ts';
 import type { ReduceResult, ReduceTask } from './wire.ts';
 
 export interface ReduceEnv extends FetchSource {
@@ -50,11 +48,15 @@ export async function executeReduceTask(task: ReduceTask, env: ReduceEnv): Promi
 
   if (task.mode === 'sorted') {
     const { file } = env.store.pathFor(task.runId, `${name}.run`);
-    const w = new RunWriter(file);
-    for await (const r of mergeRuns(task.inputs.map((ref) => fetchRecords(ref, src)))) {
-      await w.write(r);
-      if ((w.records & 0xfff) === 0) checkAbort();
-    }
+    const w = new RunFileWriter(file);
+    let n = 0;
+    await mergeRunChunks(
+      task.inputs.map((ref) => fetchChunks(ref, src)),
+      (buf, start, _keyStart, _keyEnd, end) => {
+        if ((++n & 0xffff) === 0) checkAbort();
+        return w.copyRecord(buf, start, end);
+      },
+    );
     await w.close();
     counters.records_merged = w.records;
     return { ref: await env.store.refFor(task.runId, `${name}.run`, w.records), counters };
@@ -66,24 +68,29 @@ export async function executeReduceTask(task: ReduceTask, env: ReduceEnv): Promi
     let groups = 0;
     let key: string | null = null;
     let values: Buffer[] = [];
-    const flush = () => {
-      if (key !== null) {
-        job.reduceGroup(state, key, values, params);
-        groups++;
-      }
-    };
     let n = 0;
-    for await (const r of mergeRuns(task.inputs.map((ref) => fetchRecords(ref, src))) as AsyncIterable<RunRecord>) {
-      const k = groupOf(r.key);
-      if (k !== key) {
-        flush();
-        key = k;
-        values = [];
-      }
-      values.push(r.value);
-      if ((++n & 0xfff) === 0) checkAbort();
+    await mergeRunChunks(
+      task.inputs.map((ref) => fetchChunks(ref, src)),
+      (buf, _start, keyStart, keyEnd, end) => {
+        // The record key is the group key, a NUL, then the sort key (map-output.ts).
+        const nul = buf.indexOf(0, keyStart);
+        const k = buf.toString('utf8', keyStart, nul >= 0 && nul < keyEnd ? nul : keyEnd);
+        if (k !== key) {
+          if (key !== null) {
+            job.reduceGroup(state, key, values, params);
+            groups++;
+          }
+          key = k;
+          values = [];
+        }
+        values.push(Buffer.from(buf.subarray(keyEnd, end)));
+        if ((++n & 0xffff) === 0) checkAbort();
+      },
+    );
+    if (key !== null) {
+      job.reduceGroup(state, key, values, params);
+      groups++;
     }
-    flush();
     counters.groups = groups;
     const ref = await env.store.putBuffer(task.runId, `${name}.partial`, encodeState(job, state, params));
     return { ref, counters };

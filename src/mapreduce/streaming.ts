@@ -11,11 +11,10 @@ import { once } from 'node:events';
 import type { Client } from '../client/index.ts';
 import { AbortError, TaskFailedError } from '../errors.ts';
 import { readLogFile, readLogRange, type LogChunkReader } from '../logs/index.ts';
-import { fetchRecords } from './fetch.ts';
-import { mergeRuns, sortRecords } from './kway-merge.ts';
+import { fetchChunks } from './fetch.ts';
 import { SortedOutput, hashPartition } from './map-output.ts';
 import type { PartialStore } from './partial-store.ts';
-import { readRunFile, RunWriter, type RunRecord } from './runs.ts';
+import { mergeRunChunks, RunFileWriter, runFileChunks } from './run-cursor.ts';
 import type { MapResult, MapTask, ReduceResult, ReduceTask, Ref, ShardSpec } from './wire.ts';
 
 export interface StreamingEnv {
@@ -69,10 +68,20 @@ class LineSplitter {
   }
 }
 
-/** Run `sh -c command`, feeding `input` to stdin, calling `onLine` per stdout line. */
+/** Writes to a command's stdin; resolves when it can take more. */
+type Feed = (write: (chunk: Buffer) => Promise<void>) => Promise<void>;
+
+/** Feed an async iterable of chunks. */
+function feedFrom(chunks: AsyncIterable<Buffer>): Feed {
+  return async (write) => {
+    for await (const c of chunks) await write(c);
+  };
+}
+
+/** Run `sh -c command`, feeding its stdin, calling `onLine` per stdout line. */
 async function runCommand(
   command: string,
-  input: AsyncIterable<Buffer>,
+  feed: Feed,
   onLine: (line: Buffer) => void,
   reporter: Reporter,
   env: Record<string, string>,
@@ -85,22 +94,22 @@ async function runCommand(
   child.stdout.on('data', (d: Buffer) => out.push(d, onLine));
   const err = new LineSplitter();
   child.stderr.on('data', (d: Buffer) => err.push(d, (l) => reporter.line(l.toString('utf8'))));
+  child.stdin.on('error', () => {});
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve(code));
   });
+  let stdinClosed = false;
+  exited.then(() => (stdinClosed = true), () => (stdinClosed = true));
   try {
-    for await (const chunk of input) {
-      if (child.stdin.destroyed) break;
+    await feed(async (chunk) => {
+      // A command that stopped reading (e.g. `head`) ends the feed; its exit status decides.
+      if (stdinClosed || child.stdin.destroyed) return;
       if (!child.stdin.write(chunk)) await Promise.race([once(child.stdin, 'drain'), exited]);
-    }
-  } catch (e) {
-    // EPIPE: the command stopped reading (e.g. `head`); its exit status decides.
-    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+    });
   } finally {
     child.stdin.end();
   }
-  child.stdin.on('error', () => {});
   const code = await exited;
   signal?.removeEventListener('abort', kill);
   out.flush(onLine);
@@ -109,6 +118,32 @@ async function runCommand(
   if (code !== 0) {
     throw new TaskFailedError(`command '${command}' exited with status ${code}${reporter.stderrTail ? `: ${reporter.stderrTail.trim()}` : ''}`);
   }
+}
+
+/** Values of run records as newline-terminated lines, in batches (a feed for a command). */
+function linesOf(merge: (onValue: (buf: Buffer, start: number, end: number) => void | Promise<void>) => Promise<unknown>): Feed {
+  return async (write) => {
+    let batch = Buffer.allocUnsafe(256 * 1024);
+    let used = 0;
+    const flush = async () => {
+      if (used === 0) return;
+      const out = batch.subarray(0, used);
+      batch = Buffer.allocUnsafe(256 * 1024);
+      used = 0;
+      await write(out);
+    };
+    await merge(async (buf, start, end) => {
+      const n = end - start + 1;
+      if (used + n > batch.length) {
+        await flush();
+        if (n > batch.length) batch = Buffer.allocUnsafe(n);
+      }
+      buf.copy(batch, used, start, end);
+      batch[used + n - 1] = 10;
+      used += n;
+    });
+    await flush();
+  };
 }
 
 function shardReader(shard: ShardSpec, signal: AbortSignal | undefined): LogChunkReader {
@@ -162,7 +197,7 @@ export async function executeStreamingMap(task: MapTask, env: StreamingEnv): Pro
     };
     const input = counting(shardReader(shard, env.signal));
     if (spec.mapper) {
-      await runCommand(spec.mapper, input, emit, reporter, { ...taskEnv, map_input_file: shard.path }, env.signal);
+      await runCommand(spec.mapper, feedFrom(input), emit, reporter, { ...taskEnv, map_input_file: shard.path }, env.signal);
     } else if (spec.mapperFunction) {
       // Any Gearman worker in any language: a chunk of lines in, `key\tvalue` lines out.
       let batch: Buffer[] = [];
@@ -201,17 +236,25 @@ export async function executeStreamingMap(task: MapTask, env: StreamingEnv): Pro
 
 /** Run the combiner over one sorted partition and re-sort its output. */
 async function combine(ref: Ref, partition: number, combiner: string, task: MapTask, env: StreamingEnv, reporter: Reporter): Promise<Ref> {
-  const records: RunRecord[] = [];
-  const input = async function* (): AsyncGenerator<Buffer> {
-    for await (const r of readRunFile(env.store.localPath(ref.key))) yield Buffer.concat([r.value, Buffer.from('\n')]);
-  };
-  await runCommand(combiner, input(), (line) => records.push({ key: keyOf(Buffer.from(line)), value: Buffer.from(line) }), reporter, { GEARTRAIN_TASK_ID: task.taskId }, env.signal);
-  const name = `${task.taskId}.c${partition}`;
-  const { file } = env.store.pathFor(task.runId, name);
-  const w = new RunWriter(file);
-  for (const r of sortRecords(records)) await w.write(r);
-  await w.close();
-  return env.store.refFor(task.runId, name, w.records);
+  const out = new SortedOutput(env.store, task.runId, `${task.taskId}.c${partition}`, task.memoryBudget ?? 64 * 1024 * 1024);
+  const feed = linesOf((onValue) =>
+    mergeRunChunks([runFileChunks(env.store.localPath(ref.key))], (buf, _s, _ks, keyEnd, end) => onValue(buf, keyEnd, end)),
+  );
+  const pending: Promise<void>[] = [];
+  await runCommand(
+    combiner,
+    feed,
+    (line) => {
+      const copy = Buffer.from(line);
+      out.add(keyOf(copy), copy);
+      pending.push(out.maybeSpill());
+    },
+    reporter,
+    { GEARTRAIN_TASK_ID: task.taskId },
+    env.signal,
+  );
+  await Promise.all(pending);
+  return out.finish();
 }
 
 /** Merge one partition from every map task (sorted by key) and pipe it through the reducer. */
@@ -220,19 +263,27 @@ export async function executeStreamingReduce(task: ReduceTask, env: StreamingEnv
   const reporter = new Reporter();
   const name = `${task.taskId}.out`;
   const { file } = env.store.pathFor(task.runId, name);
-  const w = new RunWriter(file);
+  const w = new RunFileWriter(file);
   let n = 0;
-  const writes: Promise<void>[] = [];
   const src = { client: env.client, store: env.store, ...(env.signal ? { signal: env.signal } : {}) };
-  const merged = mergeRuns(task.inputs.map((ref) => fetchRecords(ref, src)));
-  const input = async function* (): AsyncGenerator<Buffer> {
-    for await (const r of merged) yield Buffer.concat([r.value, Buffer.from('\n')]);
-  };
+  const feed = linesOf((onValue) =>
+    mergeRunChunks(
+      task.inputs.map((ref) => fetchChunks(ref, src)),
+      (buf, _s, _ks, keyEnd, end) => onValue(buf, keyEnd, end),
+    ),
+  );
+  const writes: Promise<void>[] = [];
   const onLine = (line: Buffer) => {
-    writes.push(w.write({ key: seqKey(n++), value: Buffer.from(line) }));
+    const p = w.write(seqKey(n++), line);
+    if (p) writes.push(p);
   };
-  if (task.job.reducer) await runCommand(task.job.reducer, input(), onLine, reporter, { GEARTRAIN_TASK_ID: task.taskId }, env.signal);
-  else for await (const chunk of input()) onLine(chunk.subarray(0, chunk.length - 1));
+  if (task.job.reducer) await runCommand(task.job.reducer, feed, onLine, reporter, { GEARTRAIN_TASK_ID: task.taskId }, env.signal);
+  else {
+    // No reducer command: the merged partition is the output.
+    const split = new LineSplitter();
+    await feed(async (chunk) => split.push(chunk, onLine));
+    split.flush(onLine);
+  }
   await Promise.all(writes);
   await w.close();
   return { ref: await env.store.refFor(task.runId, name, w.records), counters: reporter.counters, status: reporter.status };
