@@ -38,6 +38,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   reducer: { type: 'string' },
   output: { type: 'string' },
   'memory-budget': { type: 'string' },
+  incremental: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'H' },
 };
@@ -61,6 +62,7 @@ ${SERVER_FLAGS_HELP}
   --allow-partial        finish with the shards that could be read, and say which were not
   --split-bytes B        largest byte range per map task (default 64 MiB)
   --partitions R         reduce partitions of keyed and streaming jobs (alias --reduce-tasks)
+  --incremental          summary jobs: reuse the nodes' cached per-day partials; read only new bytes
   --memory-budget B      map output bytes a task holds before spilling a sorted run (default 64 MiB)
   --mapper CMD / --mapper-function NAME / --combiner CMD / --reducer CMD / --output DIR
   -q, --quiet            no progress bar
@@ -172,6 +174,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     ...(str('split-bytes') ? { splitBytes: intFlag(str('split-bytes'), 'split-bytes', 0, 1024 * 1024) } : {}),
     ...(str('partitions') || str('reduce-tasks') ? { partitions: intFlag(str('partitions') ?? str('reduce-tasks'), 'partitions', 1, 1) } : {}),
     ...(str('output') ? { outputDir: str('output')! } : {}),
+    ...(values.incremental ? { incremental: true } : {}),
     ...(str('memory-budget') ? { memoryBudget: intFlag(str('memory-budget'), 'memory-budget', 0, 64 * 1024) } : {}),
     signal: io.signal,
   };

@@ -16,10 +16,12 @@ export const DEFAULT_RUN_TTL_MS = 6 * 60 * 60 * 1000;
 export class PartialStore {
   readonly root: string;
   readonly node: string;
+  readonly dataDir: string;
   readonly #ttlMs: number;
   #sweeper: NodeJS.Timeout | null = null;
 
   constructor(dataDir: string, node: string, options: { ttlMs?: number } = {}) {
+    this.dataDir = dataDir;
     this.root = path.join(dataDir, 'runs');
     this.node = node;
     this.#ttlMs = options.ttlMs ?? DEFAULT_RUN_TTL_MS;

@@ -15,6 +15,11 @@ export interface PlanOptions {
   readonly splitBytes: number;
   /** Map slots per node. */
   readonly slots: ReadonlyMap<string, number>;
+  /**
+   * Split plain files at fixed multiples of `splitBytes` (incremental runs: a grown file keeps
+   * its earlier ranges, so their cached partials still apply).
+   */
+  readonly fixedSplits?: boolean;
 }
 
 export interface PlannedTask {
@@ -80,7 +85,7 @@ export function planMapTasks(catalogs: readonly NodeCatalog[], options: PlanOpti
   const splitFor = new Map<string, number>();
   for (const [node, bytes] of load) {
     const slots = options.slots.get(node) ?? 1;
-    splitFor.set(node, Math.max(MIN_SPLIT, Math.min(options.splitBytes, Math.ceil(bytes / slots))));
+    splitFor.set(node, options.fixedSplits ? options.splitBytes : Math.max(MIN_SPLIT, Math.min(options.splitBytes, Math.ceil(bytes / slots))));
   }
 
   const tasks: PlannedTask[] = [];
@@ -98,7 +103,10 @@ export function planMapTasks(catalogs: readonly NodeCatalog[], options: PlanOpti
       gzip: shard.gzip,
     });
     if (!shard.gzip && shard.size > split) {
-      for (const r of planRanges(shard.size, Math.ceil(shard.size / split), { minBytes: MIN_SPLIT })) {
+      const ranges = options.fixedSplits
+        ? Array.from({ length: Math.ceil(shard.size / split) }, (_, i) => ({ start: i * split, end: Math.min((i + 1) * split, shard.size) }))
+        : planRanges(shard.size, Math.ceil(shard.size / split), { minBytes: MIN_SPLIT });
+      for (const r of ranges) {
         tasks.push({ taskId: nextId(), node, holders, shards: [spec(r.start, r.end)], bytes: r.end - r.start });
       }
     } else if (shard.size >= split / 4) {

@@ -86,6 +86,8 @@ export const mapTaskSchema = z.object({
   partitions: z.number().int().min(1).max(10_000).optional(),
   /** Bytes of map output to hold in memory before spilling a sorted run to disk. */
   memoryBudget: z.number().int().min(64 * 1024).optional(),
+  /** Summary jobs: use and fill the node's partial cache under this key (partial-cache.ts). */
+  incremental: z.object({ key: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 export type MapTask = z.infer<typeof mapTaskSchema>;
 
