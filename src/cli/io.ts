@@ -11,6 +11,10 @@ export interface CliIO {
 }
 
 export function processIO(): CliIO {
+  // `geartrain … | head`: the reader went away; stop quietly, as Unix tools do.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.once('SIGINT', stop);

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   job: () => import('./job.ts'),
   admin: () => import('./admin.ts'),
   run: () => import('./run.ts'),
+  analyze: () => import('./analyze.ts'),
   report: () => import('./report.ts'),
   node: () => import('./node.ts'),
   ship: () => import('./ship.ts'),

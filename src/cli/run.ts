@@ -9,6 +9,7 @@ import { bundleJobFile } from '../mapreduce/ship-code.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
+import { renderReport } from '../report/index.ts';
 import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
 
 export const summary = 'run a map/reduce job over the logs of every node';
@@ -24,6 +25,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   json: { type: 'boolean' },
   csv: { type: 'boolean' },
   out: { type: 'string' },
+  html: { type: 'string' },
   'fan-in': { type: 'string' },
   retries: { type: 'string' },
   'task-timeout': { type: 'string' },
@@ -55,6 +57,7 @@ ${SERVER_FLAGS_HELP}
   --where EXPR           e.g. 'status>=500 and path~^/api/' (= != < <= > >= ~ !~, and/or/not, parentheses)
   --vhost NAME           only this virtual host (globs allowed)
   --json | --csv         machine-readable output; --out FILE writes it to a file
+  --html FILE            also write the result as a self-contained HTML report
   --fan-in F             partials merged per reduce task (default 8)
   --retries N            attempts per task after the first (default 3)
   --task-timeout S       a task with no progress for S seconds fails (default 60)
@@ -113,6 +116,18 @@ function progressLine(p: RunProgress, startedAt: number): string {
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
+  return runWith(argv, io, {});
+}
+
+/** Where `geartrain analyze` runs the same job: its embedded cluster instead of --servers. */
+export interface RunContext {
+  readonly servers?: readonly string[];
+  /** Name used in messages (`geartrain run` or `geartrain analyze`). */
+  readonly command?: string;
+}
+
+export async function runWith(argv: string[], io: CliIO, context: RunContext): Promise<number> {
+  const command = context.command ?? 'geartrain run';
   const first = argv[0];
   const streaming = first === undefined || first.startsWith('-');
   if (first === undefined || (streaming && (argv.includes('-H') || argv.includes('--help')) && !argv.includes('--mapper'))) {
@@ -133,7 +148,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const positionalNames = job?.cli?.positionals ?? [];
   positionals.forEach((value, i) => {
     const name = positionalNames[i];
-    if (name === undefined) throw new InvalidArgumentError(`unexpected argument '${value}' (usage: geartrain run ${job?.cli?.usage ?? first})`, { field: 'arguments' });
+    if (name === undefined) throw new InvalidArgumentError(`unexpected argument '${value}' (usage: ${command} ${job?.cli?.usage ?? first})`, { field: 'arguments' });
     params[name] = value;
   });
   for (const [flag, target] of toParam) {
@@ -148,7 +163,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
 
   const str = (k: string) => values[k] as string | undefined;
-  const servers = resolveServers({ servers: str('servers'), host: str('host'), port: str('port') }, io.env);
+  const servers = context.servers ? [...context.servers] : resolveServers({ servers: str('servers'), host: str('host'), port: str('port') }, io.env);
   const options: RunJobOptions = {
     servers,
     ...(job ? { job: first, params } : {}),
@@ -218,9 +233,23 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     for (const t of report.rendered.tables ?? []) sink.write(formatTable(t) + '\n');
   }
   if (sink !== io.stdout) await new Promise<void>((r) => (sink as fs.WriteStream).end(() => r()));
+  if (str('html')) {
+    fs.writeFileSync(
+      str('html')!,
+      renderReport(report.rendered?.json ?? report.result, {
+        counters: report.counters,
+        stats: report.stats,
+        nodes: report.nodes,
+        timings: report.timings,
+        job: report.job,
+        partial: report.partial,
+        missing: report.missing,
+      }),
+    );
+  }
 
   if (report.partial) {
-    io.stderr.write(`geartrain run: PARTIAL result: ${report.missing.length} shard(s) not read: ${report.missing.map((m) => `${m.node}:${m.path}`).join(', ')}\n`);
+    io.stderr.write(`${command}: PARTIAL result: ${report.missing.length} shard(s) not read: ${report.missing.map((m) => `${m.node}:${m.path}`).join(', ')}\n`);
   }
   if (tty || (!values.quiet && !values.json && io.stderr.isTTY)) {
     const bad = report.counters.bad_lines ?? 0;

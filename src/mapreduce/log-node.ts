@@ -1,0 +1,93 @@
+/**
+ * A whole log node as a library call: the log service (catalogue, `logger` ingestion, replicas)
+ * and the map/reduce runtime on shared connections. `geartrain node` runs one per process;
+ * `geartrain analyze` runs one in-process beside an embedded job server.
+ */
+import os from 'node:os';
+import { Client, Worker, type WorkerOptions } from '../client/index.ts';
+import { silentLogger, type Logger } from '../logger.ts';
+import { compileLogFormat, type LogFormat } from '../logs/index.ts';
+import type { LogSource } from '../logs/log-sources.ts';
+import { startLogService, type LogService, type LogServiceOptions } from '../logs/log-service.ts';
+import { startNodeRuntime, type NodeRuntime } from './node-runtime.ts';
+
+export interface LogNodeOptions {
+  readonly servers: readonly string[];
+  readonly name: string;
+  readonly sources: readonly LogSource[];
+  readonly dataDir: string;
+  /** Default format of sources without one, and of ingested lines. */
+  readonly format?: string | LogFormat;
+  /** Map tasks at once (task threads); default: CPU count. */
+  readonly concurrency?: number;
+  readonly replicas?: number;
+  readonly peers?: readonly string[];
+  readonly allowCode?: boolean;
+  readonly allowExec?: boolean;
+  readonly secret?: string;
+  /** Connection options shared by every worker and the client (reconnect delays, TLS…). */
+  readonly connection?: Omit<WorkerOptions, 'servers' | 'concurrency' | 'clientId' | 'logger'>;
+  /** Log-service options beyond the basics (ingest concurrency, segment size, polling…). */
+  readonly logService?: Partial<Omit<LogServiceOptions, 'servers' | 'client' | 'name' | 'sources' | 'dataDir' | 'format' | 'logger'>>;
+  readonly logger?: Logger;
+}
+
+export interface LogNode {
+  readonly name: string;
+  readonly logs: LogService;
+  readonly runtime: NodeRuntime;
+  /** Client ids and functions of the node's workers, for readiness checks (`workers` on the admin port). */
+  readonly registrations: readonly { readonly clientId: string; readonly functions: readonly string[] }[];
+  /** Stop taking jobs, let running ones finish, disconnect. */
+  close(): Promise<void>;
+}
+
+export async function startLogNode(o: LogNodeOptions): Promise<LogNode> {
+  const logger = o.logger ?? silentLogger;
+  const servers = [...o.servers];
+  const connection = o.connection ?? {};
+  const format = typeof o.format === 'object' ? o.format : compileLogFormat(o.format ?? 'combined');
+  const client = new Client({ servers, ...connection, clientId: `${o.name}:client` });
+  // The map/reduce service worker (fetches of stored partials): many slots, so a reducer's fetch
+  // never waits behind map or reduce tasks. Maps and reduces get workers of their own.
+  const worker = new Worker({ servers, ...connection, concurrency: 32, clientId: `${o.name}:mapreduce`, logger });
+  const logs = await startLogService({
+    ...o.logService,
+    servers,
+    client,
+    name: o.name,
+    sources: o.sources,
+    dataDir: o.dataDir,
+    format,
+    ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+    ...(o.peers !== undefined ? { peers: o.peers } : {}),
+    workerOptions: connection,
+    logger,
+  });
+  const runtime = await startNodeRuntime({
+    name: o.name,
+    worker,
+    client,
+    createWorker: (role, slots) => new Worker({ servers, ...connection, concurrency: slots, clientId: `${o.name}:${role}`, logger }),
+    dataDir: o.dataDir,
+    concurrency: o.concurrency ?? os.availableParallelism(),
+    locateShard: (id) => logs.catalog.locate(id),
+    allowCode: o.allowCode ?? false,
+    allowExec: o.allowExec ?? false,
+    ...(o.secret ? { secret: o.secret } : {}),
+    logger,
+  });
+  await worker.start();
+  return {
+    name: o.name,
+    logs,
+    runtime,
+    registrations: [...logs.registrations, ...runtime.registrations, { clientId: `${o.name}:mapreduce`, functions: worker.functions }],
+    async close() {
+      await runtime.close();
+      await worker.close();
+      await logs.close();
+      await client.close();
+    },
+  };
+}
