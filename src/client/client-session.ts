@@ -31,7 +31,7 @@ export interface JobRecord {
   /** Index of the server to try first (unique-key hash or round-robin). */
   readonly start: number;
   /** The job's deadline: aborts waiting for a server and the job itself. */
-  readonly signal: AbortSignal;
+  readonly signal: AbortSignal | undefined;
   retriesLeft: number;
 }
 

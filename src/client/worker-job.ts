@@ -62,7 +62,16 @@ export type JobOutcome = 'complete' | 'fail' | 'exception' | 'abandoned';
  */
 export const TIMEOUT_GRACE_MS = 200;
 
+/** How the worker tells a running job that it lost it; no AbortSignal unless the handler asks. */
+export interface Taken {
+  aborted: boolean;
+  reason: unknown;
+  listener: ((reason: unknown) => void) | undefined;
+}
+
 export interface RunOptions {
+  /** Called synchronously right after the terminal packet is queued (same write as the next GRAB). */
+  readonly onTerminal?: (outcome: JobOutcome) => void;
   readonly timeoutMs: number | undefined;
   readonly onError: 'exception' | 'fail';
   readonly logger: Logger | undefined;
@@ -88,18 +97,25 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
  * Run `handler` for `job`. `taken` aborts when the worker loses the job (connection lost,
  * destroy); the handler's `ctx.signal` also aborts on timeout.
  */
-export async function runJob(job: WorkerJob, handler: Handler, channel: JobChannel, taken: AbortSignal, opts: RunOptions): Promise<JobOutcome> {
+export async function runJob(job: WorkerJob, handler: Handler, channel: JobChannel, taken: Taken, opts: RunOptions): Promise<JobOutcome> {
   let done = false;
-  const abort = new AbortController();
-  const onTaken = () => abort.abort(taken.reason);
-  if (taken.aborted) onTaken();
-  else taken.addEventListener('abort', onTaken, { once: true });
+  // The handler's AbortSignal is made only if it reads ctx.signal (an AbortSignal costs ~10 µs on Node 20).
+  let abort: AbortController | undefined;
+  let aborted = false;
+  let abortReason: unknown;
+  const fire = (reason: unknown) => {
+    if (aborted) return;
+    aborted = true;
+    abortReason = reason;
+    abort?.abort(reason);
+  };
+  if (taken.aborted) fire(taken.reason);
+  else taken.listener = fire;
   let timer: NodeJS.Timeout | undefined;
   if (opts.timeoutMs !== undefined) {
     const ms = opts.timeoutMs;
-    timer = setTimeout(() => abort.abort(new TimeoutError(`job ${job.handle} passed its ${ms} ms timeout; the server takes it back`)), ms + TIMEOUT_GRACE_MS);
+    timer = setTimeout(() => fire(new TimeoutError(`job ${job.handle} passed its ${ms} ms timeout; the server takes it back`)), ms + TIMEOUT_GRACE_MS);
   }
-  const signal = abort.signal;
   const gone = () => done || channel.closed || taken.aborted || opts.stale();
   const send = async (packet: Buffer) => {
     if (gone()) throw taken.aborted ? taken.reason : new ClosedError(`job ${job.handle} has ended`);
@@ -110,10 +126,17 @@ export async function runJob(job: WorkerJob, handler: Handler, channel: JobChann
     if (gone()) return 'abandoned';
     done = true;
     channel.send(packet);
+    opts.onTerminal?.(outcome);
     return outcome;
   };
   const ctx: JobContext = {
-    signal,
+    get signal() {
+      if (!abort) {
+        abort = new AbortController();
+        if (aborted) abort.abort(abortReason);
+      }
+      return abort.signal;
+    },
     sendData: (data) => send(request(PacketType.WORK_DATA, job.handle, toBuffer(data))),
     sendWarning: (data) => send(request(PacketType.WORK_WARNING, job.handle, toBuffer(data))),
     sendStatus: (numerator, denominator) =>
@@ -141,6 +164,6 @@ export async function runJob(job: WorkerJob, handler: Handler, channel: JobChann
   } finally {
     done = true;
     if (timer) clearTimeout(timer);
-    taken.removeEventListener('abort', onTaken);
+    taken.listener = undefined;
   }
 }

@@ -10,7 +10,7 @@ import { deadline, raceSignal } from './deadline.ts';
 import { parseWorkerOptions, type CallOptions, type ResolvedWorkerOptions, type WorkerOptions } from './options.ts';
 import { ServerPool } from './server-pool.ts';
 import { StatusChannel, type StatusEvent } from './status.ts';
-import { runJob, type Handler, type JobOutcome, type WorkerJob } from './worker-job.ts';
+import { runJob, type Handler, type JobOutcome, type Taken, type WorkerJob } from './worker-job.ts';
 import { WorkerSession } from './worker-session.ts';
 
 export interface RegisterOptions {
@@ -30,8 +30,16 @@ interface Registration {
 interface Running {
   readonly session: WorkerSession;
   readonly handle: string;
-  readonly abort: AbortController;
+  readonly taken: Taken;
   stale: boolean;
+  ended: boolean;
+}
+
+function take(r: Running, reason: unknown): void {
+  if (r.taken.aborted) return;
+  r.taken.aborted = true;
+  r.taken.reason = reason;
+  r.taken.listener?.(reason);
 }
 
 /** A finished job, reported through `onJobDone` (for counters and tests). */
@@ -163,7 +171,7 @@ export class Worker implements AsyncDisposable {
   destroy(error?: Error): void {
     this.#closing ??= Promise.resolve();
     const err = error ?? new ClosedError('worker destroyed');
-    for (const r of this.#running) r.abort.abort(err);
+    for (const r of this.#running) take(r, err);
     this.#pool.destroy(err);
     this.#finish(error);
     this.#idle?.();
@@ -215,17 +223,25 @@ export class Worker implements AsyncDisposable {
     // The server took this job back (CAN_DO_TIMEOUT) and gave it to us again: the older run is stale.
     for (const r of this.#running) if (r.session === session && r.handle === job.handle) r.stale = true;
     const reg = this.#functions.get(job.function);
-    const running: Running = { session, handle: job.handle, abort: new AbortController(), stale: false };
+    const running: Running = { session, handle: job.handle, taken: { aborted: false, reason: undefined, listener: undefined }, stale: false, ended: false };
     this.#running.add(running);
     const handler: Handler = reg?.handler ?? (() => Promise.reject(new InvalidArgumentError(`no handler for ${job.function}`, { field: 'function' })));
-    const opts = { timeoutMs: reg?.timeoutMs, onError: reg ? this.options.onError : ('fail' as const), logger: this.options.logger, stale: () => running.stale };
-    void runJob(job, handler, session, running.abort.signal, opts).then(
+    const opts = {
+      timeoutMs: reg?.timeoutMs,
+      onError: reg ? this.options.onError : ('fail' as const),
+      logger: this.options.logger,
+      stale: () => running.stale,
+      onTerminal: (outcome: JobOutcome) => this.#jobEnded(running, job, outcome),
+    };
+    void runJob(job, handler, session, running.taken, opts).then(
       (outcome) => this.#jobEnded(running, job, outcome),
       () => this.#jobEnded(running, job, 'abandoned'),
     );
   }
 
   #jobEnded(running: Running, job: WorkerJob, outcome: JobOutcome): void {
+    if (running.ended) return;
+    running.ended = true;
     this.#running.delete(running);
     for (const l of this.#doneListeners) {
       try {
@@ -240,7 +256,7 @@ export class Worker implements AsyncDisposable {
 
   #lost(session: WorkerSession, error: Error): void {
     const err = error instanceof ConnectionError ? error : new ConnectionError(error.message, { cause: error, server: session.conn.server.id });
-    for (const r of this.#running) if (r.session === session) r.abort.abort(err);
+    for (const r of this.#running) if (r.session === session) take(r, err);
   }
 
   #settleIdle(): void {

@@ -1,4 +1,4 @@
-import { PacketType, response, type BinaryFrame } from '../protocol/index.ts';
+import { ARG_COUNTS, PacketType, response, type BinaryFrame } from '../protocol/index.ts';
 import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
 import type { Job } from './job.ts';
@@ -62,6 +62,13 @@ export function handleWorkerPacket(core: ServerCore, conn: Connection, frame: Bi
 
 /** The frame's bytes with `\0REQ` turned into `\0RES`: forwarded verbatim, no re-encoding. */
 function asResponse(frame: BinaryFrame): Buffer {
+  // Perl's Gearman::Worker drops a false last argument ("" or "0"): never pass a short packet on.
+  const want = ARG_COUNTS[frame.type]!;
+  if (frame.args.length < want) {
+    const args: Buffer[] = [...frame.args];
+    while (args.length < want) args.push(frame.type === PacketType.WORK_STATUS ? Buffer.from('0') : Buffer.alloc(0));
+    return response(frame.type, ...args);
+  }
   const buf = Buffer.from(frame.raw);
   buf[3] = 0x53;
   return buf;
