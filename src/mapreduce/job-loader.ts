@@ -6,17 +6,22 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { RUNNING_FROM_DIST } from '../dist-mode.ts';
 import { CodeRefusedError, InvalidArgumentError } from '../errors.ts';
 import type { AnyJob } from './job-definition.ts';
 import type { JobRef } from './wire.ts';
 
-export const JOBS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'jobs');
+/** Built-in jobs: jobs/*.ts from the sources, or dist/jobs/*.mjs from the bundle. */
+export const JOBS_DIR = RUNNING_FROM_DIST
+  ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'jobs')
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'jobs');
+const JOB_EXT = RUNNING_FROM_DIST ? '.mjs' : '.ts';
 
 const BUILTIN_NAME = /^[a-z][a-z0-9-]*$/;
 
 export function builtinJobPath(name: string): string {
   if (!BUILTIN_NAME.test(name)) throw new InvalidArgumentError(`'${name}' is not a job name`, { field: 'job' });
-  const file = path.join(JOBS_DIR, `${name}.ts`);
+  const file = path.join(JOBS_DIR, `${name}${JOB_EXT}`);
   if (!fs.existsSync(file)) {
     throw new InvalidArgumentError(`unknown job '${name}' (built-in jobs: ${builtinJobNames().join(', ')}; or give a job file path)`, {
       field: 'job',
@@ -29,8 +34,8 @@ export function builtinJobNames(): string[] {
   try {
     return fs
       .readdirSync(JOBS_DIR)
-      .filter((f) => f.endsWith('.ts') && BUILTIN_NAME.test(f.slice(0, -3)))
-      .map((f) => f.slice(0, -3))
+      .filter((f) => f.endsWith(JOB_EXT) && BUILTIN_NAME.test(f.slice(0, -JOB_EXT.length)))
+      .map((f) => f.slice(0, -JOB_EXT.length))
       .sort();
   } catch {
     return [];

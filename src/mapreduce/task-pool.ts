@@ -4,6 +4,7 @@
  * the calling thread (tests, tiny machines).
  */
 import { Worker as Thread } from 'node:worker_threads';
+import { RUNNING_FROM_DIST } from '../dist-mode.ts';
 import { AbortError, GeartrainError, TaskFailedError, type ErrorCode } from '../errors.ts';
 import { importJobFile } from './job-loader.ts';
 import { executeMapTask } from './map-executor.ts';
@@ -11,8 +12,10 @@ import type { PartialStore } from './partial-store.ts';
 import type { FromThread, ToThread } from './task-thread.ts';
 import { mapResultSchema, type MapResult, type MapTask } from './wire.ts';
 
-const BOOT = new URL('./task-thread-boot.mjs', import.meta.url);
-const ENTRY = new URL('./task-thread.ts', import.meta.url).href;
+// From the sources, a thread needs tsx registered before it loads TypeScript (threads do not
+// inherit the parent's loader); the bundle has a plain JavaScript entry.
+const BOOT = RUNNING_FROM_DIST ? new URL('./task-thread.mjs', import.meta.url) : new URL('./task-thread-boot.mjs', import.meta.url);
+const ENTRY = RUNNING_FROM_DIST ? '' : new URL('./task-thread.ts', import.meta.url).href;
 
 interface Pending {
   resolve(r: MapResult): void;
