@@ -41,6 +41,7 @@ import {
   type MapTask,
   type Ref,
   type ReduceTask,
+  type ShardSpec,
 } from './wire.ts';
 import { compileFilter } from './filter.ts';
 
@@ -245,6 +246,8 @@ class Run {
   progress = { phase: 'plan' as RunProgress['phase'], bytesDone: 0, bytesTotal: 0, tasksDone: 0, tasksRunning: 0, tasksTotal: 0 };
   readonly taskBytes = new Map<string, number>();
   #partitions: number | undefined;
+  /** Range-partitioned sorted jobs: R-1 key boundaries from the sample. */
+  rangeBoundaries: Buffer[] = [];
 
   constructor(options: RunJobOptions) {
     this.o = options;
@@ -296,6 +299,7 @@ class Run {
       const tPlan = Date.now();
       this.progress = { ...this.progress, phase: 'map', bytesTotal: plan.bytes, tasksTotal: plan.tasks.length };
       this.emitProgress();
+      if (this.def?.kind === 'sorted' && this.def.rangePartitions) await this.sampleRanges(plan.tasks, slots.size);
       const outputs = await this.mapPhase(plan.tasks, slots);
       const tMap = Date.now();
       this.progress = { ...this.progress, phase: 'reduce' };
@@ -407,7 +411,39 @@ class Run {
       ...(partitions !== undefined ? { partitions } : {}),
       ...(this.o.memoryBudget !== undefined ? { memoryBudget: this.o.memoryBudget } : {}),
       ...(this.cacheKey ? { incremental: { key: this.cacheKey } } : {}),
+      ...(this.rangeBoundaries.length > 0 ? { rangeBoundaries: this.rangeBoundaries.map((b) => b.toString('hex')) } : {}),
     };
+  }
+
+  /**
+   * Sample keys from every node (lines at random offsets of the planned shards) and cut them into
+   * R ranges of about equal size (TeraSort's and Spark's RangePartitioner's approach).
+   */
+  async sampleRanges(tasks: readonly PlannedTask[], nodes: number): Promise<void> {
+    const def = this.def as SortedJob;
+    const ranges = Math.max(1, this.o.partitions ?? def.rangePartitions!(this.params, nodes));
+    if (ranges <= 1) return;
+    const byNode = new Map<string, ShardSpec[]>();
+    for (const t of tasks) byNode.set(t.node, [...(byNode.get(t.node) ?? []), ...t.shards]);
+    const perShard = Math.max(10, Math.ceil((40 * ranges) / Math.max(1, tasks.length)));
+    const keys: Buffer[] = [];
+    await Promise.all(
+      [...byNode].map(async ([node, shards]) => {
+        const data = await this.client.call(
+          fetchFunction(node),
+          JSON.stringify({ op: 'sample', job: this.jobRef, params: this.params ?? null, shards, perShard, seed: 12345 }),
+          { priority: 'high', timeoutMs: this.timeoutMs, signal: this.signal },
+        );
+        for (const k of (JSON.parse(data.toString('utf8')) as { keys: string[] }).keys) keys.push(Buffer.from(k, 'hex'));
+      }),
+    );
+    keys.sort(Buffer.compare);
+    const bounds: Buffer[] = [];
+    for (let r = 1; r < ranges && keys.length > 0; r++) {
+      const b = keys[Math.min(keys.length - 1, Math.floor((r * keys.length) / ranges))]!;
+      if (bounds.length === 0 || Buffer.compare(bounds[bounds.length - 1]!, b) < 0) bounds.push(b);
+    }
+    this.rangeBoundaries = bounds;
   }
 
   partitionsFor(nodes: number): number | undefined {
@@ -542,6 +578,17 @@ class Run {
 
   async reducePhase(outputs: MapOutput[]): Promise<Partial[]> {
     const kind = this.def ? this.def.kind : 'streaming';
+    if (kind === 'sorted' && this.rangeBoundaries.length > 0) {
+      // Range-partitioned: reducer r merges range r from every map task; parts concatenate in order.
+      return this.runTier(
+        'range merge',
+        Array.from({ length: this.rangeBoundaries.length + 1 }, (_, r) => ({
+          mode: 'sorted' as const,
+          node: null,
+          inputs: outputs.map((o) => ({ ref: o.result!.refs[r]!, producer: o, index: r })),
+        })),
+      );
+    }
     if (kind === 'summary' || kind === 'sorted') {
       const mode = kind === 'summary' ? 'summary' : 'sorted';
       let partials: Partial[] = outputs.map((o) => ({ ref: o.result!.refs[0]!, producer: o, index: 0 }));
@@ -714,12 +761,15 @@ class Run {
     const collected = !this.o.output && !this.o.outputChunk;
     if (this.def && this.def.kind === 'sorted') {
       const job = this.def as SortedJob;
-      await mergeRunChunks([fetchChunks(final[0]!.ref, src)], async (buf, _start, keyStart, keyEnd, end) => {
-        const value = buf.subarray(keyEnd, end);
-        await emit(job.formatValue ? job.formatValue(buf.subarray(keyStart, keyEnd), value, this.params) : value);
-      });
+      // One run, or one per key range: ranges are in key order, so reading them in turn is sorted.
+      for (const part of final) {
+        await mergeRunChunks([fetchChunks(part.ref, src)], async (buf, _start, keyStart, keyEnd, end) => {
+          const value = buf.subarray(keyEnd, end);
+          await emit(job.formatValue ? job.formatValue(buf.subarray(keyStart, keyEnd), value, this.params) : value);
+        });
+      }
       await out.flush();
-      return { ...(collected ? { lines } : {}), outputLines: count, partialsAtRoot: 1 };
+      return { ...(collected ? { lines } : {}), outputLines: count, partialsAtRoot: final.length };
     }
     // Streaming: parts in order, each to its own part-NNNNN file or to the output.
     if (this.o.outputDir) fs.mkdirSync(this.o.outputDir, { recursive: true });

@@ -92,7 +92,14 @@ export interface SortedJob<P = unknown> extends JobBase<P> {
    * Scan a chunk of whole raw lines that starts at byte `chunkOffset` of `ctx.file`, and emit
    * records. `emit` copies the bytes, so views into `chunk` are fine.
    */
-  mapSorted(chunk: Buffer, chunkOffset: number, emit: (key: Buffer, value: Buffer) => void, ctx: MapContext<P>): void;
+  mapSorted?(chunk: Buffer, chunkOffset: number, emit: (key: Buffer, value: Buffer) => void, ctx: MapContext<P>): void;
+  /** Emit records from a parsed record instead (input `records`; ask for `line` to keep the raw line). */
+  mapSortedRecord?(record: LogRecord<FieldName>, emit: (key: Buffer, value: Buffer) => void, ctx: MapContext<P>): void;
+  /**
+   * Range-partition the output over R reducers (keys sampled first), so the sorted output is
+   * written by R reducers at once instead of merged into one run; the parts concatenate in order.
+   */
+  readonly rangePartitions?: (params: P, nodes: number) => number;
   /** Render one output value as a line (default: the value's bytes). */
   formatValue?(key: Buffer, value: Buffer, params: P): Buffer;
 }

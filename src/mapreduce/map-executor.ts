@@ -19,8 +19,8 @@ import {
 import { ParsedTime, scanBracketTime } from '../logs/time.ts';
 import { compileFilter, type RecordFilter } from './filter.ts';
 import { classifyDay, DAY_MS, PartialCache } from './partial-cache.ts';
-import { resolveJob, encodeState, decodeState, type AnyJob, type JobDefinition, type KeyedJob, type MapContext, type SummaryJob } from './job-definition.ts';
-import { SortedOutput, PartitionedOutput, hashPartition } from './map-output.ts';
+import { resolveJob, encodeState, decodeState, type AnyJob, type JobDefinition, type KeyedJob, type MapContext, type SortedJob, type SummaryJob } from './job-definition.ts';
+import { SortedOutput, PartitionedOutput, hashPartition, rangeOf } from './map-output.ts';
 import type { PartialStore } from './partial-store.ts';
 import type { MapResult, MapTask, ShardSpec } from './wire.ts';
 
@@ -186,19 +186,29 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
     const data = encodeState(job, state, params);
     refs = [await env.store.putBuffer(task.runId, `${tag}.partial`, data)];
   } else if (job.kind === 'sorted') {
-    const out = new SortedOutput(env.store, task.runId, tag, budget);
+    const boundaries = (task.rangeBoundaries ?? []).map((h) => Buffer.from(h, 'hex'));
+    const ranged = boundaries.length > 0 ? new PartitionedOutput(env.store, task.runId, tag, boundaries.length + 1, budget) : null;
+    const single = ranged ? null : new SortedOutput(env.store, task.runId, tag, budget);
+    const emit = (key: Buffer, value: Buffer) => (ranged ? ranged.addRecord(rangeOf(key, boundaries), key, value) : single!.add(key, value));
+    const spill = () => (ranged ? ranged.maybeSpill() : single!.maybeSpill());
     for (const shard of task.shards) {
       const format = formatOf(shard.format);
       const ctx = makeContext(params, env.node, shard.path, format, filter, counters);
+      if ('records' in input) {
+        if (!job.mapSortedRecord) throw new Error(`job ${job.name} asks for records but has no mapSortedRecord`);
+        await parseShard(shard, format, input.records, filter, stats, env, (r) => job.mapSortedRecord!(r, emit, ctx), progress, checkAbort, spill);
+        continue;
+      }
+      if (!job.mapSorted) throw new Error(`job ${job.name} asks for lines but has no mapSorted`);
       for await (const { chunk, offset } of shardChunks(shard, env.signal)) {
         checkAbort();
         lines += countNewlines(chunk);
-        job.mapSorted(chunk, offset, (key, value) => out.add(key, value), ctx);
-        await out.maybeSpill();
+        job.mapSorted(chunk, offset, emit, ctx);
+        await spill();
         progress(chunk.length);
       }
     }
-    refs = [await out.finish()];
+    refs = ranged ? await ranged.finish() : [await single!.finish()];
   } else {
     const keyed = job as KeyedJob;
     const partitions = task.partitions ?? 1;
@@ -354,4 +364,56 @@ async function incrementalSummary(
     job.merge(result, cut, params);
   }
   return encodeState(job, result, params);
+}
+
+/**
+ * Keys of a sorted job for `perShard` lines read at random offsets of each shard: the sample the
+ * coordinator cuts into key ranges. Cheap (no full pass); a line is taken whole from the first
+ * newline after the offset.
+ */
+export async function sampleSortedKeys(job: SortedJob, params: unknown, shards: readonly ShardSpec[], perShard: number, seed: number, node: string): Promise<Buffer[]> {
+  const keys: Buffer[] = [];
+  let x = seed >>> 0 || 1;
+  const random = () => {
+    // xorshift32: deterministic for a seed, so a retried sample is the same sample.
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  const filter = compileFilter({});
+  const counters = new Counters();
+  for (const shard of shards) {
+    if (shard.gzip) continue;
+    const format = formatOf(shard.format);
+    const ctx = makeContext(params, node, shard.path, format, filter, counters);
+    const start = shard.start;
+    const end = shard.end ?? shardBytes(shard);
+    if (end <= start) continue;
+    const fh = await fs.promises.open(shard.path, 'r');
+    try {
+      const lines: Buffer[] = [];
+      const buf = Buffer.allocUnsafe(64 * 1024);
+      for (let i = 0; i < perShard; i++) {
+        const at = start + Math.floor(random() * (end - start));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+        const got = buf.subarray(0, bytesRead);
+        const a = at === 0 ? 0 : got.indexOf(10) + 1;
+        const b = a > 0 || at === 0 ? got.indexOf(10, a) : -1;
+        if (a <= 0 && at !== 0) continue;
+        if (b < 0) continue;
+        lines.push(Buffer.from(got.subarray(a, b + 1)));
+      }
+      const chunk = Buffer.concat(lines);
+      const emit = (key: Buffer) => void keys.push(Buffer.from(key));
+      if (job.mapSortedRecord) {
+        const input = job.input(params);
+        const fields = 'records' in input ? input.records.filter((f) => format.provides(f) || f === 'line' || f === 'offset') : [];
+        format.createParser(fields).parseBuffer(chunk, (r) => job.mapSortedRecord!(r, emit, ctx));
+      } else job.mapSorted?.(chunk, start, emit, ctx);
+    } finally {
+      await fh.close();
+    }
+  }
+  return keys;
 }

@@ -188,8 +188,14 @@ export class PartitionedOutput {
     this.#parts = Array.from({ length: partitions }, (_, i) => new SortedOutput(store, runId, `${name}.p${i}`, Infinity));
   }
 
+  /** A keyed record: grouped by `key`, ordered by `sortKey` within the group. */
   add(partition: number, key: string, sortKey: Buffer, value: Buffer): void {
-    this.#bytes += this.#parts[partition]!.add(groupRecordKey(key, sortKey), value);
+    this.addRecord(partition, groupRecordKey(key, sortKey), value);
+  }
+
+  /** A record with its final sort key. */
+  addRecord(partition: number, key: Buffer, value: Buffer): void {
+    this.#bytes += this.#parts[partition]!.add(key, value);
   }
 
   async maybeSpill(): Promise<void> {
@@ -203,4 +209,16 @@ export class PartitionedOutput {
     for (const p of this.#parts) refs.push(await p.finish());
     return refs;
   }
+}
+
+/** Index of the key range a key falls in: the first boundary greater than the key (binary search). */
+export function rangeOf(key: Buffer, boundaries: readonly Buffer[]): number {
+  let lo = 0;
+  let hi = boundaries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (Buffer.compare(key, boundaries[mid]!) < 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }

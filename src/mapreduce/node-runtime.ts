@@ -17,7 +17,8 @@ import type { Logger } from '../logger.ts';
 import { silentLogger } from '../logger.ts';
 import { GEARTRAIN_VERSION } from '../version.ts';
 import { CodeCache, importJobFile, jobModulePath, verifyCodeSignature } from './job-loader.ts';
-import type { AnyJob } from './job-definition.ts';
+import { resolveJob, type AnyJob } from './job-definition.ts';
+import { sampleSortedKeys } from './map-executor.ts';
 import { PartialStore } from './partial-store.ts';
 import { executeReduceTask } from './reduce-executor.ts';
 import { executeStreamingMap, executeStreamingReduce } from './streaming.ts';
@@ -33,6 +34,7 @@ import {
   reduceTaskSchema,
   type JobRef,
   type MapTask,
+  type ShardSpec,
 } from './wire.ts';
 
 export interface NodeRuntimeOptions {
@@ -120,24 +122,23 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     return job;
   };
 
-  /** The task with each shard's current path; refuses shards this node does not hold. */
-  const localize = async (task: MapTask): Promise<MapTask> => {
-    const shards = await Promise.all(
-      task.shards.map(async (s) => {
+  /** Each shard with its current path; refuses shards this node does not hold. */
+  const localize = (shards: readonly ShardSpec[]): Promise<ShardSpec[]> =>
+    Promise.all(
+      shards.map(async (s) => {
         const where = await options.locateShard(s.id);
         if (!where) throw new InvalidArgumentError(`node ${name} does not hold shard ${s.id} (${s.path})`, { field: 'shards.id' });
         return where.path === s.path ? s : { ...s, path: where.path };
       }),
     );
-    return { ...task, shards };
-  };
 
   const progressReporter = (ctx: JobContext) => (done: number, total: number) => {
     void ctx.sendStatus(done, total).catch(() => {});
   };
 
   mapWorker.register(mapFunction(name), async (job: WorkerJob, ctx: JobContext) => {
-    const task = await localize(parseWire(mapTaskSchema, job.payload, 'map task'));
+    const parsed = parseWire(mapTaskSchema, job.payload, 'map task');
+    const task: MapTask = { ...parsed, shards: await localize(parsed.shards) };
     const t = track(task.runId, ctx);
     try {
       if (task.job.type === 'streaming') {
@@ -185,6 +186,13 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         for (const ac of set ?? []) ac.abort(new Error(`run ${req.runId} cancelled`));
         logger.info(`node ${name}: cancelled ${set?.size ?? 0} task(s) of run ${req.runId}`);
         return String(set?.size ?? 0);
+      }
+      case 'sample': {
+        const def = resolveJob(await loadJob(req.job, AbortSignal.timeout(60_000)), req.params);
+        if (def.kind !== 'sorted') throw new InvalidArgumentError(`job ${def.name} is not a sorted job`, { field: 'job' });
+        const shards = await localize(req.shards);
+        const keys = await sampleSortedKeys(def, req.params, shards, req.perShard, req.seed, name);
+        return JSON.stringify({ keys: keys.map((k) => k.toString('hex')) });
       }
       case 'info':
         return JSON.stringify({ node: name, slots, allowCode: !!options.allowCode, allowExec: !!options.allowExec, version: GEARTRAIN_VERSION });

@@ -86,6 +86,8 @@ export const mapTaskSchema = z.object({
   partitions: z.number().int().min(1).max(10_000).optional(),
   /** Bytes of map output to hold in memory before spilling a sorted run to disk. */
   memoryBudget: z.number().int().min(64 * 1024).optional(),
+  /** Sorted jobs split by key range: R-1 boundaries (hex), record goes to the first range whose bound exceeds its key. */
+  rangeBoundaries: z.array(z.string().regex(/^[0-9a-f]*$/)).optional(),
   /** Summary jobs: use and fill the node's partial cache under this key (partial-cache.ts). */
   incremental: z.object({ key: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
@@ -131,6 +133,15 @@ export const fetchRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('drop'), runId: z.string().min(1) }),
   z.object({ op: z.literal('cancel'), runId: z.string().min(1) }),
   z.object({ op: z.literal('info') }),
+  /** Keys of a sorted job for lines read at random offsets of the shards (range partitioning). */
+  z.object({
+    op: z.literal('sample'),
+    job: jobRefSchema,
+    params: z.unknown(),
+    shards: z.array(shardSpecSchema),
+    perShard: z.number().int().min(1).max(10_000),
+    seed: z.number().int(),
+  }),
 ]);
 
 /** What `{op:'info'}` answers: how the coordinator sizes its work for the node. */
