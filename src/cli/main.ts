@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   node: () => import('./node.ts'),
   ship: () => import('./ship.ts'),
   'gen-logs': () => import('./gen-logs.ts'),
+  demo: () => import('./demo.ts'),
 };
 
 function usage(io: CliIO, summaries: [string, string][]): void {
