@@ -103,10 +103,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const analyzeStart = Date.now();
     const report = await runJob({ servers: [servers], job: 'analyze', params: { limit: 10 }, waitNodes: 3 });
     const result = (report.rendered?.json ?? report.result) as { totals: Record<string, number | string | boolean | null>; requests: { rows: { key: string; hits: number }[] }; statusCodes: { classes: { class: string; hits: number }[] } };
-    fs.writeFileSync(
-      out,
-      renderReport(result, { counters: report.counters, stats: report.stats, nodes: report.nodes, timings: report.timings, job: report.job, partial: report.partial, missing: report.missing, title: 'geartrain demo' }),
-    );
+    const meta = { counters: report.counters, stats: report.stats, nodes: report.nodes, timings: report.timings, job: report.job, partial: report.partial, missing: report.missing };
+    fs.writeFileSync(out, renderReport(result, { ...meta, title: 'geartrain demo' }));
+    // The same document `geartrain run analyze --json` prints (`geartrain report` renders it again).
+    fs.writeFileSync(out.replace(/\.html?$/, '') + '.json', JSON.stringify({ ...meta, result }, null, 2));
     const lps = Math.round(((report.counters.lines_read ?? 0) / (Date.now() - analyzeStart)) * 1000);
     say(`analyze     ${(report.counters.lines_read ?? 0).toLocaleString('en-US')} lines on ${report.nodes.length} nodes in ${formatDuration(Date.now() - analyzeStart)} (${lps.toLocaleString('en-US')} lines/s), ${report.tiers.length} reduce tier(s)`);
     say('');
@@ -125,7 +125,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       }) + '\n',
     );
     io.stdout.write(formatTable({ title: 'Top pages', columns: ['page', 'hits'], rows: result.requests.rows.slice(0, 5).map((r) => [r.key, r.hits]) }) + '\n');
-    say(`report      ${out}`);
+    say(`report      ${out} (data: ${out.replace(/\.html?$/, '')}.json)`);
   } finally {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');
     await Promise.all(procs.map(exited));

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import analyze from '../../jobs/analyze.ts';
 import top from '../../jobs/top.ts';
 import { run as reportCli } from '../../src/cli/report.ts';
@@ -18,6 +18,7 @@ import type { CliIO } from '../../src/cli/io.ts';
 import { writeLog, type FieldName } from '../../src/logs/index.ts';
 import { renderReport } from '../../src/report/index.ts';
 import { parseRecords, runLocally } from '../jobs/analyze-harness.ts';
+import { BROWSER_ARGS, checkPage, openOffline } from '../helpers/browser.ts';
 
 const ARTIFACTS = path.resolve('test-artifacts');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'geartrain-report-'));
@@ -27,7 +28,7 @@ test.before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: BROWSER_ARGS,
   });
 });
 test.after.always(async () => {
@@ -50,66 +51,6 @@ async function analyzeDocument(): Promise<Record<string, unknown>> {
   return { job: 'analyze', result, counters, stats: stats.toJSON(), nodes: ['web1', 'web2'], timings: { plan: 3, map: 800, reduce: 40, merge: 5, total: 880 }, partial: false, missing: [] };
 }
 
-interface PageCheck {
-  errors: string[];
-  requests: string[];
-}
-
-/** Opens a report with every request but the file itself refused, collecting errors and requests. */
-async function open(file: string, width: number): Promise<{ page: Page; check: PageCheck }> {
-  const page = await browser.newPage({ viewport: { width, height: 900 } });
-  const url = pathToFileURL(file).href;
-  const check: PageCheck = { errors: [], requests: [] };
-  page.on('console', (m) => {
-    if (m.type() === 'error') check.errors.push(m.text());
-  });
-  page.on('pageerror', (e) => check.errors.push(e.message));
-  page.on('request', (r) => check.requests.push(r.url()));
-  await page.route('**/*', (route) => (route.request().url() === url ? route.continue() : route.abort()));
-  await page.goto(url);
-  return { page, check };
-}
-
-function at(doc: unknown, p: string): unknown {
-  return p.split('.').reduce<unknown>((o, k) => (o === null || o === undefined ? undefined : (o as Record<string, unknown>)[k]), doc);
-}
-
-async function checkPage(t: import('ava').ExecutionContext, page: Page, check: PageCheck, doc: unknown, file: string, label: string, minCharts: number, minNumbers: number): Promise<void> {
-  const layout = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
-  t.true(layout.scroll <= layout.client, `${label}: no horizontal overflow (${layout.scroll} > ${layout.client})`);
-
-  const charts = await page.evaluate(() =>
-    Array.from(document.querySelectorAll('.chart')).map((c) => {
-      const marks = Array.from(c.querySelectorAll('.mark')).map((m) => {
-        const r = m.getBoundingClientRect();
-        return { value: Number(m.getAttribute('data-value')), w: r.width, h: r.height };
-      });
-      return { label: c.getAttribute('aria-label') ?? c.querySelector('svg')?.getAttribute('aria-label') ?? c.closest('section')?.id ?? '?', marks };
-    }),
-  );
-  t.true(charts.length >= minCharts, `${label}: ${charts.length} charts`);
-  for (const c of charts) {
-    const drawn = c.marks.filter((m) => m.value > 0);
-    t.true(drawn.length > 0, `${label}: chart "${c.label}" has marks`);
-    for (const m of drawn) t.true(m.w > 0 && m.h > 0, `${label}: a mark of "${c.label}" (value ${m.value}) has size ${m.w}×${m.h}`);
-  }
-
-  const numbers = await page.evaluate(() =>
-    Array.from(document.querySelectorAll('[data-json]')).map((e) => ({ path: e.getAttribute('data-json')!, value: Number(e.getAttribute('data-value')), text: e.classList.contains('num') ? e.textContent ?? '' : null })),
-  );
-  t.true(numbers.length >= minNumbers, `${label}: ${numbers.length} numbers tied to the data`);
-  for (const n of numbers) {
-    t.is(n.value as unknown, at(doc, n.path), `${label}: ${n.path}`);
-    if (n.text !== null && /^[\d,]+$/.test(n.text)) t.is(Number(n.text.replace(/,/g, '')), n.value, `${label}: text of ${n.path}`);
-  }
-  const embedded = await page.evaluate(() => JSON.parse(document.getElementById('report-data')!.textContent!));
-  t.deepEqual(embedded.result, (doc as { result: unknown }).result, `${label}: embedded data is the result`);
-
-  t.deepEqual(check.errors, [], `${label}: console errors`);
-  const url = pathToFileURL(file).href;
-  t.deepEqual(check.requests.filter((r) => r !== url && !r.startsWith('data:')), [], `${label}: requests other than the file`);
-}
-
 test('an analyze report: charts drawn, numbers equal to the JSON, offline, no overflow on a phone', async (t) => {
   const doc = await analyzeDocument();
   const json = path.join(dir, 'result.json');
@@ -118,7 +59,7 @@ test('an analyze report: charts drawn, numbers equal to the JSON, offline, no ov
   t.is(await reportCli([json, '--out', html], io()), 0);
 
   for (const [width, label] of [[1280, 'desktop'], [375, 'phone']] as const) {
-    const { page, check } = await open(html, width);
+    const { page, check } = await openOffline(browser, html, width);
     try {
       const ids = await page.evaluate(() => Array.from(document.querySelectorAll('section.panel')).map((s) => s.id));
       for (const id of ['overview', 'days', 'hours', 'hour-of-day', 'status', 'requests', 'staticFiles', 'notFound', 'hosts', 'browsers', 'operatingSystems', 'devices', 'crawlers', 'referringSites', 'keyphrases', 'referrers', 'responseSizes', 'bad-lines', 'definitions', 'run']) {
@@ -156,7 +97,7 @@ test('panels follow the sections present: sessions, funnel and unknown top lists
   const doc = { job: 'clicks', result };
   const html = path.join(dir, 'clicks.html');
   writeFileSync(html, renderReport(result, { job: 'clicks' }));
-  const { page, check } = await open(html, 375);
+  const { page, check } = await openOffline(browser, html, 375);
   try {
     const ids = await page.evaluate(() => Array.from(document.querySelectorAll('section.panel')).map((s) => s.id));
     t.deepEqual(ids, ['sessions', 'sessions-entryPages', 'funnel', 'paths']);
@@ -174,7 +115,7 @@ test('panels follow the sections present: sessions, funnel and unknown top lists
   const topResult = runLocally(top, topParams, records);
   const topHtml = path.join(dir, 'top.html');
   writeFileSync(topHtml, renderReport(topResult, { job: 'top' }));
-  const opened = await open(topHtml, 375);
+  const opened = await openOffline(browser, topHtml, 375);
   try {
     const values = await opened.page.evaluate(() => Array.from(document.querySelectorAll('#rows .mark')).map((m) => Number(m.getAttribute('data-value'))));
     t.deepEqual(values, topResult.rows.map((r) => r.count));
