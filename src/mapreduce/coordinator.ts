@@ -384,7 +384,7 @@ class Run {
     await Promise.all(
       [...nodes].map(async (node) => {
         const [cat, info] = await Promise.all([
-          fetchCatalog(this.client, node, this.signal, this.timeoutMs),
+          fetchCatalog(this.client, node, this.signal, this.timeoutMs, this.o.since !== undefined || this.o.until !== undefined),
           fetchNodeInfo(this.client, node, this.signal, this.timeoutMs),
         ]);
         catalogs.push(cat);

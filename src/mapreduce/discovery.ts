@@ -58,8 +58,14 @@ export class ClusterView {
   }
 }
 
-export async function fetchCatalog(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<NodeCatalog> {
-  const data = await client.call(catalogFunction(node), JSON.stringify({ scanBudgetBytes: 256 * 1024 * 1024 }), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
+/**
+ * A node's catalogue. `exactTimes` lets the node scan up to 256 MiB of files it has not scanned
+ * yet, so time spans are exact for pruning by --since/--until; without time bounds the estimates
+ * will do and the node answers at once.
+ */
+export async function fetchCatalog(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number, exactTimes: boolean): Promise<NodeCatalog> {
+  const request = { scanBudgetBytes: exactTimes ? 256 * 1024 * 1024 : 0 };
+  const data = await client.call(catalogFunction(node), JSON.stringify(request), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
   return parseNodeCatalog(data);
 }
 
