@@ -43,7 +43,7 @@ import {
   type ReduceTask,
   type ShardSpec,
 } from './wire.ts';
-import { compileFilter } from './filter.ts';
+import { compileFilter, parseTimeBound } from './filter.ts';
 
 export interface StreamingSpec {
   readonly mapper?: string;
@@ -71,8 +71,12 @@ export interface RunJobOptions {
   readonly params?: unknown;
   /** Hadoop Streaming style job instead of a job module. */
   readonly streaming?: StreamingSpec;
-  readonly since?: number;
-  readonly until?: number;
+  /**
+   * Time bounds: epoch ms, or an ISO 8601 date or date-time; one without a zone is read in the
+   * zone of the logs (as the nodes report it; UTC when they cannot tell).
+   */
+  readonly since?: number | string;
+  readonly until?: number | string;
   readonly where?: string;
   readonly vhost?: string;
   /** Partials merged per reduce task (default 8). */
@@ -281,17 +285,22 @@ class Run {
     const t0 = Date.now();
     try {
       await this.loadJob();
+      // Bad --since/--until/--where fail here, before any node is involved.
+      for (const [field, v] of [['since', this.o.since], ['until', this.o.until]] as const) if (typeof v === 'string') parseTimeBound(v, field);
+      compileFilter({ ...(this.o.where !== undefined ? { where: this.o.where } : {}) });
+      const { nodes, catalogs, slots, zone } = await this.discover();
+      const bound = (v: number | string | undefined, field: 'since' | 'until') => (typeof v === 'string' ? parseTimeBound(v, field, zone) : v);
+      const since = bound(this.o.since, 'since');
+      const until = bound(this.o.until, 'until');
       this.filter = {
-        ...(this.o.since !== undefined ? { since: this.o.since } : {}),
-        ...(this.o.until !== undefined ? { until: this.o.until } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
         ...(this.o.where !== undefined ? { where: this.o.where } : {}),
         ...(this.o.vhost !== undefined ? { vhost: this.o.vhost } : {}),
       };
-      compileFilter(this.filter); // a bad --where fails here, before any node is involved
-      const { nodes, catalogs, slots } = await this.discover();
       const plan = planMapTasks(catalogs, {
-        ...(this.o.since !== undefined ? { since: this.o.since } : {}),
-        ...(this.o.until !== undefined ? { until: this.o.until } : {}),
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
         splitBytes: this.o.splitBytes ?? DEFAULT_SPLIT_BYTES,
         slots,
         fixedSplits: this.cacheKey !== null,
@@ -372,7 +381,7 @@ class Run {
     }
   }
 
-  async discover(): Promise<{ nodes: Set<string>; catalogs: NodeCatalog[]; slots: Map<string, number> }> {
+  async discover(): Promise<{ nodes: Set<string>; catalogs: NodeCatalog[]; slots: Map<string, number>; zone: number }> {
     const nodes = this.o.waitNodes
       ? await this.cluster.waitForNodes(this.o.waitNodes, Math.max(this.timeoutMs, 10_000), this.signal)
       : await this.cluster.liveNodes(0, this.signal);
@@ -381,6 +390,7 @@ class Run {
     }
     const catalogs: NodeCatalog[] = [];
     const slots = new Map<string, number>();
+    const zones = new Map<string, number>();
     await Promise.all(
       [...nodes].map(async (node) => {
         const [cat, info] = await Promise.all([
@@ -389,13 +399,16 @@ class Run {
         ]);
         catalogs.push(cat);
         slots.set(node, info.slots);
+        if (info.tzOffset !== null) zones.set(node, info.tzOffset);
         if (this.jobRef.type === 'code' && !info.allowCode) {
           this.logger.warn(`node ${node} was not started with --allow-code: its tasks will be refused`);
         }
       }),
     );
     catalogs.sort((a, b) => (a.node < b.node ? -1 : 1));
-    return { nodes, catalogs, slots };
+    // The logs' zone: the first node (by name) that knows one.
+    const zone = [...zones].sort((a, b) => (a[0] < b[0] ? -1 : 1))[0]?.[1] ?? 0;
+    return { nodes, catalogs, slots, zone };
   }
 
   mapTask(task: PlannedTask, partitions: number | undefined): MapTask {

@@ -3,6 +3,7 @@
  * and the map/reduce runtime on shared connections. `geartrain node` runs one per process;
  * `geartrain analyze` runs one in-process beside an embedded job server.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { Client, Worker, type WorkerOptions } from '../client/index.ts';
 import { silentLogger, type Logger } from '../logger.ts';
@@ -72,6 +73,7 @@ export async function startLogNode(o: LogNodeOptions): Promise<LogNode> {
     dataDir: o.dataDir,
     concurrency: o.concurrency ?? os.availableParallelism(),
     locateShard: (id) => logs.catalog.locate(id),
+    logZone: () => zoneOfLatestLines(logs),
     allowCode: o.allowCode ?? false,
     allowExec: o.allowExec ?? false,
     ...(o.secret ? { secret: o.secret } : {}),
@@ -90,4 +92,28 @@ export async function startLogNode(o: LogNodeOptions): Promise<LogNode> {
       await client.close();
     },
   };
+}
+
+/** The zone of the last parseable line of the most recently written shard. */
+export async function zoneOfLatestLines(logs: LogService): Promise<number | undefined> {
+  const catalog = await logs.catalog.snapshot({ scanBudgetBytes: 0 });
+  const latest = catalog.shards.filter((s) => !s.gzip && s.size > 0).sort((a, b) => b.mtimeMs - a.mtimeMs)[0];
+  if (!latest) return undefined;
+  const format = compileLogFormat(latest.format);
+  if (!format.provides('tzOffset')) return undefined;
+  const fh = await fs.promises.open(latest.path, 'r');
+  try {
+    const size = Math.min(64 * 1024, latest.size);
+    const buf = Buffer.allocUnsafe(size);
+    const { bytesRead } = await fh.read(buf, 0, size, latest.size - size);
+    const lines = buf.toString('latin1', 0, bytesRead).split('\n');
+    const parser = format.createParser(['tzOffset']);
+    for (let i = lines.length - 1; i >= 1; i--) {
+      const r = parser.parse(lines[i]!);
+      if (typeof r !== 'string') return r.tzOffset;
+    }
+    return undefined;
+  } finally {
+    await fh.close();
+  }
 }

@@ -55,6 +55,8 @@ export interface NodeRuntimeOptions {
   readonly locateShard: (id: string) => Promise<{ readonly path: string } | undefined>;
   readonly allowCode?: boolean;
   readonly allowExec?: boolean;
+  /** The zone (minutes east of UTC) of the node's most recent log lines, when known. */
+  readonly logZone?: () => Promise<number | undefined>;
   /** Shared secret for shipped code signatures (GEARTRAIN_SECRET). */
   readonly secret?: string;
   readonly logger?: Logger;
@@ -195,7 +197,14 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         return JSON.stringify({ keys: keys.map((k) => k.toString('hex')) });
       }
       case 'info':
-        return JSON.stringify({ node: name, slots, allowCode: !!options.allowCode, allowExec: !!options.allowExec, version: GEARTRAIN_VERSION });
+        return JSON.stringify({
+          node: name,
+          slots,
+          allowCode: !!options.allowCode,
+          allowExec: !!options.allowExec,
+          version: GEARTRAIN_VERSION,
+          tzOffset: (await options.logZone?.().catch(() => undefined)) ?? null,
+        });
     }
   });
 

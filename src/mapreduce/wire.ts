@@ -152,6 +152,8 @@ export const nodeInfoSchema = z.object({
   allowCode: z.boolean(),
   allowExec: z.boolean(),
   version: z.string(),
+  /** Zone of the node's most recent log lines (minutes east of UTC), for --since/--until without one. */
+  tzOffset: z.number().int().nullable().default(null),
 });
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 export type FetchRequest = z.infer<typeof fetchRequestSchema>;
