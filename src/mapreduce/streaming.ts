@@ -87,8 +87,16 @@ async function runCommand(
   env: Record<string, string>,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  const kill = () => child.kill('SIGKILL');
+  // Its own process group, so a cancel kills the command's children too (`sh -c 'a | b'`): killing
+  // only the shell would leave them holding the pipes open, and the task would never end.
+  const child = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  };
   signal?.addEventListener('abort', kill, { once: true });
   const out = new LineSplitter();
   child.stdout.on('data', (d: Buffer) => out.push(d, onLine));

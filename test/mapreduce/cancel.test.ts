@@ -36,6 +36,10 @@ test.serial('SIGINT to geartrain run cancels the tasks running on the nodes', as
   t.is(code, 1);
   t.regex(run.stderrText(), /cancelled/);
   await waitFor(() => !running(mapper), 'the mapper command killed by the cancel', 10_000);
-  await waitFor(async () => /geartrain\.map@slow\t0\t0\t/.test(await adminRequest(server.port, 'status')), 'no map task left on the server', 10_000);
+  let status = '';
+  await waitFor(async () => /^geartrain\.map@slow\t0\t0\t/m.test((status = await adminRequest(server.port, 'status'))), 'no map task left on the server', 10_000).catch((err) => {
+    t.log(status);
+    throw err;
+  });
   t.pass();
 });
