@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   ship: () => import('./ship.ts'),
   'gen-logs': () => import('./gen-logs.ts'),
   demo: () => import('./demo.ts'),
+  top: () => import('./top.ts'),
 };
 
 function usage(io: CliIO, summaries: [string, string][]): void {
