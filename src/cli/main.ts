@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'gen-logs': () => import('./gen-logs.ts'),
   demo: () => import('./demo.ts'),
   top: () => import('./top.ts'),
+  pg: () => import('./pg.ts'),
 };
 
 function usage(io: CliIO, summaries: [string, string][]): void {
