@@ -17,7 +17,7 @@ import {
   parseWorkers,
 } from '../protocol/admin.ts';
 import { formatCliError, type CliIO } from './io.ts';
-import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
 
 export const summary = 'query or manage a job server, like the gearadmin tool';
 
@@ -36,6 +36,8 @@ ${SERVER_FLAGS_HELP}
   --create-function FUNC    create a function
   --drop-function FUNC      drop a function with no workers and no jobs
   --shutdown                stop the server (geartrain server; gearmand 1.1.15+ refuses)
+  --admin-token T           send 'auth T' first (else GEARTRAIN_ADMIN_TOKEN): geartrain server
+                            accepts state-changing commands from other hosts only after it
   --json                    typed results as JSON, one object per server
   -H, --help                this help
 `;
@@ -44,7 +46,8 @@ const OPTIONS = {
   host: { type: 'string', short: 'h' },
   port: { type: 'string', short: 'p' },
   servers: { type: 'string' },
-  ssl: { type: 'boolean', short: 'S' },
+  ...TLS_OPTIONS,
+  'admin-token': { type: 'string' },
   status: { type: 'boolean' },
   'priority-status': { type: 'boolean' },
   workers: { type: 'boolean' },
@@ -113,9 +116,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
   }
   const servers = resolveServers(flags, io.env);
+  const tls = resolveTls(flags, io.env) ?? false;
+  const adminToken = flags['admin-token'] ?? (io.env.GEARTRAIN_ADMIN_TOKEN || undefined);
   let status = 0;
   for (const server of servers) {
-    const admin = new AdminClient({ server, tls: flags.ssl === true });
+    const admin = new AdminClient({ server, tls, ...(adminToken !== undefined ? { adminToken } : {}) });
     const json: Record<string, unknown> = { server };
     if (servers.length > 1 && !flags.json) io.stdout.write(`# ${server}\n`);
     try {

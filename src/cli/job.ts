@@ -17,10 +17,11 @@ import { parseArgs } from 'node:util';
 import { Client } from '../client/client.ts';
 import type { Job } from '../client/job.ts';
 import { Worker } from '../client/worker.ts';
+import { refusalCodeOf } from '../client/tls-errors.ts';
 import type { JobContext, WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError, JobExceptionError, JobFailedError, NoServersError } from '../errors.ts';
 import { formatCliError, type CliIO } from './io.ts';
-import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
 
 export const summary = 'submit jobs or run a worker, like the gearman tool';
 
@@ -65,12 +66,13 @@ const OPTIONS = {
   verbose: { type: 'boolean', short: 'v' },
   pidfile: { type: 'string', short: 'i' },
   daemon: { type: 'boolean', short: 'd' },
-  ssl: { type: 'boolean', short: 'S' },
+  ...TLS_OPTIONS,
   concurrency: { type: 'string' },
   help: { type: 'boolean', short: 'H' },
 } as const;
 
 type Flags = ReturnType<typeof parse>['values'];
+type TlsSetting = ReturnType<typeof resolveTls> | false;
 
 function parse(argv: string[]) {
   return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -105,12 +107,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     return 2;
   }
   const servers = resolveServers(flags, io.env);
+  const tls = resolveTls(flags, io.env) ?? false;
   const timeoutMs = intFlag(flags.timeout, '-t', 1);
   if (flags.pidfile) fs.writeFileSync(flags.pidfile, `${process.pid}\n`);
   try {
     return flags.worker
-      ? await runWorker(flags, functions, parsed.positionals, servers, timeoutMs, io)
-      : await runClient(flags, functions, parsed.positionals, servers, timeoutMs, io);
+      ? await runWorker(flags, functions, parsed.positionals, servers, tls, timeoutMs, io)
+      : await runClient(flags, functions, parsed.positionals, servers, tls, timeoutMs, io);
   } finally {
     if (flags.pidfile) fs.rmSync(flags.pidfile, { force: true });
   }
@@ -148,8 +151,8 @@ async function* workloads(flags: Flags, positionals: string[], stdin: NodeJS.Rea
   if (rest.length > 0) yield rest;
 }
 
-async function runClient(flags: Flags, functions: string[], positionals: string[], servers: string[], timeoutMs: number | undefined, io: CliIO): Promise<number> {
-  const client = new Client({ servers, tls: flags.ssl === true, connectAttempts: 2 });
+async function runClient(flags: Flags, functions: string[], positionals: string[], servers: string[], tls: TlsSetting, timeoutMs: number | undefined, io: CliIO): Promise<number> {
+  const client = new Client({ servers, tls, connectAttempts: 2 });
   const priority = flags.high ? 'high' : flags.low ? 'low' : 'normal';
   const prefix = (fn: string) => (flags.prefix ? `${fn}: ` : '');
   let failed = false;
@@ -210,10 +213,10 @@ async function runClient(flags: Flags, functions: string[], positionals: string[
 
 // ---------------------------------------------------------------- worker mode
 
-async function runWorker(flags: Flags, functions: string[], command: string[], servers: string[], timeoutMs: number | undefined, io: CliIO): Promise<number> {
+async function runWorker(flags: Flags, functions: string[], command: string[], servers: string[], tls: TlsSetting, timeoutMs: number | undefined, io: CliIO): Promise<number> {
   const count = intFlag(flags.count, '-c', 0) ?? 0;
   const concurrency = intFlag(flags.concurrency, '--concurrency', 1) ?? 1;
-  const worker = new Worker({ servers, concurrency, tls: flags.ssl === true, connectAttempts: 2 });
+  const worker = new Worker({ servers, concurrency, tls, connectAttempts: 2 });
   let started = 0;
   const handler = async (job: WorkerJob, ctx: JobContext) => {
     started++;
@@ -225,6 +228,7 @@ async function runWorker(flags: Flags, functions: string[], command: string[], s
     return runCommand(command, job, ctx, flags, io);
   };
   for (const fn of functions) worker.register(fn, handler, timeoutMs !== undefined ? { timeoutMs } : {});
+  void watchRefusals(worker, servers.length, io);
   const stop = () => void worker.close();
   io.signal.addEventListener('abort', stop, { once: true });
   try {
@@ -239,6 +243,24 @@ async function runWorker(flags: Flags, functions: string[], command: string[], s
   io.signal.removeEventListener('abort', stop);
   if (error && !(error instanceof NoServersError)) io.stderr.write(formatCliError('geartrain job', error) + '\n');
   return error ? 1 : 0;
+}
+
+/**
+ * A server that turns the worker away (TLS expected, certificate refused, unknown tenant) would
+ * do so again: say why once per server, and stop when every server does. A server at its
+ * connection limit is only waited for.
+ */
+async function watchRefusals(worker: Worker, serverCount: number, io: CliIO): Promise<void> {
+  const refused = new Set<string>();
+  for await (const ev of worker.status()) {
+    if (ev.type !== 'disconnected') continue;
+    const code = refusalCodeOf(ev.error);
+    if (code === undefined || code === 'TOO_MANY_CONNECTIONS' || refused.has(ev.server)) continue;
+    refused.add(ev.server);
+    // The last one ends the worker, whose exit prints it.
+    if (refused.size === serverCount) worker.destroy(ev.error);
+    else io.stderr.write(formatCliError('geartrain job', ev.error) + '\n');
+  }
 }
 
 /** Run CMD for one job: workload on its stdin, its stdout back (whole, or line by line with -n/-N). */

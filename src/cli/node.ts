@@ -20,7 +20,7 @@ import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS, startLogService } from '..
 import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
-import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
 import { startNodeRuntime } from '../mapreduce/node-runtime.ts';
 
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
@@ -57,13 +57,14 @@ async function waitForRegistration(
   registrations: readonly { clientId: string; functions: readonly string[] }[],
   signal: AbortSignal,
   timeoutMs: number,
+  tls: NonNullable<ReturnType<typeof resolveTls>> | false,
 ): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   const missing = new Set(servers);
   while (missing.size > 0 && Date.now() < deadline && !signal.aborted) {
     await Promise.all(
       [...missing].map(async (server) => {
-        const admin = new AdminClient({ server, timeoutMs: 2000, connectTimeoutMs: 2000 });
+        const admin = new AdminClient({ server, timeoutMs: 2000, connectTimeoutMs: 2000, tls });
         try {
           const workers = await admin.workers();
           const ok = registrations.every((r) => workers.some((w) => w.clientId === r.clientId && r.functions.every((f) => w.functions.includes(f))));
@@ -112,7 +113,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'allow-code': { type: 'boolean' },
       'allow-exec': { type: 'boolean' },
       verbose: { type: 'string' },
-      ssl: { type: 'boolean', short: 'S' },
+      ...TLS_OPTIONS,
       help: { type: 'boolean', short: 'H' },
     },
   });
@@ -135,7 +136,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const peers = values.peers?.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
   const concurrency = intFlag(values.concurrency, 'concurrency', os.availableParallelism(), 1);
   const reconnect = { reconnectDelayMs: 100, maxReconnectDelayMs: 2000 } as const;
-  const tls = values.ssl === true;
+  const tls = resolveTls(values, io.env) ?? false;
 
   const client = new Client({ servers, ...reconnect, tls, clientId: `${name}:client` });
   // The map/reduce service worker (fetches of stored partials): many slots, so a reducer's fetch
@@ -181,7 +182,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  const unreached = await waitForRegistration(servers, registrations, io.signal, 15_000);
+  const unreached = await waitForRegistration(servers, registrations, io.signal, 15_000, tls);
   if (unreached.length > 0 && !io.signal.aborted) {
     io.stderr.write(`geartrain node: not registered on ${unreached.join(', ')} yet (it keeps trying)\n`);
   }

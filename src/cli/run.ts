@@ -3,7 +3,6 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import { builtinJobNames, builtinJobPath, importJobFile } from '../mapreduce/job-loader.ts';
 import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
-import { parseTimeBound } from '../mapreduce/filter.ts';
 import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
 import { bundleJobFile } from '../mapreduce/ship-code.ts';
 import { intFlag } from './flags.ts';
@@ -53,7 +52,7 @@ function help(jobs: string[]): string {
 built-in jobs: ${jobs.join(', ')}   (geartrain run JOB -H for a job's arguments)
 
 ${SERVER_FLAGS_HELP}
-  --since T, --until T   ISO 8601 date or date-time (with an offset or Z; else UTC)
+  --since T, --until T   ISO 8601 date or date-time (with an offset or Z; else the logs' zone)
   --where EXPR           e.g. 'status>=500 and path~^/api/' (= != < <= > >= ~ !~, and/or/not, parentheses)
   --vhost NAME           only this virtual host (globs allowed)
   --json | --csv         machine-readable output; --out FILE writes it to a file
@@ -177,8 +176,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
           },
         }
       : {}),
-    ...(str('since') ? { since: parseTimeBound(str('since')!, 'since') } : {}),
-    ...(str('until') ? { until: parseTimeBound(str('until')!, 'until') } : {}),
+    ...(str('since') ? { since: str('since')! } : {}),
+    ...(str('until') ? { until: str('until')! } : {}),
     ...(str('where') ? { where: str('where')! } : {}),
     ...(str('vhost') ? { vhost: str('vhost')! } : {}),
     fanIn: intFlag(str('fan-in'), 'fan-in', 8, 2),

@@ -4,6 +4,9 @@ import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import { LOG_LEVELS, lineLogger, silentLogger, type Logger, type LogLevel } from '../logger.ts';
 import { JobServer, type JobServerOptions } from '../server/index.ts';
+import { GEARMAND_DEFAULT_CERTIFICATE, GEARMAND_DEFAULT_KEY, readTlsFiles } from '../server/tls.ts';
+import { loadTenantsFile } from '../server/tenants.ts';
+import { isLoopback } from '../server/limits.ts';
 import type { CliIO } from './io.ts';
 import { intFlag } from './flags.ts';
 
@@ -29,13 +32,29 @@ const HELP = `usage: geartrain server [flags]
       --job-handle-prefix P  job handles are P:<n> (default H:<hostname>)
       --keepalive S        TCP keepalive idle seconds (0 = off; default 60)
       --max-packet-size B  largest packet accepted (default 67108864)
+      --http-port N        HTTP monitor (/), /status, /metrics and POST /FUNC job submission (0 = any free port)
+      --http-listen HOST   address of the HTTP port (default: the --listen address)
+      --ssl                TLS on the port (implied by the --ssl-* flags); files default to
+                           GEARMAND_SERVER_PEM / GEARMAND_SERVER_KEY / GEARMAND_CA_CERTIFICATE,
+                           then gearmand's ${GEARMAND_DEFAULT_CERTIFICATE} and .key
+      --ssl-certificate F  server certificate chain, PEM
+      --ssl-key F          its private key, PEM
+      --ssl-ca-file F      CA of client certificates: clients are asked for one, checked against F
+      --ssl-require-client-cert  refuse clients without a certificate
+      --tenants FILE       tenants by client certificate (JSON; needs --ssl-ca-file; docs/security.md)
+      --max-connections N  connections at once (default 100000); the next ones are refused
+      --max-queue N        default maxqueue of every function (default 0 = unlimited)
+      --max-pending-output B  cut off a peer with more unread output than this (default 268435456)
+      --admin-token T      other hosts may change state (cancel, drop, create, maxqueue, shutdown)
+                           after 'auth T' (else GEARTRAIN_ADMIN_TOKEN; --admin-token-file F)
   -P, --pid-file FILE      write the process id here
   -l, --log-file FILE      log to FILE (or 'stderr', 'none'; default stderr)
       --verbose LEVEL      FATAL, ERROR, WARNING, NOTICE, INFO, DEBUG (default WARNING)
   -H, --help               this help
 
-Prints "listening on HOST:PORT" once it accepts connections.
-Signals: SIGTERM/SIGINT stop, SIGUSR1 stops gracefully (running jobs finish), SIGHUP reopens the log file.
+Prints "listening on HOST:PORT" once it accepts connections (then "http on http://HOST:PORT/" with --http-port).
+Signals: SIGTERM/SIGINT stop, SIGUSR1 stops gracefully (running jobs finish), SIGHUP reopens the log file
+and reloads the --ssl-* files (certificate rotation; open connections keep theirs).
 `;
 
 /** A log destination that SIGHUP can reopen (for logrotate). */
@@ -87,6 +106,19 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'job-handle-prefix': { type: 'string' },
       keepalive: { type: 'string' },
       'max-packet-size': { type: 'string' },
+      'http-port': { type: 'string' },
+      'http-listen': { type: 'string' },
+      ssl: { type: 'boolean' },
+      'ssl-certificate': { type: 'string' },
+      'ssl-key': { type: 'string' },
+      'ssl-ca-file': { type: 'string' },
+      'ssl-require-client-cert': { type: 'boolean' },
+      tenants: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-queue': { type: 'string' },
+      'max-pending-output': { type: 'string' },
+      'admin-token': { type: 'string' },
+      'admin-token-file': { type: 'string' },
       'pid-file': { type: 'string', short: 'P' },
       'log-file': { type: 'string', short: 'l' },
       verbose: { type: 'string' },
@@ -136,8 +168,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     jobHandlePrefix: values['job-handle-prefix'],
     keepalive: intFlag(values.keepalive, 'keepalive', 60),
     maxPacketSize: intFlag(values['max-packet-size'], 'max-packet-size', 64 * 1024 * 1024),
+    httpPort: values['http-port'] !== undefined ? intFlag(values['http-port'], 'http-port', 0) : undefined,
+    httpHost: values['http-listen'],
     verbose: verbose as LogLevel,
     logger,
+    ...securityOptions(values, io.env),
   };
   for (const key of Object.keys(options) as (keyof JobServerOptions)[]) if (options[key] === undefined) delete options[key];
 
@@ -161,12 +196,81 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     process.on('SIGHUP', () => logFile?.reopen());
   });
 
+  const tlsFiles = tlsFilesOf(values, io.env);
+  if (tlsFiles) process.on('SIGHUP', () => reloadTls(server, tlsFiles, logger));
   const { host, port } = await server.listen();
+  if (!tlsFiles && !isLoopbackHost(host)) {
+    io.stderr.write(
+      `geartrain server: warning: listening on ${host} without TLS: anyone who can reach port ${port} can submit jobs, ` +
+        'run workers and read their results in clear text; use --ssl (with --ssl-ca-file or --tenants to require client certificates)\n',
+    );
+  }
   if (pidFile) fs.writeFileSync(pidFile, `${process.pid}\n`);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   io.stdout.write(`listening on ${shownHost}:${port}\n`);
+  const http = server.httpAddress();
+  if (http) io.stdout.write(`http on http://${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}/\n`);
   await done;
   if (pidFile) fs.rmSync(pidFile, { force: true });
   logFile?.close();
   return 0;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** Certificate, key and CA paths, when TLS is on (--ssl or any --ssl-* flag); gearmand's env and defaults fill the gaps. */
+function tlsFilesOf(values: Values, env: NodeJS.ProcessEnv): { certificate: string; key: string; caFile: string | undefined } | undefined {
+  const str = (k: string) => values[k] as string | undefined;
+  const on = values.ssl === true || str('ssl-certificate') !== undefined || str('ssl-key') !== undefined || str('ssl-ca-file') !== undefined || values['ssl-require-client-cert'] === true;
+  if (!on) return undefined;
+  return {
+    certificate: str('ssl-certificate') ?? (env.GEARMAND_SERVER_PEM || GEARMAND_DEFAULT_CERTIFICATE),
+    key: str('ssl-key') ?? (env.GEARMAND_SERVER_KEY || GEARMAND_DEFAULT_KEY),
+    caFile: str('ssl-ca-file') ?? (env.GEARMAND_CA_CERTIFICATE || undefined),
+  };
+}
+
+/** TLS, tenants, limits and admin token options from the flags. */
+function securityOptions(values: Values, env: NodeJS.ProcessEnv): Partial<JobServerOptions> {
+  const str = (k: string) => values[k] as string | undefined;
+  const out: Partial<JobServerOptions> = {};
+  const files = tlsFilesOf(values, env);
+  if (files) out.tls = { ...readTlsFiles(files), requireClientCert: values['ssl-require-client-cert'] === true };
+  if (values['ssl-require-client-cert'] === true && !files?.caFile) {
+    throw new InvalidArgumentError('--ssl-require-client-cert needs --ssl-ca-file (the CA that signs client certificates)', { field: 'ssl-require-client-cert' });
+  }
+  const tenants = str('tenants');
+  if (tenants !== undefined) {
+    if (!files?.caFile) throw new InvalidArgumentError('--tenants needs --ssl-ca-file: tenants are named by client certificates', { field: 'tenants' });
+    out.tenants = loadTenantsFile(tenants);
+  }
+  if (str('max-connections') !== undefined) out.maxConnections = intFlag(str('max-connections'), 'max-connections', 0, 1);
+  if (str('max-queue') !== undefined) out.maxQueue = intFlag(str('max-queue'), 'max-queue', 0);
+  if (str('max-pending-output') !== undefined) out.maxPendingOutput = intFlag(str('max-pending-output'), 'max-pending-output', 0, 1024);
+  const tokenFile = str('admin-token-file');
+  const token = str('admin-token') ?? (tokenFile !== undefined ? readToken(tokenFile) : env.GEARTRAIN_ADMIN_TOKEN || undefined);
+  if (token !== undefined) out.adminToken = token;
+  return out;
+}
+
+function readToken(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new InvalidArgumentError(`--admin-token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field: 'admin-token-file' });
+  }
+}
+
+/** SIGHUP: new certificate, key and CA for new connections (rotation without a restart). */
+function reloadTls(server: JobServer, files: { certificate: string; key: string; caFile: string | undefined }, logger: Logger): void {
+  try {
+    server.setTlsCredentials(readTlsFiles(files));
+    logger.info('TLS certificate, key and CA reloaded');
+  } catch (err) {
+    logger.error(`TLS reload failed, keeping the previous certificate: ${(err as Error).message}`);
+  }
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || isLoopback(host);
 }

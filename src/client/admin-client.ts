@@ -20,6 +20,7 @@ import {
 } from '../protocol/admin.ts';
 import { deadline, raceSignal } from './deadline.ts';
 import { parseAdminOptions, type AdminClientOptions, type CallOptions, type ResolvedAdminOptions } from './options.ts';
+import { refusalError, REFUSAL_CODES, TLS_HINT, tlsAnswerError, tlsConnectError, tlsTimeoutError } from './tls-errors.ts';
 
 /** Longest reply line accepted (a `workers` line lists every function of a connection). */
 const MAX_LINE = 1024 * 1024;
@@ -163,17 +164,50 @@ export class AdminClient implements AsyncDisposable {
 
   #connect(): Promise<net.Socket> {
     if (this.#socket && !this.#socket.destroyed) return Promise.resolve(this.#socket);
-    this.#connecting ??= new Promise<net.Socket>((resolve, reject) => {
+    this.#connecting ??= this.#dial().finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  /** Connect, then send `auth TOKEN` first when the client has an admin token. */
+  async #dial(): Promise<net.Socket> {
+    const socket = await this.#open();
+    const token = this.options.adminToken;
+    if (token !== undefined) {
+      const reply = new Promise<string>((resolve, reject) => this.#pending.push({ shape: 'line', lines: [], resolve, reject }));
+      socket.write(`auth ${token}\r\n`);
+      const text = await reply;
+      if (text.startsWith('ERR')) {
+        socket.destroy();
+        throw new AdminError(text.replace(/^ERR ?/, '').replace(/\r?\n$/, ''));
+      }
+    }
+    return socket;
+  }
+
+  #open(): Promise<net.Socket> {
+    return new Promise<net.Socket>((resolve, reject) => {
       const { server, connection: c } = this.options;
-      const socket = c.connect ? c.connect(server) : c.tls ? tls.connect({ ...c.tls, host: server.host, port: server.port }) : net.connect(server.port, server.host);
-      const readyEvent = c.tls && !c.connect ? 'secureConnect' : 'connect';
+      const servername = c.tls && !net.isIP(server.host) ? { servername: server.host } : {};
+      const socket = c.connect ? c.connect(server) : c.tls ? tls.connect({ ...servername, ...c.tls, host: server.host, port: server.port }) : net.connect(server.port, server.host);
+      const usesTls = c.tls !== undefined && !c.connect;
+      const readyEvent = usesTls ? 'secureConnect' : 'connect';
+      let tcpConnected = false;
+      if (usesTls) socket.once('connect', () => (tcpConnected = true));
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ConnectionError(`cannot connect to ${server.id}: timed out after ${c.connectTimeoutMs} ms`, { server: server.id }));
+        reject(
+          usesTls && tcpConnected
+            ? tlsTimeoutError(server, c.connectTimeoutMs)
+            : new ConnectionError(`cannot connect to ${server.id}: timed out after ${c.connectTimeoutMs} ms`, { server: server.id }),
+        );
       }, c.connectTimeoutMs);
       socket.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new ConnectionError(`cannot connect to ${server.id}: ${err.code ?? err.message}`, { cause: err, server: server.id }));
+        reject(
+          usesTls
+            ? tlsConnectError(server, err, tcpConnected)
+            : new ConnectionError(`cannot connect to ${server.id}: ${err.code ?? err.message}`, { cause: err, server: server.id }),
+        );
       });
       socket.once(readyEvent, () => {
         clearTimeout(timer);
@@ -181,8 +215,7 @@ export class AdminClient implements AsyncDisposable {
         this.#attach(socket);
         resolve(socket);
       });
-    }).finally(() => (this.#connecting = undefined));
-    return this.#connecting;
+    });
   }
 
   #attach(socket: net.Socket): void {
@@ -190,12 +223,26 @@ export class AdminClient implements AsyncDisposable {
     this.#buffer = '';
     socket.setEncoding('latin1');
     let lastError: Error | undefined;
-    socket.on('data', (chunk: string) => this.#onData(chunk));
+    const openedAt = Date.now();
+    let bytesIn = 0;
+    const plain = this.options.connection.tls === undefined;
+    socket.on('data', (chunk: string) => {
+      // A TLS record (0x16/0x15 0x03) where text was expected: this is a TLS port.
+      if (bytesIn === 0 && plain && chunk.length >= 2 && (chunk.charCodeAt(0) === 0x16 || chunk.charCodeAt(0) === 0x15) && chunk.charCodeAt(1) === 3) {
+        this.#drop(tlsAnswerError(this.options.server));
+        return;
+      }
+      bytesIn += chunk.length;
+      this.#onData(chunk);
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => (lastError = err));
     socket.on('close', () => {
       if (this.#socket === socket) this.#socket = undefined;
       const id = this.options.server.id;
-      this.#fail(new ConnectionError(`connection to ${id} ${lastError ? `failed: ${(lastError as NodeJS.ErrnoException).code ?? lastError.message}` : 'closed by the server'}`, { cause: lastError, server: id }));
+      // A TLS server drops a plain-text peer at once, without a word.
+      const early = plain && bytesIn === 0 && Date.now() - openedAt < this.options.connection.connectTimeoutMs;
+      const how = lastError ? `failed: ${(lastError as NodeJS.ErrnoException).code ?? lastError.message}` : `closed by the server${early ? ` before any reply (${TLS_HINT})` : ''}`;
+      this.#fail(new ConnectionError(`connection to ${id} ${how}`, { cause: lastError, server: id }));
     });
   }
 
@@ -206,6 +253,12 @@ export class AdminClient implements AsyncDisposable {
       if (nl === -1) break;
       const line = this.#buffer.slice(0, nl + 1);
       this.#buffer = this.#buffer.slice(nl + 1);
+      // geartrain's server explains a refusal with one ERR line, then closes.
+      const refusal = /^ERR (\S+) ?(.*?)\r?\n$/.exec(line);
+      if (refusal && REFUSAL_CODES.has(refusal[1]!)) {
+        this.#drop(refusalError(this.options.server, refusal[1]!, refusal[2]!));
+        return;
+      }
       const p = this.#pending[0];
       if (!p) continue;
       p.lines.push(line);

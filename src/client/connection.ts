@@ -12,6 +12,7 @@ import { request } from '../protocol/encoder.ts';
 import { PacketType } from '../protocol/packet-types.ts';
 import type { ConnectionSettings } from './options.ts';
 import type { ServerAddress } from './server-address.ts';
+import { looksLikeTls, refusalError, REFUSAL_CODES, TLS_HINT, tlsAnswerError, tlsConnectError, tlsTimeoutError } from './tls-errors.ts';
 
 export interface ConnectionHandlers {
   /** Every binary packet except ECHO_RES, in arrival order. */
@@ -43,6 +44,8 @@ export class Connection {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #closeError: Error | undefined;
+  readonly #openedAt = Date.now();
+  #bytesIn = 0;
 
   private constructor(server: ServerAddress, socket: net.Socket, settings: ConnectionSettings) {
     this.server = server;
@@ -60,17 +63,30 @@ export class Connection {
         : settings.tls
           ? tls.connect({ servername: net.isIP(server.host) ? undefined : server.host, ...settings.tls, host: server.host, port: server.port })
           : net.connect({ host: server.host, port: server.port });
-      const readyEvent = settings.tls && !settings.connect ? 'secureConnect' : 'connect';
+      const usesTls = settings.tls !== undefined && !settings.connect;
+      const readyEvent = usesTls ? 'secureConnect' : 'connect';
+      // For TLS, 'connect' is the TCP part: failures after it are the handshake's.
+      let tcpConnected = false;
+      if (usesTls) socket.once('connect', () => (tcpConnected = true));
       const fail = (err: Error) => {
         cleanup();
         socket.destroy();
         reject(err);
       };
       const onError = (err: NodeJS.ErrnoException) =>
-        fail(new ConnectionError(`cannot connect to ${server.id}: ${err.code ?? err.message}`, { cause: err, server: server.id }));
+        fail(
+          usesTls
+            ? tlsConnectError(server, err, tcpConnected)
+            : new ConnectionError(`cannot connect to ${server.id}: ${err.code ?? err.message}`, { cause: err, server: server.id }),
+        );
       const onAbort = () => fail(signal!.reason as Error);
       const timer = setTimeout(
-        () => fail(new ConnectionError(`cannot connect to ${server.id}: timed out after ${settings.connectTimeoutMs} ms`, { server: server.id, cause: new TimeoutError() })),
+        () =>
+          fail(
+            usesTls && tcpConnected
+              ? tlsTimeoutError(server, settings.connectTimeoutMs)
+              : new ConnectionError(`cannot connect to ${server.id}: timed out after ${settings.connectTimeoutMs} ms`, { server: server.id, cause: new TimeoutError() }),
+          ),
         settings.connectTimeoutMs,
       );
       const onReady = () => {
@@ -97,6 +113,11 @@ export class Connection {
     const socket = this.#socket;
     socket.on('data', (chunk: Buffer) => {
       this.#lastHeard = Date.now();
+      if (this.#bytesIn === 0 && !this.#settings.tls && looksLikeTls(chunk)) {
+        this.destroy(tlsAnswerError(this.server));
+        return;
+      }
+      this.#bytesIn += chunk.length;
       try {
         this.#decoder.push(chunk);
       } catch (err) {
@@ -107,7 +128,7 @@ export class Connection {
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.#closeError ??= new ConnectionError(`connection to ${this.server.id} failed: ${err.code ?? err.message}`, { cause: err, server: this.server.id });
     });
-    socket.on('close', () => this.#finish(this.#closeError ?? new ConnectionError(`connection to ${this.server.id} closed by the server`, { server: this.server.id })));
+    socket.on('close', () => this.#finish(this.#closeError ?? this.#closedByServer()));
     if (this.#settings.heartbeatIntervalMs > 0) {
       const tick = Math.max(50, Math.min(this.#settings.heartbeatIntervalMs, this.#settings.heartbeatTimeoutMs) / 2);
       this.#heartbeatTimer = setInterval(() => this.#heartbeat(), tick);
@@ -191,9 +212,27 @@ export class Connection {
     for (const w of waiters) w();
   }
 
+  /**
+   * A TLS server drops a plain-text peer at once and without a word: a plain connection closed
+   * before any byte arrived, soon after it opened, most likely met a TLS port.
+   */
+  #closedByServer(): ConnectionError {
+    const early = this.#bytesIn === 0 && !this.#settings.tls && Date.now() - this.#openedAt < this.#settings.connectTimeoutMs;
+    const hint = early ? ` before any reply (${TLS_HINT})` : '';
+    return new ConnectionError(`connection to ${this.server.id} closed by the server${hint}`, { server: this.server.id });
+  }
+
   #onFrame(frame: BinaryFrame): void {
+    if (this.#closed) return;
     if (frame.magic !== 'RES') {
       throw new ProtocolError(`server sent a request packet (type ${frame.type})`);
+    }
+    if (frame.type === PacketType.ERROR) {
+      const code = frame.args[0]?.toString('latin1') ?? '';
+      if (REFUSAL_CODES.has(code)) {
+        this.destroy(refusalError(this.server, code, frame.args[1]?.toString('utf8') ?? ''));
+        return;
+      }
     }
     if (frame.type === PacketType.ECHO_RES) {
       const waiter = this.#echoes.shift();

@@ -9,6 +9,7 @@ export type { WorkerJob, JobContext, Handler, HandlerResult, JobOutcome } from '
 export { AdminClient } from './admin-client.ts';
 export type { FunctionStatus, JobInfo, PriorityStatus, WorkerInfo } from './admin-client.ts';
 export type { StatusEvent } from './status.ts';
+export { isRefusal, refusalCodeOf, REFUSAL_CODES } from './tls-errors.ts';
 export { parseServerAddress, parseServerList, DEFAULT_SERVER } from './server-address.ts';
 export type { ServerAddress } from './server-address.ts';
 export {

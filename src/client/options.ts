@@ -101,6 +101,8 @@ const workerSchema = z.strictObject({
 
 const adminSchema = z.strictObject({
   server: z.string().optional(),
+  /** Sent as `auth TOKEN` on each new connection: unlocks state-changing commands from afar. */
+  adminToken: z.string().min(1).regex(/^\S+$/, 'an admin token is one word').optional(),
   connectTimeoutMs: ms.min(1).optional(),
   timeoutMs: ms.min(1).optional(),
   tls: tlsSchema.optional(),
@@ -226,6 +228,7 @@ export function parseWorkerOptions(input?: WorkerOptions): ResolvedWorkerOptions
 
 export interface ResolvedAdminOptions {
   readonly server: ServerAddress;
+  readonly adminToken: string | undefined;
   readonly connection: ConnectionSettings;
   readonly timeoutMs: number;
 }
@@ -234,6 +237,7 @@ export function parseAdminOptions(input?: AdminClientOptions): ResolvedAdminOpti
   const o = validate(adminSchema, input, 'AdminClient', { host: 'server', port: 'server', servers: 'server', timeout: 'timeoutMs' });
   return Object.freeze({
     server: parseServerAddress(o.server ?? '127.0.0.1', 'server'),
+    adminToken: o.adminToken,
     connection: connectionSettings({ ...o, heartbeatIntervalMs: 0 }),
     timeoutMs: o.timeoutMs ?? DEFAULT_ADMIN_TIMEOUT_MS,
   });

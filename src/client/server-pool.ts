@@ -11,6 +11,7 @@ import { raceSignal } from './deadline.ts';
 import type { ConnectionSettings, Logger, ReconnectSettings } from './options.ts';
 import type { ServerAddress } from './server-address.ts';
 import type { StatusChannel } from './status.ts';
+import { isRefusal } from './tls-errors.ts';
 
 /** What the owner attaches to each fresh connection. */
 export interface LinkSession {
@@ -39,6 +40,8 @@ export class ServerLink<S extends LinkSession> {
   #session: S | undefined;
   #dial: Promise<Connection> | undefined;
   #failures = 0;
+  /** Consecutive failures before the current connection: a refused connection adds to them. */
+  #failuresAtConnect = 0;
   #everConnected = false;
   #kept = false;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -151,6 +154,7 @@ export class ServerLink<S extends LinkSession> {
     this.#conn = conn;
     this.#session = session;
     this.#state = 'connected';
+    this.#failuresAtConnect = this.#failures;
     this.#failures = 0;
     this.#everConnected = true;
     this.#dial = undefined;
@@ -188,7 +192,17 @@ export class ServerLink<S extends LinkSession> {
       this.#status.push({ type: 'disconnected', server: this.server.id, error });
       // The state changes before the session hears of the loss, so work it fails over in
       // onClose (a client's retry) does not pick this link again.
-      if (this.#kept) this.#scheduleRetry(backoffDelay(0, this.#reconnect), error);
+      if (isRefusal(error)) {
+        // The server turned us away (TLS, certificate, limits): as good as a failed dial, so
+        // the backoff grows and maxReconnectAttempts applies instead of a redial every 100 ms.
+        this.#failures = this.#failuresAtConnect + 1;
+        const max = this.#reconnect.maxReconnectAttempts;
+        if (this.#kept && (max < 0 || this.#failures < max)) this.#scheduleRetry(backoffDelay(this.#failures - 1, this.#reconnect), error);
+        else {
+          this.#state = 'idle';
+          if (this.#kept) this.#status.push({ type: 'gave-up', server: this.server.id, attempts: this.#failures, error });
+        }
+      } else if (this.#kept) this.#scheduleRetry(backoffDelay(0, this.#reconnect), error);
       else this.#state = 'idle';
     }
     session.onClose(error);

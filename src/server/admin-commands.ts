@@ -2,6 +2,8 @@ import { parseAdminCommand } from '../protocol/index.ts';
 import { GEARMAND_COMPAT_VERSION, GEARTRAIN_VERSION } from '../version.ts';
 import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
+import { mayChangeState, tokenMatches } from './limits.ts';
+import { displayName, qualify, visible } from './tenants.ts';
 
 const OK = 'OK\r\n';
 
@@ -10,25 +12,40 @@ function reply(conn: Connection, text: string): void {
   conn.send(Buffer.from(text, 'utf8'));
 }
 
-function isLoopback(addr: string): boolean {
-  return addr === '127.0.0.1' || addr === '::1' || addr.startsWith('127.');
+/** Commands that change state: loopback, `auth TOKEN`, or a tenants-file certificate (limits.ts). */
+const STATE_CHANGING = new Set(['cancel', 'create', 'drop', 'maxqueue', 'shutdown']);
+
+function permissionDenied(core: ServerCore, conn: Connection, name: string): void {
+  const how = core.options.adminToken !== undefined ? 'loopback+or+auth+TOKEN' : 'loopback';
+  reply(conn, `ERR PERMISSION_DENIED ${name}+needs+${how}\r\n`);
 }
 
 /** The text admin protocol; formats are byte-compatible with gearmand 1.1 (`text.cc`). */
 export function handleAdminLine(core: ServerCore, conn: Connection, line: string): void {
   const { name, tokens } = parseAdminCommand(line);
+  if (STATE_CHANGING.has(name) && !mayChangeState(conn)) {
+    permissionDenied(core, conn, name);
+    return;
+  }
+  // A tenant's connection sees only its own functions, jobs and connections, under local names.
   switch (name) {
+    case 'auth':
+      auth(core, conn, tokens[1]);
+      return;
     case 'status': {
       let out = '';
-      for (const fn of core.functions.values()) out += `${fn.name}\t${fn.total}\t${fn.running}\t${fn.registrations}\n`;
+      for (const fn of core.functions.values()) {
+        if (visible(conn, fn)) out += `${displayName(conn, fn)}\t${fn.total}\t${fn.running}\t${fn.registrations}\n`;
+      }
       reply(conn, out + '.\n');
       return;
     }
     case 'prioritystatus': {
       let out = '';
       for (const fn of core.functions.values()) {
+        if (!visible(conn, fn)) continue;
         // Scheduled epoch jobs are NORMAL jobs that are queued but not runnable yet.
-        out += `${fn.name}\t${fn.queued[0]}\t${fn.queued[1] + fn.waiting}\t${fn.queued[2]}\t${fn.registrations}\n`;
+        out += `${displayName(conn, fn)}\t${fn.queued[0]}\t${fn.queued[1] + fn.waiting}\t${fn.queued[2]}\t${fn.registrations}\n`;
       }
       reply(conn, out + '.\n');
       return;
@@ -36,8 +53,9 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
     case 'workers': {
       let out = '';
       for (const c of core.connections) {
+        if (conn.tenant !== null && c.tenant !== conn.tenant) continue;
         out += `${c.fd} ${c.remoteAddress} ${c.clientId} :`;
-        for (const a of c.abilities) out += ` ${a.fn.name}`;
+        for (const a of c.abilities) out += ` ${displayName(conn, a.fn)}`;
         out += '\n';
       }
       reply(conn, out + '.\n');
@@ -52,7 +70,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
         return;
       }
       const job = core.jobs.get(tokens[2]!);
-      if (!job || job.state === 'done' || job.ignore) {
+      if (!job || job.state === 'done' || job.ignore || !visible(conn, job.fn)) {
         reply(conn, 'ERR UNKNOWN_JOB\r\n');
         return;
       }
@@ -65,7 +83,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
         reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+create\r\n');
         return;
       }
-      core.fn(tokens[2]!);
+      core.fn(qualify(conn, tokens[2]!));
       reply(conn, OK);
       return;
     }
@@ -74,8 +92,8 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
         reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+drop\r\n');
         return;
       }
-      const wanted = tokens[2]!.toLowerCase();
-      const fn = [...core.functions.values()].find((f) => f.name.toLowerCase() === wanted);
+      const wanted = qualify(conn, tokens[2]!).toLowerCase();
+      const fn = [...core.functions.values()].find((f) => f.name.toLowerCase() === wanted && visible(conn, f));
       if (!fn) {
         reply(conn, 'ERR function not found\r\n');
         return;
@@ -87,6 +105,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
       // gearmand leaks the queued jobs of a dropped function; we fail them so nobody waits forever.
       for (const job of [...core.jobs.values()]) if (job.fn === fn) core.cancel(job);
       core.functions.delete(fn.name);
+      fn.owner?.functions.delete(fn);
       reply(conn, OK);
       return;
     }
@@ -95,7 +114,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
         reply(conn, 'ERR INVALID_ARGUMENTS An+incomplete+set+of+arguments+was+sent+to+this+command+maxqueue\r\n');
         return;
       }
-      const fn = core.functions.get(tokens[1]!);
+      const fn = core.functions.get(qualify(conn, tokens[1]!));
       const values = tokens.slice(2, 5).map((t) => parseInt(t, 10) || 0);
       if (fn) {
         if (values.length >= 3) fn.maxQueue = [Math.max(0, values[0]!), Math.max(0, values[1]!), Math.max(0, values[2]!)];
@@ -117,9 +136,9 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
       reply(conn, `OK ${core.options.verbose}\n`);
       return;
     case 'shutdown': {
-      // gearmand 1.1.15 removed this command; we keep it, for loopback peers only.
-      if (!core.options.allowShutdown || !isLoopback(conn.remoteAddress)) {
-        reply(conn, 'ERR PERMISSION_DENIED shutdown+is+only+accepted+from+loopback\r\n');
+      // gearmand 1.1.15 removed this command; we keep it for privileged peers that no tenant scopes.
+      if (!core.options.allowShutdown || conn.tenant !== null) {
+        reply(conn, 'ERR PERMISSION_DENIED shutdown+is+not+accepted+from+this+connection\r\n');
         return;
       }
       const graceful = (tokens[1] ?? '').toLowerCase() === 'graceful';
@@ -138,6 +157,7 @@ function show(core: ServerCore, conn: Connection, tokens: readonly string[]): vo
   if (what === 'jobs') {
     let out = '';
     for (const job of core.jobs.values()) {
+      if (!visible(conn, job.fn)) continue;
       // gearmand's fourth column is its job_queued flag, set for every background job.
       out += `${job.handle}\t${job.retries}\t${job.ignore ? 1 : 0}\t${job.background ? 1 : 0}\n`;
     }
@@ -146,9 +166,30 @@ function show(core: ServerCore, conn: Connection, tokens: readonly string[]): vo
   }
   if (what === 'unique' && (tokens[2] ?? '').toLowerCase() === 'jobs') {
     let out = '';
-    for (const job of core.jobs.values()) out += `${job.storeKey}\n`;
+    for (const job of core.jobs.values()) if (visible(conn, job.fn)) out += `${job.storeKey}\n`;
     reply(conn, out + '.\n');
     return;
   }
   reply(conn, 'ERR UNKNOWN_SHOW_ARGUMENTS\r\n');
+}
+
+/**
+ * `auth TOKEN` (geartrain): unlocks the state-changing commands for this connection when TOKEN is
+ * the server's admin token. A wrong token closes the connection, so guessing costs a connection
+ * per try.
+ */
+function auth(core: ServerCore, conn: Connection, token: string | undefined): void {
+  const expected = core.options.adminToken;
+  if (expected === undefined) {
+    reply(conn, 'ERR PERMISSION_DENIED no+admin+token+is+configured\r\n');
+    return;
+  }
+  if (token === undefined || !tokenMatches(token, expected)) {
+    core.logger.warn(`admin peer ${conn.remoteAddress}:${conn.remotePort}: wrong admin token`);
+    reply(conn, 'ERR PERMISSION_DENIED wrong+admin+token\r\n');
+    conn.end();
+    return;
+  }
+  conn.adminAuthorized = true;
+  reply(conn, OK);
 }

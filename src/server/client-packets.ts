@@ -3,6 +3,7 @@ import { GEARMAN_MAX_UNIQUE_SIZE, PacketType, response, type BinaryFrame } from 
 import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
 import { coalesceKeyOf, Priority, storeKeyFor, type Job } from './job.ts';
+import { qualify, visible } from './tenants.ts';
 
 const SET_CLIENT_ID_MAX = 127;
 
@@ -79,7 +80,7 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
     error(conn, 'INVALID_PACKET', 'Packet has too few arguments');
     return;
   }
-  const fnName = args[0]!.toString('utf8');
+  const fnName = qualify(conn, args[0]!.toString('utf8'));
   const uniqueBuf = args[1]!;
   if (uniqueBuf.length > GEARMAN_MAX_UNIQUE_SIZE) {
     error(conn, 'ARGUMENT_TOO_LARGE', 'Unique value too large');
@@ -121,6 +122,19 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
   if (max > 0 && fn.total >= max) {
     error(conn, 'QUEUE_ERROR', 'Job queue is full');
     return;
+  }
+  const tenant = fn.owner;
+  if (tenant !== null) {
+    // The tenants file's limits are ceilings the tenant's own `maxqueue` cannot lift.
+    const cap = tenant.limits.maxQueue;
+    if (cap > 0 && fn.total >= cap) {
+      error(conn, 'QUEUE_ERROR', 'Job queue is full');
+      return;
+    }
+    if (tenant.limits.maxJobs > 0 && tenant.jobs >= tenant.limits.maxJobs) {
+      error(conn, 'QUEUE_ERROR', 'Tenant job limit reached');
+      return;
+    }
   }
 
   const persist = kind.background && core.persistent;
@@ -185,7 +199,8 @@ function attach(conn: Connection, job: Job, background: boolean): void {
 function getStatus(core: ServerCore, conn: Connection, frame: BinaryFrame): void {
   const handle = frame.args[0]!;
   const job = core.jobs.get(handle.toString('latin1'));
-  if (!job || job.state === 'storing') {
+  // Another tenant's job is as unknown as one that never existed.
+  if (!job || job.state === 'storing' || !visible(conn, job.fn)) {
     conn.send(response(PacketType.STATUS_RES, handle, '0', '0', '0', '0'));
     return;
   }
@@ -200,6 +215,7 @@ function getStatusUnique(core: ServerCore, conn: Connection, frame: BinaryFrame)
   let found: Job | undefined;
   if (unique !== '') {
     for (const fn of core.functions.values()) {
+      if (!visible(conn, fn)) continue;
       const job = fn.byUnique.get(unique);
       if (job && job.state !== 'done' && job.state !== 'storing') {
         found = job;

@@ -2,6 +2,7 @@ import type net from 'node:net';
 import { Decoder, type Frame } from '../protocol/index.ts';
 import type { FunctionEntry } from './function-entry.ts';
 import type { Job } from './job.ts';
+import type { Tenant } from './tenants.ts';
 
 /** A reply whose bytes are not known yet (JOB_CREATED waiting for the store's commit). */
 export interface OutputSlot {
@@ -67,6 +68,14 @@ export class Connection {
   lastExceptionHandle: string | null = null;
 
   packetsIn = 0;
+
+  // Security
+  /** The tenant whose functions this connection sees; null = unscoped (no tenants, or an operator). */
+  tenant: Tenant | null = null;
+  /** Authenticated by a client certificate the tenants file names (tenant or operator). */
+  certificateAuthenticated = false;
+  /** Sent a correct `auth TOKEN` admin line. */
+  adminAuthorized = false;
 
   constructor(id: number, socket: net.Socket, limits: ConnectionLimits, events: ConnectionEvents) {
     this.id = id;
@@ -174,7 +183,7 @@ export class Connection {
     this.socket.write(chunk);
     const pending = this.socket.writableLength;
     if (pending > this.#limits.maxPendingOutput) {
-      this.#events.error(this, new Error(`peer does not read: ${pending} bytes of output pending`));
+      this.#events.error(this, Object.assign(new Error(`peer does not read: ${pending} bytes of output pending (maxPendingOutput)`), { code: 'ERR_OUTPUT_LIMIT' }));
       this.destroy();
     } else if (pending > this.#limits.outputHighWater && !this.#pausedForOutput) {
       // Stop reading requests from a peer that does not read its replies.

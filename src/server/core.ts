@@ -10,6 +10,7 @@ import type { StoredJob } from './store/types.ts';
 import { handleAdminLine } from './admin-commands.ts';
 import { handleClientPacket } from './client-packets.ts';
 import { handleWorkerPacket } from './worker-packets.ts';
+import { TenantRegistry } from './tenants.ts';
 
 const NOOP = response(PacketType.NOOP);
 const NO_JOB = response(PacketType.NO_JOB);
@@ -22,6 +23,10 @@ export interface ServerStats {
   exceptions: number;
   requeued: number;
   connectionsAccepted: number;
+  /** Connections turned away: over a limit, plain text on the TLS port, bad or missing certificate. */
+  connectionsRefused: number;
+  /** Peers cut off because they did not read their replies (maxPendingOutput). */
+  connectionsCutOff: number;
 }
 
 export interface NewJobSpec {
@@ -47,8 +52,10 @@ export class ServerCore {
   readonly functions = new Map<string, FunctionEntry>();
   readonly jobs = new Map<string, Job>();
   readonly connections = new Set<Connection>();
-  readonly stats: ServerStats = { submitted: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0, connectionsAccepted: 0 };
+  readonly stats: ServerStats = { submitted: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0, connectionsAccepted: 0, connectionsRefused: 0, connectionsCutOff: 0 };
   readonly epochs: EpochScheduler;
+  /** Tenants by client certificate; null when the server has none. */
+  readonly tenants: TenantRegistry | null;
   batcher: WriteBatcher | null = null;
   /** No new assignments: graceful shutdown in progress. */
   draining = false;
@@ -56,11 +63,14 @@ export class ServerCore {
   #seq = 0;
   /** Called when the admin `shutdown` command is accepted. */
   onShutdownRequest: ((graceful: boolean) => void) | null = null;
+  /** Called when a job ends with a terminal packet (the HTTP monitor counts map/reduce tasks). */
+  onJobEnd: ((job: Job, outcome: 'complete' | 'fail' | 'exception') => void) | null = null;
 
   constructor(options: ResolvedServerOptions) {
     this.options = options;
     this.logger = options.logger;
     this.epochs = new EpochScheduler((job) => this.#epochDue(job));
+    this.tenants = options.tenants ? new TenantRegistry(options.tenants) : null;
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -85,7 +95,11 @@ export class ServerCore {
   fn(name: string): FunctionEntry {
     let entry = this.functions.get(name);
     if (!entry) {
-      entry = new FunctionEntry(name);
+      const owner = this.tenants?.ownerOf(name) ?? null;
+      entry = new FunctionEntry(name, owner);
+      const max = this.options.maxQueue;
+      if (max > 0) entry.maxQueue = [max, max, max];
+      owner?.functions.add(entry);
       this.functions.set(name, entry);
     }
     return entry;
@@ -229,12 +243,14 @@ export class ServerCore {
     job.worker = conn;
     job.startedAt = Date.now();
     conn.workerJobs.add(job);
+    // A tenant's worker knows the function by its name without the tenant prefix.
+    const name = conn.tenant === null ? fn.name : fn.localName;
     if (kind === PacketType.GRAB_JOB) {
-      conn.send(response(PacketType.JOB_ASSIGN, job.handle, fn.name, job.data));
+      conn.send(response(PacketType.JOB_ASSIGN, job.handle, name, job.data));
     } else if (kind === PacketType.GRAB_JOB_ALL && job.isReduce) {
-      conn.send(response(PacketType.JOB_ASSIGN_ALL, job.handle, fn.name, job.unique, job.reducer!, job.data));
+      conn.send(response(PacketType.JOB_ASSIGN_ALL, job.handle, name, job.unique, job.reducer!, job.data));
     } else {
-      conn.send(response(PacketType.JOB_ASSIGN_UNIQ, job.handle, fn.name, job.unique, job.data));
+      conn.send(response(PacketType.JOB_ASSIGN_UNIQ, job.handle, name, job.unique, job.data));
     }
     const ability = conn.abilities.find((a) => a.fn === fn);
     if (ability && ability.timeoutMs > 0) {
@@ -294,6 +310,7 @@ export class ServerCore {
   /** The job ended with a terminal packet (already forwarded to its clients). */
   finish(job: Job, outcome: 'complete' | 'fail' | 'exception'): void {
     const fn = job.fn;
+    this.onJobEnd?.(job, outcome);
     if (job.worker) job.worker.workerJobs.delete(job);
     job.worker = null;
     if (job.timeoutTimer) {
@@ -355,6 +372,7 @@ export class ServerCore {
 
   connectionClosed(conn: Connection): void {
     if (!this.connections.delete(conn)) return;
+    if (conn.tenant) conn.tenant.connections--;
     // Foreground jobs of a departed client: drop them if nobody else waits and they did not start.
     for (const job of conn.clientJobs) {
       job.clients = job.clients.filter((c) => c !== conn);

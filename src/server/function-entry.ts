@@ -1,6 +1,7 @@
 import type { Connection } from './connection.ts';
 import { Fifo } from './fifo.ts';
 import type { Job } from './job.ts';
+import type { Tenant } from './tenants.ts';
 
 /**
  * One function name on the server: its run queues (HIGH, NORMAL, LOW), the workers that can do
@@ -9,6 +10,10 @@ import type { Job } from './job.ts';
  */
 export class FunctionEntry {
   readonly name: string;
+  /** The tenant whose prefix the name carries (null without tenants, or for unprefixed names). */
+  readonly owner: Tenant | null;
+  /** The name as its tenant knows it, without the tenant prefix. */
+  readonly localName: string;
   readonly queues: [Fifo<Job>, Fifo<Job>, Fifo<Job>] = [new Fifo(), new Fifo(), new Fifo()];
   /** Live jobs by coalescing key. */
   readonly byUnique = new Map<string, Job>();
@@ -28,8 +33,10 @@ export class FunctionEntry {
   completed = 0;
   failed = 0;
 
-  constructor(name: string) {
+  constructor(name: string, owner: Tenant | null = null) {
     this.name = name;
+    this.owner = owner;
+    this.localName = owner ? name.slice(owner.prefix.length) : name;
   }
 
   /** gearmand's "total": queued (incl. scheduled) plus running. */

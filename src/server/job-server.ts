@@ -6,6 +6,10 @@ import { coalesceKeyOf, Job, Priority, visibleUnique } from './job.ts';
 import { parseServerOptions, type JobServerOptions, type ResolvedServerOptions } from './options.ts';
 import type { JobStore, StoredJob } from './store/types.ts';
 import { WriteBatcher } from './write-batcher.ts';
+import { refuseConnection } from './limits.ts';
+import { TlsAcceptor, type TlsPeer } from './tls.ts';
+import { MonitorServer, type HttpAddress } from './http/http-server.ts';
+import { localStreamPair } from './http/local-stream.ts';
 
 export interface ServerAddress {
   host: string;
@@ -38,6 +42,11 @@ export class JobServer {
   #address: ServerAddress | null = null;
   #closed: Promise<void> | null = null;
   #shutdownListeners: ((graceful: boolean) => void)[] = [];
+  readonly #tls: TlsAcceptor | null;
+  /** Accepted sockets still in their TLS handshake (they count toward maxConnections). */
+  readonly #handshaking = new Set<net.Socket>();
+  #lastLimitWarning = 0;
+  #http: MonitorServer | null = null;
 
   constructor(options: JobServerOptions = {}) {
     this.options = parseServerOptions(options);
@@ -49,8 +58,13 @@ export class JobServer {
         else this.destroy();
       }
     };
-    this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
-    this.#server.maxConnections = this.options.maxConnections;
+    this.#tls = this.options.tls
+      ? new TlsAcceptor(this.options.tls, this.options.logger, {
+          secure: (peer) => this.#acceptTls(peer),
+          refused: () => this.#core.stats.connectionsRefused++,
+        })
+      : null;
+    this.#server = net.createServer({ noDelay: true }, (socket) => this.#onSocket(socket));
   }
 
   /** Open the queue, replay stored jobs, then accept connections. */
@@ -69,6 +83,7 @@ export class JobServer {
     this.#address = { host: addr.address, port: addr.port };
     this.#state = 'listening';
     this.options.logger.info(`listening on ${addr.address}:${addr.port}`);
+    if (this.options.httpPort !== undefined) await this.#startHttp(this.options.httpPort);
     return this.#address;
   }
 
@@ -132,10 +147,86 @@ export class JobServer {
     this.#core.batcher = new WriteBatcher(store, this.options.logger);
   }
 
-  #accept(socket: net.Socket): void {
+  /** A socket from the listener: connection limit, then TLS (when on), then a Connection. */
+  #onSocket(socket: net.Socket): void {
     if (this.#state !== 'listening') {
       socket.destroy();
       return;
+    }
+    const max = this.options.maxConnections;
+    if (this.#core.connections.size + this.#handshaking.size >= max) {
+      this.#core.stats.connectionsRefused++;
+      const now = Date.now();
+      if (now - this.#lastLimitWarning >= 1000) {
+        this.#lastLimitWarning = now;
+        this.options.logger.warn(`connection limit (${max}) reached: refusing ${socket.remoteAddress}:${socket.remotePort}`);
+      }
+      // A TLS peer could not read a plain-text reason: it is just closed.
+      if (this.#tls) socket.destroy();
+      else refuseConnection(socket, 'TOO_MANY_CONNECTIONS', `the server is at its limit of ${max} connections`);
+      return;
+    }
+    if (!this.#tls) {
+      this.#accept(socket);
+      return;
+    }
+    if (this.options.keepalive > 0) socket.setKeepAlive(true, this.options.keepalive * 1000);
+    this.#handshaking.add(socket);
+    socket.once('close', () => this.#handshaking.delete(socket));
+    this.#tls.accept(socket);
+  }
+
+  /** A TLS peer after its handshake: its tenant (when the server has tenants), then a Connection. */
+  #acceptTls(peer: TlsPeer): void {
+    // The TLS socket wraps the accepted one (Node's `_parent`): its handshake is over. Were the
+    // link missing, the slot would be freed when the socket closes.
+    const raw = (peer.socket as unknown as { _parent?: net.Socket })._parent;
+    if (raw) this.#handshaking.delete(raw);
+    const tenants = this.#core.tenants;
+    const logger = this.options.logger;
+    const who = `${peer.socket.remoteAddress}:${peer.socket.remotePort}`;
+    if (!tenants) {
+      this.#accept(peer.socket);
+      return;
+    }
+    const id = tenants.identify(peer.certificate);
+    if (id.kind === 'refused') {
+      this.#core.stats.connectionsRefused++;
+      logger.info(`TLS peer ${who}: ${id.reason}`);
+      refuseConnection(peer.socket, id.code, id.reason);
+      return;
+    }
+    if (id.kind === 'operator') {
+      const conn = this.#accept(peer.socket);
+      if (conn) conn.certificateAuthenticated = true;
+      return;
+    }
+    const tenant = id.tenant;
+    const limit = tenant.limits.maxConnections;
+    if (limit > 0 && tenant.connections >= limit) {
+      this.#core.stats.connectionsRefused++;
+      logger.warn(`tenant ${tenant.name} is at its limit of ${limit} connections: refusing ${who}`);
+      refuseConnection(peer.socket, 'TOO_MANY_CONNECTIONS', `tenant ${tenant.name} is at its limit of ${limit} connections`);
+      return;
+    }
+    const conn = this.#accept(peer.socket);
+    if (!conn) return;
+    // Set before any packet is handled: the socket's data is only read from the next turn on.
+    conn.tenant = tenant;
+    conn.certificateAuthenticated = id.byCertificate;
+    tenant.connections++;
+  }
+
+  /** Replace the TLS certificate, key and CA for new connections (certificate rotation). */
+  setTlsCredentials(creds: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer }): void {
+    if (!this.#tls) throw new ClosedError('the server was started without TLS');
+    this.#tls.setCredentials(creds);
+  }
+
+  #accept(socket: net.Socket): Connection | null {
+    if (this.#state !== 'listening') {
+      socket.destroy();
+      return null;
     }
     if (this.options.keepalive > 0) socket.setKeepAlive(true, this.options.keepalive * 1000);
     const conn = new Connection(
@@ -151,6 +242,7 @@ export class JobServer {
         error: (c, err) => {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ECONNRESET' || code === 'EPIPE') return;
+          if (code === 'ERR_OUTPUT_LIMIT') this.#core.stats.connectionsCutOff++;
           this.options.logger.warn(`connection ${c.remoteAddress}:${c.remotePort}: ${err.message}`);
         },
         close: (c) => this.#core.connectionClosed(c),
@@ -158,6 +250,43 @@ export class JobServer {
     );
     this.#core.connections.add(conn);
     this.#core.stats.connectionsAccepted++;
+    return conn;
+  }
+
+  async #startHttp(port: number): Promise<void> {
+    const http = new MonitorServer({
+      host: this.options.httpHost ?? this.options.host,
+      port,
+      core: this.#core,
+      jobAddress: () => this.#address,
+      openStream: () => {
+        const { client, server } = localStreamPair();
+        this.#accept(server);
+        return client;
+      },
+      maxPacketSize: this.options.maxPacketSize,
+      allowSubmit: this.options.tls === undefined,
+      logger: this.options.logger,
+    });
+    try {
+      const a = await http.listen();
+      this.#http = http;
+      this.options.logger.info(`http monitor on ${a.host}:${a.port}`);
+    } catch (err) {
+      await http.close();
+      this.destroy();
+      throw err;
+    }
+  }
+
+  /** Address of the HTTP port (`httpPort`), or null when it is off. */
+  httpAddress(): HttpAddress | null {
+    return this.#http?.address() ?? null;
+  }
+
+  /** The HTTP monitor (its `status()` is the `/status` document), or null when it is off. */
+  get monitor(): MonitorServer | null {
+    return this.#http;
   }
 
   address(): ServerAddress {
@@ -200,12 +329,15 @@ export class JobServer {
     this.#state = 'closing';
     this.#core.draining = true;
     this.#server.close();
+    this.#http?.stopAccepting();
     const deadline = options.timeoutMs !== undefined ? Date.now() + options.timeoutMs : Infinity;
     while (this.#core.runningCount > 0 && Date.now() < deadline && !options.signal?.aborted) {
       await new Promise((r) => setTimeout(r, 20));
     }
     await this.#core.batcher?.drain();
+    await this.#http?.close();
     for (const conn of this.#core.connections) conn.end();
+    for (const socket of this.#handshaking) socket.destroy();
     this.#finish();
     await this.#store?.close();
   }
@@ -214,7 +346,9 @@ export class JobServer {
   destroy(): void {
     if (this.#state === 'closed') return;
     this.#server.close();
+    this.#http?.destroy();
     for (const conn of [...this.#core.connections]) conn.destroy();
+    for (const socket of [...this.#handshaking]) socket.destroy();
     this.#finish();
     const store = this.#store;
     this.#store = null;

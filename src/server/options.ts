@@ -4,6 +4,8 @@ import { InvalidArgumentError } from '../errors.ts';
 import { DEFAULT_MAX_PACKET_SIZE } from '../protocol/index.ts';
 import { LOG_LEVELS, silentLogger, type Logger } from '../logger.ts';
 import type { JobStore } from './store/types.ts';
+import { serverTlsSchema } from './tls.ts';
+import { tenantsFileSchema } from './tenants.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
@@ -57,10 +59,22 @@ const optionsSchema = z
     /** Send WORK_EXCEPTION to every client, not only those that asked (gearmand --exceptions). */
     exceptions: z.boolean().default(false),
     maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
+    /** Default `maxqueue` of every function (queued + running jobs); 0 = unlimited (gearmand). */
+    maxQueue: z.number().int().min(0).default(0),
+    /** TLS on the whole listener (gearmand --ssl); PEM contents, not paths. */
+    tls: serverTlsSchema.optional(),
+    /** Tenants by client certificate (needs `tls` with a `ca`); see tenants.ts. */
+    tenants: tenantsFileSchema.optional(),
+    /** Lets non-loopback admin peers change state after an `auth TOKEN` line. */
+    adminToken: z.string().min(12, 'an admin token needs at least 12 characters').regex(/^\S+$/, 'an admin token is one word').optional(),
     outputHighWater: z.number().int().min(1024).default(DEFAULT_OUTPUT_HIGH_WATER),
     maxPendingOutput: z.number().int().min(1024).default(DEFAULT_MAX_PENDING_OUTPUT),
     /** Accept `shutdown` on the admin port from loopback peers. */
     allowShutdown: z.boolean().default(true),
+    /** HTTP monitor (/, /status, /metrics) and job submission (POST /FUNC); off when absent, 0 = any free port. */
+    httpPort: z.number().int().min(0).max(65535).optional(),
+    /** Address the HTTP port binds; default: the job server's `host`. */
+    httpHost: z.string().min(1).optional(),
     verbose: z.enum(LOG_LEVELS).default('ERROR'),
   })
   .strict();
@@ -87,6 +101,9 @@ export function parseServerOptions(input: JobServerOptions = {}): ResolvedServer
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join('.') || 'options';
     throw new InvalidArgumentError(`invalid server option '${field}': ${issue.message}`, { field });
+  }
+  if (parsed.data.tenants && parsed.data.tls?.ca === undefined) {
+    throw new InvalidArgumentError("invalid server option 'tenants': tenants are named by client certificates, which needs 'tls' with a 'ca'", { field: 'tenants' });
   }
   return Object.freeze({
     ...parsed.data,

@@ -2,6 +2,7 @@ import { ARG_COUNTS, PacketType, response, type BinaryFrame } from '../protocol/
 import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
 import type { Job } from './job.ts';
+import { qualify } from './tenants.ts';
 
 /** gearmand's wording differs per packet (libgearman-server/server.cc). */
 const NOT_FOUND_TEXT: Partial<Record<PacketType, string>> = {
@@ -17,10 +18,10 @@ const NOT_FOUND_TEXT: Partial<Record<PacketType, string>> = {
 export function handleWorkerPacket(core: ServerCore, conn: Connection, frame: BinaryFrame): boolean {
   switch (frame.type) {
     case PacketType.CAN_DO:
-      core.addAbility(conn, frame.args[0]!.toString('utf8'), 0);
+      core.addAbility(conn, qualify(conn, frame.args[0]!.toString('utf8')), 0);
       return true;
     case PacketType.CAN_DO_TIMEOUT: {
-      const name = frame.args[0]!.toString('utf8');
+      const name = qualify(conn, frame.args[0]!.toString('utf8'));
       const raw = frame.args.length > 1 ? parseInt(frame.args[1]!.toString('latin1'), 10) : 0;
       // Milliseconds since gearmand 1.1.19 (PR #250); gearmand raises anything lower to 1000.
       const ms = Number.isNaN(raw) || raw <= 0 ? 0 : Math.max(1000, raw);
@@ -28,7 +29,7 @@ export function handleWorkerPacket(core: ServerCore, conn: Connection, frame: Bi
       return true;
     }
     case PacketType.CANT_DO:
-      core.removeAbility(conn, frame.args[0]!.toString('utf8'));
+      core.removeAbility(conn, qualify(conn, frame.args[0]!.toString('utf8')));
       return true;
     case PacketType.RESET_ABILITIES:
       core.removeAbilities(conn);
