@@ -9,19 +9,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AdminClient } from '../client/admin-client.ts';
-import { Client } from '../client/client.ts';
-import { Worker } from '../client/worker.ts';
 import type { WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { LOG_LEVELS, lineLogger, type LogLevel } from '../logger.ts';
 import { compileLogFormat } from '../logs/format.ts';
 import { parseLogSource } from '../logs/log-sources.ts';
-import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS, startLogService } from '../logs/log-service.ts';
+import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS } from '../logs/log-service.ts';
 import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
-import { startNodeRuntime } from '../mapreduce/node-runtime.ts';
+import { startLogNode } from '../mapreduce/log-node.ts';
 
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
 
@@ -138,45 +136,28 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const reconnect = { reconnectDelayMs: 100, maxReconnectDelayMs: 2000 } as const;
   const tls = resolveTls(values, io.env) ?? false;
 
-  const client = new Client({ servers, ...reconnect, tls, clientId: `${name}:client` });
-  // The map/reduce service worker (fetches of stored partials): many slots, so a reducer's fetch
-  // never waits behind map or reduce tasks. Maps and reduces get workers of their own below.
-  const worker = new Worker({ servers, ...reconnect, tls, concurrency: 32, clientId: `${name}:mapreduce`, logger });
-
-  const logs = await startLogService({
+  const node = await startLogNode({
     servers,
-    client,
     name,
     sources,
     dataDir,
     format,
-    replicas,
-    peers,
-    concurrency: intFlag(values['ingest-concurrency'], 'ingest-concurrency', DEFAULT_INGEST_CONCURRENCY, 1),
-    maxSegmentBytes: intFlag(values['segment-bytes'], 'segment-bytes', DEFAULT_MAX_SEGMENT_BYTES, 1),
-    pollMs: intFlag(values['poll-ms'], 'poll-ms', DEFAULT_POLL_MS, 0),
-    workerOptions: { ...reconnect, tls },
-    logger,
-    afterStore: holdAfterStore(io.env),
-  });
-
-  const runtime = await startNodeRuntime({
-    name,
-    worker,
-    client,
-    createWorker: (role, slots) => new Worker({ servers, ...reconnect, tls, concurrency: slots, clientId: `${name}:${role}`, logger }),
-    dataDir,
     concurrency,
-    locateShard: (id) => logs.catalog.locate(id),
+    replicas,
+    ...(peers ? { peers } : {}),
     allowCode: values['allow-code'] === true,
     allowExec: values['allow-exec'] === true,
     ...(io.env.GEARTRAIN_SECRET ? { secret: io.env.GEARTRAIN_SECRET } : {}),
+    connection: { ...reconnect, tls },
+    logService: {
+      concurrency: intFlag(values['ingest-concurrency'], 'ingest-concurrency', DEFAULT_INGEST_CONCURRENCY, 1),
+      maxSegmentBytes: intFlag(values['segment-bytes'], 'segment-bytes', DEFAULT_MAX_SEGMENT_BYTES, 1),
+      pollMs: intFlag(values['poll-ms'], 'poll-ms', DEFAULT_POLL_MS, 0),
+      ...(holdAfterStore(io.env) ? { afterStore: holdAfterStore(io.env)! } : {}),
+    },
     logger,
   });
-
-  const registrations = [...logs.registrations, ...runtime.registrations];
-  await worker.start();
-  registrations.push({ clientId: `${name}:mapreduce`, functions: worker.functions });
+  const registrations = node.registrations;
 
   const stopped = new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
@@ -187,15 +168,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stderr.write(`geartrain node: not registered on ${unreached.join(', ')} yet (it keeps trying)\n`);
   }
   if (!io.signal.aborted) {
-    const catalog = await logs.catalog.snapshot({ scanBudgetBytes: 0 });
+    const catalog = await node.logs.catalog.snapshot({ scanBudgetBytes: 0 });
     io.stdout.write(`node ${name} ready (${catalog.shards.length} shards)\n`);
   }
 
   await stopped;
   logger.info(`node ${name}: stopping; running jobs finish first`);
-  await runtime.close();
-  await worker.close();
-  await logs.close();
-  await client.close();
+  await node.close();
   return 0;
 }

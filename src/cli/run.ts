@@ -9,7 +9,7 @@ import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
 import { renderReport } from '../report/index.ts';
-import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
 
 export const summary = 'run a map/reduce job over the logs of every node';
 
@@ -42,6 +42,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   incremental: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'H' },
+  ...TLS_OPTIONS,
 };
 
 function help(jobs: string[]): string {
@@ -191,6 +192,10 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     ...(values.incremental ? { incremental: true } : {}),
     ...(str('memory-budget') ? { memoryBudget: intFlag(str('memory-budget'), 'memory-budget', 0, 64 * 1024) } : {}),
     signal: io.signal,
+    ...((): { tls?: RunJobOptions['tls'] } => {
+      const tls = resolveTls(values as Record<string, string | boolean | undefined>, io.env);
+      return tls ? { tls } : {};
+    })(),
   };
 
   const tty = !!io.stderr.isTTY && !values.quiet && !values.json;

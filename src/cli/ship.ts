@@ -15,7 +15,7 @@ import { LOG_LEVELS, lineLogger, type LogLevel } from '../logger.ts';
 import { DEFAULT_BATCH_LINES, DEFAULT_BATCH_MS, Shipper } from '../logs/ship.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
-import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
 
 export const summary = 'send log lines from stdin to log nodes (for piped logs and tail -f)';
 
@@ -58,7 +58,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'batch-ms': { type: 'string' },
       'flush-timeout': { type: 'string' },
       verbose: { type: 'string' },
-      ssl: { type: 'boolean', short: 'S' },
+      ...TLS_OPTIONS,
       help: { type: 'boolean', short: 'H' },
     },
   });
@@ -75,7 +75,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const servers = resolveServers(values, io.env);
   const client = new Client({
     servers,
-    tls: values.ssl === true,
+    tls: resolveTls(values, io.env) ?? false,
     connectAttempts: 1,
     connectTimeoutMs: 2000,
     reconnectDelayMs: 100,

@@ -5,7 +5,7 @@
  * nodes are candidates (still checked for liveness).
  */
 import { AdminClient } from '../client/admin-client.ts';
-import type { Logger } from '../client/options.ts';
+import type { AdminClientOptions, Logger } from '../client/options.ts';
 
 export const REPLICA_FUNCTION_PREFIX = 'geartrain.replica@';
 export const LOGGER_FUNCTION = 'logger';
@@ -29,6 +29,8 @@ export interface PeerDiscoveryOptions {
   readonly ttlMs?: number;
   readonly timeoutMs?: number;
   readonly logger?: Logger;
+  /** TLS for the admin connections (as the node's workers use). */
+  readonly tls?: AdminClientOptions['tls'];
 }
 
 export class PeerDiscovery {
@@ -43,6 +45,8 @@ export class PeerDiscovery {
   #inflight: Promise<string[]> | undefined;
   #closed = false;
 
+  readonly #tls: AdminClientOptions['tls'];
+
   constructor(opts: PeerDiscoveryOptions) {
     this.#servers = opts.servers;
     this.#self = opts.self;
@@ -50,6 +54,7 @@ export class PeerDiscovery {
     this.#ttlMs = opts.ttlMs ?? 1000;
     this.#timeoutMs = opts.timeoutMs ?? 3000;
     this.#logger = opts.logger;
+    this.#tls = opts.tls;
   }
 
   /** Names of the other live nodes, sorted. `fresh` skips the cached answer. */
@@ -78,7 +83,7 @@ export class PeerDiscovery {
         if (this.#closed) return;
         let admin = this.#admins.get(server);
         if (!admin) {
-          admin = new AdminClient({ server, timeoutMs: this.#timeoutMs, connectTimeoutMs: this.#timeoutMs });
+          admin = new AdminClient({ server, timeoutMs: this.#timeoutMs, connectTimeoutMs: this.#timeoutMs, ...(this.#tls ? { tls: this.#tls } : {}) });
           this.#admins.set(server, admin);
         }
         try {

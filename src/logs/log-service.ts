@@ -138,7 +138,7 @@ export async function startLogService(opts: LogServiceOptions): Promise<LogServi
     const cache = new ScanCache(dataDir, logger);
     const files = new FileShards({ sources: opts.sources, cache, exclude: [dataDir], logger });
     const catalog = new LogCatalog({ node: name, files, store, ingestFormat: format.spec, replicas, scanBudgetBytes: opts.scanBudgetBytes });
-    const discovery = new PeerDiscovery({ servers, self: name, peers: opts.peers, logger });
+    const discovery = new PeerDiscovery({ servers, self: name, peers: opts.peers, logger, ...(opts.workerOptions?.tls ? { tls: opts.workerOptions.tls } : {}) });
     const s = store;
     const replicator =
       replicas > 1

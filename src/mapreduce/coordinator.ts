@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client } from '../client/index.ts';
+import { Client, type ClientOptions } from '../client/index.ts';
 import { AbortError, InvalidArgumentError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
 import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import type { NodeCatalog } from '../logs/catalog.ts';
@@ -114,6 +114,8 @@ export interface RunJobOptions {
   /** Streaming jobs: write part-NNNNN files here instead of calling `output`. */
   readonly outputDir?: string;
   readonly logger?: Logger;
+  /** TLS towards the job servers (as `Client`'s `tls` option). */
+  readonly tls?: ClientOptions['tls'];
 }
 
 export interface TierReport {
@@ -261,8 +263,8 @@ class Run {
     this.retries = options.retries ?? DEFAULT_RETRIES;
     this.timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.logger = options.logger ?? silentLogger;
-    this.client = new Client({ servers: [...options.servers] });
-    this.cluster = new ClusterView(options.servers);
+    this.client = new Client({ servers: [...options.servers], ...(options.tls ? { tls: options.tls } : {}) });
+    this.cluster = new ClusterView(options.servers, options.tls);
     if (options.signal) {
       if (options.signal.aborted) this.ac.abort(options.signal.reason);
       else options.signal.addEventListener('abort', () => this.ac.abort(options.signal!.reason), { once: true });
@@ -362,7 +364,7 @@ class Run {
     if (!name) throw new InvalidArgumentError('no job given', { field: 'job' });
     const isFile = name.includes('/') || /\.(m?[jt]s)$/.test(name);
     if (isFile) {
-      this.shipped = await shipJobFile(name, this.o.servers, this.o.secret ?? process.env.GEARTRAIN_SECRET);
+      this.shipped = await shipJobFile(name, this.o.servers, this.o.secret ?? process.env.GEARTRAIN_SECRET, this.o.tls);
       this.job = this.shipped.job;
       this.jobRef = { type: 'code', hash: this.shipped.hash, signature: this.shipped.signature };
     } else {

@@ -3,7 +3,7 @@
  * too): a node is a `geartrain.map@<name>` function with at least one worker. A function listed
  * with 0 workers is a node that left.
  */
-import { AdminClient, type Client } from '../client/index.ts';
+import { AdminClient, type AdminClientOptions, type Client } from '../client/index.ts';
 import { NodeUnavailableError } from '../errors.ts';
 import { parseNodeCatalog, type NodeCatalog } from '../logs/catalog.ts';
 import { catalogFunction, fetchFunction, MAP_PREFIX, nodeInfoSchema, parseWire, type NodeInfo } from './wire.ts';
@@ -12,8 +12,8 @@ export class ClusterView {
   readonly #admins: AdminClient[];
   #cache: { at: number; nodes: Set<string> } | null = null;
 
-  constructor(servers: readonly string[]) {
-    this.#admins = servers.map((server) => new AdminClient({ server, timeoutMs: 5000 }));
+  constructor(servers: readonly string[], tls?: AdminClientOptions['tls']) {
+    this.#admins = servers.map((server) => new AdminClient({ server, timeoutMs: 5000, ...(tls ? { tls } : {}) }));
   }
 
   /** Nodes with a live map worker on any server (cached for `maxAgeMs`). */

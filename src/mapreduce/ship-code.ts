@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { Worker } from '../client/index.ts';
+import { Worker, type WorkerOptions } from '../client/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { importJobFile, sha256Hex, signCode } from './job-loader.ts';
 import type { AnyJob } from './job-definition.ts';
@@ -45,7 +45,7 @@ export async function bundleJobFile(file: string): Promise<Buffer> {
   }
 }
 
-export async function shipJobFile(file: string, servers: readonly string[], secret: string | undefined): Promise<ShippedCode> {
+export async function shipJobFile(file: string, servers: readonly string[], secret: string | undefined, tls?: WorkerOptions['tls']): Promise<ShippedCode> {
   if (!secret) {
     throw new InvalidArgumentError('set GEARTRAIN_SECRET (the same value on the nodes) to run a job file on nodes', { field: 'GEARTRAIN_SECRET' });
   }
@@ -55,7 +55,7 @@ export async function shipJobFile(file: string, servers: readonly string[], secr
   const local = path.join(dir, `${hash}.mjs`);
   fs.writeFileSync(local, code);
   const job = await importJobFile(local);
-  const worker = new Worker({ servers: [...servers], concurrency: 8 });
+  const worker = new Worker({ servers: [...servers], concurrency: 8, ...(tls ? { tls } : {}) });
   worker.register(codeFunction(hash), () => code);
   await worker.start();
   return {
