@@ -17,7 +17,7 @@
  *                                                 measured window, summarised (bench/cpu-profile.ts)
  *   node --import tsx bench/client.ts --profile-only   only that profiled run
  *
- * Environment: BENCH_RUNS, BENCH_SECONDS, BENCH_ONLY=0,1 (table lines to run), BENCH_BUNDLE=1 (run
+ * Environment: BENCH_RUNS, BENCH_SECONDS, BENCH_ONLY=0,1 (table lines to run), BENCH_BUNDLE=0 (run
  * the geartrain processes from an esbuild bundle instead of tsx). Besides jobs/s the table gives
  * each side's CPU time per job, which the other tenants of a shared machine disturb far less.
  */
@@ -41,10 +41,10 @@ const TABLE = !process.argv.includes('--profile-only');
 /** BENCH_ONLY=0,1: run only these lines of the table (0 is the libgearman baseline). */
 const ONLY = process.env.BENCH_ONLY?.split(',').map(Number);
 /**
- * BENCH_BUNDLE=1 runs the geartrain processes from an esbuild bundle instead of through tsx, whose
- * esbuild settings include `keepNames` (a `__name()` call for every closure created).
+ * The geartrain processes run from an esbuild bundle, as the CLI does from dist/ (BENCH_BUNDLE=0
+ * runs them through tsx instead, whose `keepNames` adds a `__name()` call to every closure created).
  */
-const BUNDLE = process.env.BENCH_BUNDLE === '1';
+const BUNDLE = process.env.BENCH_BUNDLE !== '0';
 const PEER_SOURCE = path.join(path.dirname(new URL(import.meta.url).pathname), 'client-peer.ts');
 const PEER = BUNDLE ? await bundlePeer() : PEER_SOURCE;
 const TICKS_PER_S = 100; // getconf CLK_TCK on Linux
