@@ -18,7 +18,7 @@
  *   node --import tsx bench/client.ts --profile-only   only that profiled run
  *
  * Environment: BENCH_RUNS, BENCH_SECONDS, BENCH_ONLY=0,1 (table lines to run), BENCH_BUNDLE=0 (run
- * the geartrain processes from an esbuild bundle instead of tsx). Besides jobs/s the table gives
+ * the geartrain processes through tsx instead of a bundle). Besides jobs/s the table gives
  * each side's CPU time per job, which the other tenants of a shared machine disturb far less.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
