@@ -8,8 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PACKAGE_ROOT } from '../dist-mode.ts';
 import { writeLog, generateLog } from '../logs/index.ts';
 import { runJob } from '../mapreduce/coordinator.ts';
 import { renderReport } from '../report/index.ts';
@@ -19,7 +19,7 @@ import { formatBytes, formatDuration, formatTable } from './render.ts';
 
 export const summary = 'run the whole system locally on generated logs (server, 3 nodes, ingestion, grep, analyze, report)';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'geartrain.js');
+const BIN = path.join(PACKAGE_ROOT, 'bin', 'geartrain.js');
 
 const HELP = `usage: geartrain demo [--lines N] [--out report.html] [--keep]
 

@@ -5,16 +5,14 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { RUNNING_FROM_DIST } from '../dist-mode.ts';
+import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT, RUNNING_FROM_DIST } from '../dist-mode.ts';
 import { CodeRefusedError, InvalidArgumentError } from '../errors.ts';
 import type { AnyJob } from './job-definition.ts';
 import type { JobRef } from './wire.ts';
 
 /** Built-in jobs: jobs/*.ts from the sources, or dist/jobs/*.mjs from the bundle. */
-export const JOBS_DIR = RUNNING_FROM_DIST
-  ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'jobs')
-  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'jobs');
+export const JOBS_DIR = RUNNING_FROM_DIST ? path.join(PACKAGE_ROOT, 'dist', 'jobs') : path.join(PACKAGE_ROOT, 'jobs');
 const JOB_EXT = RUNNING_FROM_DIST ? '.mjs' : '.ts';
 
 const BUILTIN_NAME = /^[a-z][a-z0-9-]*$/;
