@@ -7,6 +7,9 @@ import { JobServer, type JobServerOptions } from '../server/index.ts';
 import { GEARMAND_DEFAULT_CERTIFICATE, GEARMAND_DEFAULT_KEY, readTlsFiles } from '../server/tls.ts';
 import { loadTenantsFile } from '../server/tenants.ts';
 import { isLoopback } from '../server/limits.ts';
+import { isHookField, parseHookSpec, type HookConfig } from '../server/hooks-spec.ts';
+import { parseRelaySpec } from '../server/relay-spec.ts';
+import { splitList } from '../server/function-pattern.ts';
 import type { CliIO } from './io.ts';
 import { intFlag } from './flags.ts';
 
@@ -47,6 +50,13 @@ const HELP = `usage: geartrain server [flags]
       --max-pending-output B  cut off a peer with more unread output than this (default 268435456)
       --admin-token T      other hosts may change state (cancel, drop, create, maxqueue, shutdown)
                            after 'auth T' (else GEARTRAIN_ADMIN_TOKEN; --admin-token-file F)
+      --result-cache SIZE[,TTL]  keep results of finished foreground jobs with a unique key: SIZE bytes
+                           (k, M, G suffixes), each for TTL seconds (default: until evicted)
+      --result-cache-functions F[,F…]  functions (globs) whose results are kept; needed with --result-cache
+      --relay F[,F…]=HOST:PORT[,HOST:PORT…]  relay jobs of F (globs) that no local worker can do to
+                           these servers (repeatable)
+      --hook 'on=complete,fail,exception function=F url=URL|command=CMD retries=3 timeout=5 backlog=1000'
+                           POST each ended job as JSON to URL, or pipe it to CMD (repeatable)
   -P, --pid-file FILE      write the process id here
   -l, --log-file FILE      log to FILE (or 'stderr', 'none'; default stderr)
       --verbose LEVEL      FATAL, ERROR, WARNING, NOTICE, INFO, DEBUG (default WARNING)
@@ -78,8 +88,9 @@ class LogFile {
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { rest, hooks } = takeHookFlags(argv);
   const { values } = parseArgs({
-    args: argv,
+    args: rest,
     strict: true,
     allowPositionals: false,
     options: {
@@ -119,6 +130,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'max-pending-output': { type: 'string' },
       'admin-token': { type: 'string' },
       'admin-token-file': { type: 'string' },
+      'result-cache': { type: 'string' },
+      'result-cache-functions': { type: 'string' },
+      relay: { type: 'string', multiple: true },
       'pid-file': { type: 'string', short: 'P' },
       'log-file': { type: 'string', short: 'l' },
       verbose: { type: 'string' },
@@ -173,6 +187,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     verbose: verbose as LogLevel,
     logger,
     ...securityOptions(values, io.env),
+    ...extrasOptions(values, hooks),
   };
   for (const key of Object.keys(options) as (keyof JobServerOptions)[]) if (options[key] === undefined) delete options[key];
 
@@ -216,7 +231,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 /** Certificate, key and CA paths, when TLS is on (--ssl or any --ssl-* flag); gearmand's env and defaults fill the gaps. */
 function tlsFilesOf(values: Values, env: NodeJS.ProcessEnv): { certificate: string; key: string; caFile: string | undefined } | undefined {
@@ -251,6 +266,72 @@ function securityOptions(values: Values, env: NodeJS.ProcessEnv): Partial<JobSer
   const token = str('admin-token') ?? (tokenFile !== undefined ? readToken(tokenFile) : env.GEARTRAIN_ADMIN_TOKEN || undefined);
   if (token !== undefined) out.adminToken = token;
   return out;
+}
+
+/** `--hook` takes one word or several `key=value` words; pulled out before parseArgs sees them. */
+function takeHookFlags(argv: readonly string[]): { rest: string[]; hooks: string[][] } {
+  const rest: string[] = [];
+  const hooks: string[][] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a !== '--hook' && !a.startsWith('--hook=')) {
+      rest.push(a);
+      continue;
+    }
+    let first: string;
+    if (a === '--hook') {
+      const next = argv[i + 1];
+      if (next === undefined) throw new InvalidArgumentError("--hook needs a value: 'on=… function=… url=…|command=…'", { field: 'hook' });
+      first = next;
+      i++;
+    } else {
+      first = a.slice('--hook='.length);
+    }
+    const words = [first];
+    while (i + 1 < argv.length && isHookField(argv[i + 1]!)) words.push(argv[++i]!);
+    hooks.push(words);
+  }
+  return { rest, hooks };
+}
+
+/** `--result-cache`, `--relay` and `--hook`. */
+function extrasOptions(values: Values, hooks: readonly string[][]): Partial<JobServerOptions> {
+  const out: Partial<JobServerOptions> = {};
+  const cache = values['result-cache'] as string | undefined;
+  const cacheFunctions = values['result-cache-functions'] as string | undefined;
+  if (cache !== undefined) {
+    if (cacheFunctions === undefined) {
+      throw new InvalidArgumentError("--result-cache needs --result-cache-functions (the functions whose results may be reused; '*' for all)", {
+        field: 'result-cache-functions',
+      });
+    }
+    const [size = '', ttl] = cache.split(',');
+    const maxBytes = byteSize(size.trim(), 'result-cache');
+    let ttlSeconds: number | undefined;
+    if (ttl !== undefined) {
+      ttlSeconds = Number(ttl);
+      if (!/^\s*\d+(\.\d+)?\s*$/.test(ttl) || !(ttlSeconds > 0)) throw new InvalidArgumentError(`--result-cache: TTL must be a positive number of seconds, got '${ttl}'`, { field: 'result-cache' });
+    }
+    out.resultCache = { maxBytes, functions: splitList(cacheFunctions), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) };
+  } else if (cacheFunctions !== undefined) {
+    throw new InvalidArgumentError('--result-cache-functions needs --result-cache SIZE[,TTL]', { field: 'result-cache' });
+  }
+  const relay = values.relay as string[] | undefined;
+  if (relay && relay.length > 0) out.relay = relay.map((r) => parseRelaySpec(r));
+  if (hooks.length > 0) out.hooks = hooks.map((words): HookConfig => parseHookSpec(words));
+  return out;
+}
+
+/** `1048576`, `64k`, `64M`, `1G` (binary multiples) → bytes. */
+function byteSize(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmg])?i?b?$/i.exec(text);
+  const n = m ? Math.floor(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] ?? ' ').toLowerCase())) : NaN;
+  if (!(n >= 1)) throw new InvalidArgumentError(`--${flag}: SIZE must be a number of bytes (k, M, G suffixes allowed), got '${text}'`, { field: flag });
+  return n;
 }
 
 function readToken(file: string): string {

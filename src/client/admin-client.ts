@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { AdminError, ClosedError, ConnectionError, InvalidArgumentError, ProtocolError } from '../errors.ts';
 import {
+  listingLines,
   parsePriorityStatus,
   parseShowJobs,
   parseShowUniqueJobs,
@@ -33,6 +34,16 @@ interface Pending {
 }
 
 export type { FunctionStatus, JobInfo, PriorityStatus, WorkerInfo };
+
+/** One entry of geartrain's result cache (admin `cache`). */
+export interface CacheEntryInfo {
+  readonly function: string;
+  readonly unique: string;
+  /** Bytes it takes in the cache (result, replayed data, key). */
+  readonly bytes: number;
+  readonly ageSeconds: number;
+  readonly hits: number;
+}
 
 export class AdminClient implements AsyncDisposable {
   readonly options: ResolvedAdminOptions;
@@ -97,6 +108,22 @@ export class AdminClient implements AsyncDisposable {
   }
 
   /** The server's version text (`1.1.20+ds` from Debian's gearmand). */
+  /** geartrain `cache`: the result cache's entries, least recently used first (AdminError when it is off). */
+  async cacheEntries(opts?: CallOptions): Promise<CacheEntryInfo[]> {
+    return listingLines(await this.command('cache', opts))
+      .filter((l) => l.length > 0)
+      .map((line) => {
+        const [fn = '', unique = '', bytes = '0', age = '0', hits = '0'] = line.split('\t');
+        const text = unique.replace(/\\([\\tnr])/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
+        return { function: fn, unique: text, bytes: Number(bytes), ageSeconds: Number(age), hits: Number(hits) };
+      });
+  }
+
+  /** geartrain `cache flush [FUNC]` (FUNC may be a glob): resolves with the number of entries dropped. */
+  async flushCache(fn?: string, opts?: CallOptions): Promise<number> {
+    return Number(okValue(await this.command(fn === undefined ? 'cache flush' : `cache flush ${checkToken(fn)}`, opts)));
+  }
+
   async version(opts?: CallOptions): Promise<string> {
     return okValue(await this.command('version', opts));
   }

@@ -28,6 +28,7 @@ export function replyShape(command: string): ReplyShape {
     if (what === 'unique' && (tokens[2] ?? '').toLowerCase() === 'jobs') return 'listing';
   }
   if (name === 'cache' && (tokens[1] ?? '').toLowerCase() !== 'flush') return 'listing';
+  if (name === 'hooks') return 'listing';
   return 'line';
 }
 

@@ -4,6 +4,8 @@ import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
 import { mayChangeState, tokenMatches } from './limits.ts';
 import { displayName, qualify, visible } from './tenants.ts';
+import { cacheCommand } from './result-cache-admin.ts';
+import { hooksCommand } from './hooks-admin.ts';
 
 const OK = 'OK\r\n';
 
@@ -63,6 +65,16 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
     }
     case 'show':
       show(core, conn, tokens);
+      return;
+    case 'cache':
+      if ((tokens[1] ?? '').toLowerCase() === 'flush' && !mayChangeState(conn)) {
+        permissionDenied(core, conn, 'cache+flush');
+        return;
+      }
+      reply(conn, cacheCommand(core, conn, tokens));
+      return;
+    case 'hooks':
+      reply(conn, hooksCommand(core, conn));
       return;
     case 'cancel': {
       if ((tokens[1] ?? '').toLowerCase() !== 'job' || tokens.length < 3) {

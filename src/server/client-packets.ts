@@ -4,6 +4,7 @@ import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
 import { coalesceKeyOf, Priority, storeKeyFor, type Job } from './job.ts';
 import { qualify, visible } from './tenants.ts';
+import { answerFromCache } from './result-cache.ts';
 
 const SET_CLIENT_ID_MAX = 127;
 
@@ -108,6 +109,13 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
     data = args[2]!;
   }
 
+  if (core.relay) {
+    const loop = core.relay.loopRefusal(conn);
+    if (loop !== null) {
+      error(conn, 'RELAY_LOOP', loop);
+      return;
+    }
+  }
   const fn = core.fn(fnName);
   const coalesceKey = coalesceKeyOf(unique, data);
   if (coalesceKey !== '') {
@@ -115,6 +123,13 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
     if (existing && existing.state !== 'done') {
       attach(conn, existing, kind.background);
       return;
+    }
+    if (!kind.background && core.resultCache) {
+      const hit = core.resultCache.lookup(fn, unique, data);
+      if (hit) {
+        answerFromCache(conn, core.handleFor(core.nextSeq()), hit);
+        return;
+      }
     }
   }
 
@@ -155,6 +170,7 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
     job.clients.push(conn);
     conn.clientJobs.add(job);
   }
+  core.relay?.noteOrigin(job, conn);
 
   if (!persist) {
     conn.send(response(PacketType.JOB_CREATED, job.handle));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { PacketType, response, type Frame } from '../protocol/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Connection } from './connection.ts';
@@ -11,6 +12,10 @@ import { handleAdminLine } from './admin-commands.ts';
 import { handleClientPacket } from './client-packets.ts';
 import { handleWorkerPacket } from './worker-packets.ts';
 import { TenantRegistry } from './tenants.ts';
+import { ResultCache } from './result-cache.ts';
+import { HookDispatcher } from './hooks.ts';
+import type { HookOutcome } from './hooks-spec.ts';
+import { Relay } from './relay.ts';
 
 const NOOP = response(PacketType.NOOP);
 const NO_JOB = response(PacketType.NO_JOB);
@@ -65,12 +70,23 @@ export class ServerCore {
   onShutdownRequest: ((graceful: boolean) => void) | null = null;
   /** Called when a job ends with a terminal packet (the HTTP monitor counts map/reduce tasks). */
   onJobEnd: ((job: Job, outcome: 'complete' | 'fail' | 'exception') => void) | null = null;
+  /** Random id of this server process: relay hop lists and hook events name it. */
+  readonly serverId = randomBytes(4).toString('hex');
+  /** `--result-cache`: null when off. */
+  readonly resultCache: ResultCache | null;
+  /** `--hook`: null when there is none. */
+  readonly hooks: HookDispatcher | null;
+  /** `--relay`: null when there is no rule. */
+  readonly relay: Relay | null;
 
   constructor(options: ResolvedServerOptions) {
     this.options = options;
     this.logger = options.logger;
     this.epochs = new EpochScheduler((job) => this.#epochDue(job));
     this.tenants = options.tenants ? new TenantRegistry(options.tenants) : null;
+    this.resultCache = options.resultCache ? new ResultCache(options.resultCache) : null;
+    this.hooks = options.hooks && options.hooks.length > 0 ? new HookDispatcher(options.hooks, this.serverId, this.logger) : null;
+    this.relay = options.relay && options.relay.length > 0 ? new Relay(this, options.relay) : null;
   }
 
   // ---------------------------------------------------------------- dispatch
@@ -156,12 +172,17 @@ export class ServerCore {
       this.epochs.add(job);
       return;
     }
-    job.fn.enqueue(job);
-    this.wake(job.fn);
+    this.makeRunnable(job);
   }
 
   #epochDue(job: Job): void {
     job.fn.waiting--;
+    this.makeRunnable(job);
+  }
+
+  /** A job whose time has come: relayed (relay.ts), or into its run queue. */
+  makeRunnable(job: Job): void {
+    if (this.relay?.take(job)) return;
     job.fn.enqueue(job);
     this.wake(job.fn);
   }
@@ -300,6 +321,7 @@ export class ServerCore {
       for (const c of job.clients) c.send(fail);
       fn.failed++;
       this.stats.failed++;
+      this.hooks?.jobEnded(job, 'fail', `dropped after ${job.retries} attempts`);
       this.#free(job);
       return;
     }
@@ -308,9 +330,10 @@ export class ServerCore {
   }
 
   /** The job ended with a terminal packet (already forwarded to its clients). */
-  finish(job: Job, outcome: 'complete' | 'fail' | 'exception'): void {
+  finish(job: Job, outcome: HookOutcome, reason?: string): void {
     const fn = job.fn;
     this.onJobEnd?.(job, outcome);
+    this.hooks?.jobEnded(job, outcome, reason);
     if (job.worker) job.worker.workerJobs.delete(job);
     job.worker = null;
     if (job.timeoutTimer) {
@@ -350,8 +373,16 @@ export class ServerCore {
     this.#free(job);
   }
 
+  /** A relayed background job the remote server acknowledged (or one cancelled while relayed): forget it, row included. */
+  release(job: Job): void {
+    job.fn.running--;
+    this.#free(job);
+  }
+
   /** Admin `cancel job`: clients get WORK_FAIL; a running job runs on, its result discarded. */
   cancel(job: Job): void {
+    // A running job ends later with its worker's packet, which fires the hooks then.
+    if (job.state !== 'running') this.hooks?.jobEnded(job, 'fail', 'cancelled');
     const fail = response(PacketType.WORK_FAIL, job.handle);
     for (const c of job.clients) c.send(fail);
     for (const c of job.clients) c.clientJobs.delete(job);
@@ -430,6 +461,8 @@ export class ServerCore {
   }
 
   shutdown(): void {
+    this.relay?.close();
+    this.hooks?.close();
     this.epochs.clear();
     for (const job of this.jobs.values()) {
       if (job.timeoutTimer) clearTimeout(job.timeoutTimer);

@@ -11,6 +11,9 @@ import { TlsAcceptor, type TlsPeer } from './tls.ts';
 import { MonitorServer, type HttpAddress } from './http/http-server.ts';
 import { localStreamPair } from './http/local-stream.ts';
 
+/** How long a graceful close waits for hooks to deliver their backlog. */
+const HOOK_DRAIN_MS = 2000;
+
 export interface ServerAddress {
   host: string;
   port: number;
@@ -335,6 +338,8 @@ export class JobServer {
       await new Promise((r) => setTimeout(r, 20));
     }
     await this.#core.batcher?.drain();
+    // Give hooks a moment to deliver the last events; a dead receiver cannot hold the close up.
+    await this.#core.hooks?.drain(Math.min(deadline, Date.now() + HOOK_DRAIN_MS), options.signal);
     await this.#http?.close();
     for (const conn of this.#core.connections) conn.end();
     for (const socket of this.#handshaking) socket.destroy();

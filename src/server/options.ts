@@ -6,6 +6,9 @@ import { LOG_LEVELS, silentLogger, type Logger } from '../logger.ts';
 import type { JobStore } from './store/types.ts';
 import { serverTlsSchema } from './tls.ts';
 import { tenantsFileSchema } from './tenants.ts';
+import { resultCacheSchema } from './result-cache.ts';
+import { relayRuleSchema } from './relay-spec.ts';
+import { hookSchema } from './hooks-spec.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
@@ -76,6 +79,12 @@ const optionsSchema = z
     /** Address the HTTP port binds; default: the job server's `host`. */
     httpHost: z.string().min(1).optional(),
     verbose: z.enum(LOG_LEVELS).default('ERROR'),
+    /** Keep results of finished foreground jobs with a unique key (result-cache.ts); off when absent. */
+    resultCache: resultCacheSchema.optional(),
+    /** Relay jobs no local worker can do to other servers (relay.ts). */
+    relay: z.array(relayRuleSchema).optional(),
+    /** Event hooks fired when jobs end (hooks.ts). */
+    hooks: z.array(hookSchema).optional(),
   })
   .strict();
 

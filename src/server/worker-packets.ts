@@ -104,10 +104,12 @@ function workResult(core: ServerCore, conn: Connection, frame: BinaryFrame): voi
       return;
     case PacketType.WORK_DATA:
     case PacketType.WORK_WARNING:
+      core.resultCache?.record(job, frame.type, frame.args[1] ?? Buffer.alloc(0));
       if (clients.length > 0) broadcast(clients, asResponse(frame));
       return;
     case PacketType.WORK_COMPLETE:
       if (clients.length > 0) broadcast(clients, asResponse(frame));
+      core.resultCache?.store(job, frame.args[1] ?? Buffer.alloc(0));
       core.finish(job, 'complete');
       return;
     case PacketType.WORK_FAIL:

@@ -1,0 +1,41 @@
+/**
+ * Function-name patterns shared by the result cache, the relay rules and the event hooks:
+ * `*` matches any run of characters (a tenant's `/` included), `?` one character, anything else
+ * itself. A pattern matches a function by its server-side name (`acme/resize`) or by the name
+ * its tenant knows it by (`resize`), so `resize` covers every tenant's `resize`.
+ */
+import type { FunctionEntry } from './function-entry.ts';
+
+export function globRegExp(glob: string): RegExp {
+  let re = '^';
+  for (const c of glob) {
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(re + '$', 's');
+}
+
+/** A predicate over functions, memoised per FunctionEntry (it is asked once per job). */
+export function functionMatcher(patterns: readonly string[]): (fn: FunctionEntry) => boolean {
+  const exact = new Set(patterns.filter((p) => !/[*?]/.test(p)));
+  const globs = patterns.filter((p) => /[*?]/.test(p)).map(globRegExp);
+  const memo = new WeakMap<FunctionEntry, boolean>();
+  const test = (name: string) => exact.has(name) || globs.some((re) => re.test(name));
+  return (fn) => {
+    let hit = memo.get(fn);
+    if (hit === undefined) {
+      hit = test(fn.name) || (fn.localName !== fn.name && test(fn.localName));
+      memo.set(fn, hit);
+    }
+    return hit;
+  };
+}
+
+/** `a,b*, c` → ['a', 'b*', 'c']. */
+export function splitList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
