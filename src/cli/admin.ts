@@ -81,7 +81,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   try {
     flags = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
   } catch (err) {
-    io.stderr.write(`geartrain admin: ${(err as Error).message}\n(try: geartrain admin -H)\n`);
+    io.stderr.write(formatCliError('geartrain admin', err) + '\n');
     return 2;
   }
   if (flags.help) {

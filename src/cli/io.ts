@@ -24,10 +24,25 @@ export function processIO(): CliIO {
 
 /** One line, no stack trace: what went wrong and, when we know, what to do. */
 export function formatCliError(prefix: string, err: unknown): string {
-  if (err instanceof GeartrainError) return `${prefix}: ${err.message}`;
+  return `${prefix}: ${oneLine(describe(prefix, err))}`;
+}
+
+function describe(prefix: string, err: unknown): string {
+  if (err instanceof GeartrainError) return err.message;
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
-    return `${prefix}: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      // node:util parseArgs: its first sentence, then where the flags are listed.
+      const first = err.message.split(/\.\s|\n/)[0]!.replace(/\.$/, '');
+      const dash = /ambiguous/.test(err.message) ? "; a value starting with '-' goes after '=' (--flag=-1)" : '';
+      return `${first}${dash} (try: ${prefix} -H)`;
+    }
+    return `${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`;
   }
-  return `${prefix}: ${String(err)}`;
+  return String(err);
+}
+
+/** Echoed user input stays on one line: line breaks become spaces, control characters '?'. */
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '?');
 }

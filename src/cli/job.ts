@@ -89,7 +89,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   try {
     parsed = parse(argv);
   } catch (err) {
-    io.stderr.write(`geartrain job: ${(err as Error).message}\n(try: geartrain job -H)\n`);
+    io.stderr.write(formatCliError('geartrain job', err) + '\n');
     return 2;
   }
   const flags = parsed.values;

@@ -127,7 +127,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const servers = resolveServers(values, io.env);
   const name = values.name ?? os.hostname().split('.')[0]!;
   const formatSpec = values.format ?? 'combined';
-  const format = compileLogFormat(formatSpec);
+  let format: ReturnType<typeof compileLogFormat>;
+  try {
+    format = compileLogFormat(formatSpec);
+  } catch (err) {
+    throw new InvalidArgumentError(`--format ${JSON.stringify(formatSpec)}: ${(err as Error).message}`, { field: 'format' });
+  }
   const sources = (values.logs ?? []).map((spec) => parseLogSource(spec, format));
   const dataDir = path.resolve(values.data ?? path.join('geartrain-data', `node-${name}`));
   const replicas = intFlag(values.replicas, 'replicas', 1, 1);

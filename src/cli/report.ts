@@ -39,9 +39,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length !== 1) {
+  if (positionals.length === 0) {
     io.stderr.write(HELP);
     return 2;
+  }
+  if (positionals.length > 1) {
+    throw new InvalidArgumentError(`give one RESULT.json (the --json output of 'geartrain run JOB'; - reads stdin), got ${positionals.length} (try: geartrain report -H)`, { field: 'RESULT.json' });
   }
   const source = positionals[0]!;
   const text = source === '-' ? await readAll(io.stdin) : fs.readFileSync(source, 'utf8');

@@ -162,6 +162,16 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     } else params[target.param] = v;
   }
 
+  if (job) {
+    // Refuse bad parameters before any connection, worded as the flags the user typed.
+    const checked = job.params.safeParse(params);
+    if (!checked.success) {
+      const issue = checked.error.issues[0]!;
+      const field = issue.path.join('.') || 'arguments';
+      const flag = job.cli?.positionals?.includes(field) ? field.toUpperCase() : `--${field}`;
+      throw new InvalidArgumentError(`${job.name}: ${flag}: ${params[field] === undefined ? 'missing' : issue.message} (usage: geartrain run ${job.cli?.usage ?? job.name})`, { field });
+    }
+  }
   const str = (k: string) => values[k] as string | undefined;
   const servers = context.servers ? [...context.servers] : resolveServers({ servers: str('servers'), host: str('host'), port: str('port') }, io.env);
   const options: RunJobOptions = {
@@ -254,6 +264,10 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
 
   if (report.partial) {
     io.stderr.write(`${command}: PARTIAL result: ${report.missing.length} shard(s) not read: ${report.missing.map((m) => `${m.node}:${m.path}`).join(', ')}\n`);
+  }
+  const badLines = report.counters.bad_lines ?? 0;
+  if (badLines > 0 && !values.json && !tty) {
+    io.stderr.write(`${command}: ${badLines} of ${report.counters.lines_read ?? badLines} line(s) could not be parsed (see 'stats.samples' in --json output; check the nodes' --format)\n`);
   }
   if (tty || (!values.quiet && !values.json && io.stderr.isTTY)) {
     const bad = report.counters.bad_lines ?? 0;

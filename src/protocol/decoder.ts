@@ -133,7 +133,8 @@ export class Decoder {
         if (nl - offset > this.#maxAdminLine) throw this.#adminTooLong(buf, offset);
         let lineEnd = nl;
         if (lineEnd > offset && buf[lineEnd - 1] === 13) lineEnd--;
-        this.#onFrame({ kind: 'admin', line: buf.toString('latin1', offset, lineEnd) });
+        // UTF-8, as names in binary packets are read: `drop function fünf` names what CAN_DO fünf registered.
+        this.#onFrame({ kind: 'admin', line: buf.toString('utf8', offset, lineEnd) });
         offset = nl + 1;
         continue;
       }

@@ -9,6 +9,14 @@ import { hooksCommand } from './hooks-admin.ts';
 
 const OK = 'OK\r\n';
 
+/**
+ * A name, client id or unique key as a listing prints it: control characters escaped (\t, \n,
+ * \r, \xHH), so a peer cannot add or split lines of `status`, `workers` or `show unique jobs`.
+ */
+function shown(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\t' ? '\\t' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 function reply(conn: Connection, text: string): void {
   // One write per reply: gearadmin stops reading after a few ms of silence.
   conn.send(Buffer.from(text, 'utf8'));
@@ -37,7 +45,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
     case 'status': {
       let out = '';
       for (const fn of core.functions.values()) {
-        if (visible(conn, fn)) out += `${displayName(conn, fn)}\t${fn.total}\t${fn.running}\t${fn.registrations}\n`;
+        if (visible(conn, fn)) out += `${shown(displayName(conn, fn))}\t${fn.total}\t${fn.running}\t${fn.registrations}\n`;
       }
       reply(conn, out + '.\n');
       return;
@@ -47,7 +55,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
       for (const fn of core.functions.values()) {
         if (!visible(conn, fn)) continue;
         // Scheduled epoch jobs are NORMAL jobs that are queued but not runnable yet.
-        out += `${displayName(conn, fn)}\t${fn.queued[0]}\t${fn.queued[1] + fn.waiting}\t${fn.queued[2]}\t${fn.registrations}\n`;
+        out += `${shown(displayName(conn, fn))}\t${fn.queued[0]}\t${fn.queued[1] + fn.waiting}\t${fn.queued[2]}\t${fn.registrations}\n`;
       }
       reply(conn, out + '.\n');
       return;
@@ -56,8 +64,8 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
       let out = '';
       for (const c of core.connections) {
         if (conn.tenant !== null && c.tenant !== conn.tenant) continue;
-        out += `${c.fd} ${c.remoteAddress} ${c.clientId} :`;
-        for (const a of c.abilities) out += ` ${displayName(conn, a.fn)}`;
+        out += `${c.fd} ${c.remoteAddress} ${shown(c.clientId)} :`;
+        for (const a of c.abilities) out += ` ${shown(displayName(conn, a.fn))}`;
         out += '\n';
       }
       reply(conn, out + '.\n');
@@ -178,7 +186,7 @@ function show(core: ServerCore, conn: Connection, tokens: readonly string[]): vo
   }
   if (what === 'unique' && (tokens[2] ?? '').toLowerCase() === 'jobs') {
     let out = '';
-    for (const job of core.jobs.values()) if (visible(conn, job.fn)) out += `${job.storeKey}\n`;
+    for (const job of core.jobs.values()) if (visible(conn, job.fn)) out += `${shown(job.storeKey)}\n`;
     reply(conn, out + '.\n');
     return;
   }

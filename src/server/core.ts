@@ -355,9 +355,14 @@ export class ServerCore {
   /** Forget a job that is not running: counters, maps, clients, stored row. */
   #free(job: Job): void {
     const fn = job.fn;
-    if (job.state === 'queued') fn.queued[job.priority]--;
-    else if (job.state === 'scheduled' || job.state === 'storing') fn.waiting--;
+    const was = job.state;
+    if (was === 'queued') fn.queued[job.priority]--;
+    else if (was === 'scheduled' || was === 'storing') fn.waiting--;
     job.state = 'done';
+    // Nothing may keep a finished job alive: not the epoch heap until its time, not a run queue
+    // that no worker reads.
+    if (was === 'scheduled') this.epochs.remove(job);
+    else if (was === 'queued') fn.compact(job.priority);
     this.jobs.delete(job.handle);
     if (job.coalesceKey !== '' && fn.byUnique.get(job.coalesceKey) === job) fn.byUnique.delete(job.coalesceKey);
     for (const c of job.clients) c.clientJobs.delete(job);

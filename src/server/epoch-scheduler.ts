@@ -38,6 +38,44 @@ export class EpochScheduler {
     this.#arm();
   }
 
+  /** Take a job out before its time (cancelled, dropped), so it is not kept until then. */
+  remove(job: Job): void {
+    const heap = this.#heap;
+    const i = heap.indexOf(job);
+    if (i === -1) return;
+    const last = heap.pop()!;
+    if (i < heap.length) {
+      heap[i] = last;
+      this.#siftUp(i);
+      this.#siftDown(i);
+    }
+    this.#arm();
+  }
+
+  #siftUp(i: number): void {
+    const heap = this.#heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i]!, heap[parent]!)) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
+    }
+  }
+
+  #siftDown(i: number): void {
+    const heap = this.#heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
+      if (m === i) break;
+      [heap[m], heap[i]] = [heap[i]!, heap[m]!];
+      i = m;
+    }
+  }
+
   #pop(): Job | undefined {
     const heap = this.#heap;
     if (heap.length === 0) return undefined;

@@ -38,6 +38,17 @@ export class Fifo<T> {
     for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i] as T;
   }
 
+  /** Keep only the items `keep` accepts, in order (drops lazily deleted entries). */
+  retain(keep: (item: T) => boolean): void {
+    const kept: (T | undefined)[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i] as T;
+      if (keep(item)) kept.push(item);
+    }
+    this.#items = kept;
+    this.#head = 0;
+  }
+
   clear(): void {
     this.#items = [];
     this.#head = 0;

@@ -70,6 +70,16 @@ export class FunctionEntry {
     return this.peek(0) !== undefined || this.peek(1) !== undefined || this.peek(2) !== undefined;
   }
 
+  /**
+   * A queued job at `priority` ended without being taken (its client left, it was cancelled):
+   * once dead entries outnumber live ones, and there are enough to matter, rebuild that queue
+   * without them. Amortised O(1); without it a function nobody serves keeps every abandoned job.
+   */
+  compact(priority: number): void {
+    const q = this.queues[priority]!;
+    if (q.length > 1024 && q.length > 2 * this.queued[priority]!) q.retain((job) => job.state === 'queued' && job.priority === priority);
+  }
+
   /** Append to the tail of its priority list. */
   enqueue(job: Job): void {
     job.state = 'queued';

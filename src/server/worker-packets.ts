@@ -24,7 +24,8 @@ export function handleWorkerPacket(core: ServerCore, conn: Connection, frame: Bi
       const name = qualify(conn, frame.args[0]!.toString('utf8'));
       const raw = frame.args.length > 1 ? parseInt(frame.args[1]!.toString('latin1'), 10) : 0;
       // Milliseconds since gearmand 1.1.19 (PR #250); gearmand raises anything lower to 1000.
-      const ms = Number.isNaN(raw) || raw <= 0 ? 0 : Math.max(1000, raw);
+      // setTimeout holds at most 2^31-1 ms; Node turns anything larger into 1 ms.
+      const ms = Number.isNaN(raw) || raw <= 0 ? 0 : Math.min(0x7fffffff, Math.max(1000, raw));
       core.addAbility(conn, name, ms);
       return true;
     }
