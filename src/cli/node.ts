@@ -11,12 +11,12 @@ import { parseArgs } from 'node:util';
 import { AdminClient } from '../client/admin-client.ts';
 import type { WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { LOG_LEVELS, lineLogger, type LogLevel } from '../logger.ts';
+import { lineLogger } from '../logger.ts';
 import { compileLogFormat } from '../logs/format.ts';
 import { parseLogSource } from '../logs/log-sources.ts';
 import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS } from '../logs/log-service.ts';
 import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
-import { intFlag } from './flags.ts';
+import { intFlag, logLevelFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
@@ -119,11 +119,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(HELP);
     return 0;
   }
-  const verbose = (values.verbose ?? 'WARNING').toUpperCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(verbose)) {
-    throw new InvalidArgumentError(`--verbose must be one of ${LOG_LEVELS.join(', ')}`, { field: 'verbose' });
-  }
-  const logger = lineLogger((l) => io.stderr.write(l), verbose as LogLevel);
+  const verbose = logLevelFlag(values.verbose);
+  const logger = lineLogger((l) => io.stderr.write(l), verbose);
   const servers = resolveServers(values, io.env);
   const name = values.name ?? os.hostname().split('.')[0]!;
   const formatSpec = values.format ?? 'combined';

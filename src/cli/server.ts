@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
-import { LOG_LEVELS, lineLogger, silentLogger, type Logger, type LogLevel } from '../logger.ts';
+import { lineLogger, silentLogger, type Logger } from '../logger.ts';
 import { JobServer, type JobServerOptions } from '../server/index.ts';
 import { GEARMAND_DEFAULT_CERTIFICATE, GEARMAND_DEFAULT_KEY, readTlsFiles } from '../server/tls.ts';
 import { loadTenantsFile } from '../server/tenants.ts';
@@ -11,7 +11,7 @@ import { isHookField, parseHookSpec, type HookConfig } from '../server/hooks-spe
 import { parseRelaySpec } from '../server/relay-spec.ts';
 import { splitList } from '../server/function-pattern.ts';
 import type { CliIO } from './io.ts';
-import { intFlag } from './flags.ts';
+import { intFlag, logLevelFlag } from './flags.ts';
 
 export const summary = 'run a Gearman job server (gearmand-compatible)';
 
@@ -143,28 +143,23 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(HELP);
     return 0;
   }
-  const verbose = (values.verbose ?? 'WARNING').toUpperCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(verbose)) {
-    throw new InvalidArgumentError(`--verbose must be one of ${LOG_LEVELS.join(', ')}`, { field: 'verbose' });
-  }
+  const verbose = logLevelFlag(values.verbose);
   const logTarget = values['log-file'] ?? 'stderr';
   let logFile: LogFile | null = null;
   let logger: Logger;
   if (logTarget === 'none') logger = silentLogger;
-  else if (logTarget === 'stderr') logger = lineLogger((l) => io.stderr.write(l), verbose as LogLevel);
+  else if (logTarget === 'stderr') logger = lineLogger((l) => io.stderr.write(l), verbose);
   else {
     const file = new LogFile(logTarget);
     logFile = file;
-    logger = lineLogger((l) => file.write(l), verbose as LogLevel);
+    logger = lineLogger((l) => file.write(l), verbose);
   }
 
   const queue = values.queue ?? values['queue-type'] ?? 'sqlite';
   const dataDir = values.data ?? 'geartrain-data';
   let sqliteDb = values['sqlite-db'] ?? values['libsqlite3-db'];
-  if (!sqliteDb && ['sqlite', 'libsqlite3'].includes(queue.toLowerCase())) {
-    fs.mkdirSync(dataDir, { recursive: true });
-    sqliteDb = path.join(dataDir, 'queue.sqlite');
-  }
+  const defaultDb = !sqliteDb && ['sqlite', 'libsqlite3'].includes(queue.toLowerCase());
+  if (defaultDb) sqliteDb = path.join(dataDir, 'queue.sqlite');
   const options: JobServerOptions = {
     host: values.listen ?? '127.0.0.1',
     port: intFlag(values.port, 'port', 4730),
@@ -184,7 +179,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     maxPacketSize: intFlag(values['max-packet-size'], 'max-packet-size', 64 * 1024 * 1024),
     httpPort: values['http-port'] !== undefined ? intFlag(values['http-port'], 'http-port', 0) : undefined,
     httpHost: values['http-listen'],
-    verbose: verbose as LogLevel,
+    verbose: verbose,
     logger,
     ...securityOptions(values, io.env),
     ...extrasOptions(values, hooks),
@@ -192,6 +187,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   for (const key of Object.keys(options) as (keyof JobServerOptions)[]) if (options[key] === undefined) delete options[key];
 
   const server = new JobServer(options);
+  // Created only once every flag has been checked: a typo must not leave a data directory behind.
+  if (defaultDb) fs.mkdirSync(dataDir, { recursive: true });
   const pidFile = values['pid-file'];
   let stopping = false;
   const done = new Promise<void>((resolve) => {

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from '../client/client.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { LOG_LEVELS, lineLogger, type LogLevel } from '../logger.ts';
+import { lineLogger } from '../logger.ts';
 import { DEFAULT_BATCH_LINES, DEFAULT_BATCH_MS, Shipper } from '../logs/ship.ts';
-import { intFlag } from './flags.ts';
+import { intFlag, logLevelFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
 
@@ -67,11 +67,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   if (!values.function) throw new InvalidArgumentError('no function given (-f logger)', { field: 'function' });
-  const verbose = (values.verbose ?? 'WARNING').toUpperCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(verbose)) {
-    throw new InvalidArgumentError(`--verbose must be one of ${LOG_LEVELS.join(', ')}`, { field: 'verbose' });
-  }
-  const logger = lineLogger((l) => io.stderr.write(l), verbose as LogLevel);
+  const verbose = logLevelFlag(values.verbose);
+  const logger = lineLogger((l) => io.stderr.write(l), verbose);
   const servers = resolveServers(values, io.env);
   const client = new Client({
     servers,

@@ -79,9 +79,7 @@ export class Client implements AsyncDisposable {
   #roundRobin = 0;
   #started = false;
   #closing: Promise<void> | undefined;
-  #closedError: Error | undefined | null = null;
   #idle: (() => void) | undefined;
-  readonly #closedWaiters: ((e: Error | undefined) => void)[] = [];
 
   constructor(options?: ClientOptions) {
     this.options = parseClientOptions(options);
@@ -252,7 +250,7 @@ export class Client implements AsyncDisposable {
       try {
         if (this.#active.size > 0) await raceSignal(new Promise<void>((resolve) => (this.#idle = resolve)), d.signal);
         await this.#pool.close();
-        this.#finish(undefined);
+        this.#status.close(undefined);
       } catch (err) {
         this.destroy(err as Error);
       } finally {
@@ -268,24 +266,16 @@ export class Client implements AsyncDisposable {
     this.#closing ??= Promise.resolve();
     for (const c of [...this.#active]) c.fail(err);
     this.#pool.destroy(err);
-    this.#finish(error);
+    this.#status.close(error);
   }
 
   /** Resolves when the client is closed: undefined after close(), the error after destroy(err). */
   closed(): Promise<Error | undefined> {
-    if (this.#closedError !== null) return Promise.resolve(this.#closedError);
-    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+    return this.#status.closed();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  #finish(error: Error | undefined): void {
-    if (this.#closedError !== null) return;
-    this.#closedError = error;
-    this.#status.push({ type: 'closed', error });
-    for (const w of this.#closedWaiters.splice(0)) w(error);
   }
 
   #checkOpen(): void {

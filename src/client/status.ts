@@ -24,10 +24,29 @@ interface Subscriber {
   wake: (() => void) | undefined;
 }
 
-/** Fan-out of status events to any number of async-iterating subscribers. */
+/**
+ * Fan-out of status events to any number of async-iterating subscribers, and the end of the
+ * owner's life: `close()` sends the last event and settles every `closed()` promise.
+ */
 export class StatusChannel {
   readonly #subscribers = new Set<Subscriber>();
   #ended = false;
+  /** null while open; then undefined (closed cleanly) or the error it was destroyed with. */
+  #closedWith: Error | undefined | null = null;
+  readonly #closedWaiters: ((e: Error | undefined) => void)[] = [];
+
+  /** Once only: push the `closed` event and wake everyone waiting in `closed()`. */
+  close(error: Error | undefined): void {
+    if (this.#closedWith !== null) return;
+    this.#closedWith = error;
+    this.push({ type: 'closed', error });
+    for (const w of this.#closedWaiters.splice(0)) w(error);
+  }
+
+  closed(): Promise<Error | undefined> {
+    if (this.#closedWith !== null) return Promise.resolve(this.#closedWith);
+    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+  }
 
   push(event: StatusEvent): void {
     if (this.#ended) return;

@@ -59,8 +59,6 @@ export class Worker implements AsyncDisposable {
   #started = false;
   #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
-  #closedError: Error | undefined | null = null;
-  readonly #closedWaiters: ((e: Error | undefined) => void)[] = [];
   readonly #doneListeners = new Set<(d: JobDone) => void>();
 
   constructor(options?: WorkerOptions) {
@@ -157,7 +155,7 @@ export class Worker implements AsyncDisposable {
           await raceSignal(new Promise<void>((resolve) => (this.#idle = resolve)), d.signal);
         }
         await this.#pool.close();
-        this.#finish(undefined);
+        this.#status.close(undefined);
       } catch (err) {
         this.destroy(err as Error);
       } finally {
@@ -173,25 +171,17 @@ export class Worker implements AsyncDisposable {
     const err = error ?? new ClosedError('worker destroyed');
     for (const r of this.#running) take(r, err);
     this.#pool.destroy(err);
-    this.#finish(error);
+    this.#status.close(error);
     this.#idle?.();
   }
 
   /** Resolves when the worker is closed: undefined after close(), the error after destroy(err). */
   closed(): Promise<Error | undefined> {
-    if (this.#closedError !== null) return Promise.resolve(this.#closedError);
-    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+    return this.#status.closed();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  #finish(error: Error | undefined): void {
-    if (this.#closedError !== null) return;
-    this.#closedError = error;
-    this.#status.push({ type: 'closed', error });
-    for (const w of this.#closedWaiters.splice(0)) w(error);
   }
 
   #free(): number {

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { Connection } from './connection.ts';
 import { EpochScheduler } from './epoch-scheduler.ts';
 import { FunctionEntry } from './function-entry.ts';
-import { Job, Priority } from './job.ts';
+import { Job, Priority, type NewJobSpec } from './job.ts';
 import type { ResolvedServerOptions } from './options.ts';
 import type { WriteBatcher } from './write-batcher.ts';
 import type { StoredJob } from './store/types.ts';
@@ -32,18 +32,6 @@ export interface ServerStats {
   connectionsRefused: number;
   /** Peers cut off because they did not read their replies (maxPendingOutput). */
   connectionsCutOff: number;
-}
-
-export interface NewJobSpec {
-  fn: FunctionEntry;
-  unique: string;
-  storeKey: string;
-  coalesceKey: string;
-  data: Buffer;
-  priority: Priority;
-  background: boolean;
-  whenToRun: number;
-  reducer: string | null;
 }
 
 /**

@@ -23,9 +23,27 @@ export function visibleUnique(storeKey: string): string {
   return storeKey;
 }
 
-/** Key under which a job coalesces in its function: '' never coalesces; `-` keys on the payload. */
+/**
+ * Key under which a job coalesces in its function: '' never coalesces; `-` (gearmand's "the
+ * payload is the key") keys on a hash of the payload, so a large payload is not held twice.
+ */
 export function coalesceKeyOf(unique: string, data: Buffer): string {
-  return unique === '' ? '' : unique === '-' ? `-\0${data.toString('latin1')}` : unique;
+  if (unique === '') return '';
+  if (unique === '-') return `-\0${createHash('sha1').update(data).digest('hex')}`;
+  return unique;
+}
+
+/** What a new job is made of; the server adds its handle and sequence number. */
+export interface NewJobSpec {
+  fn: FunctionEntry;
+  unique: string;
+  storeKey: string;
+  coalesceKey: string;
+  data: Buffer;
+  priority: Priority;
+  background: boolean;
+  whenToRun: number;
+  reducer: string | null;
 }
 
 /** Priority as stored by gearmand: 0 HIGH, 1 NORMAL, 2 LOW. */
@@ -84,17 +102,7 @@ export class Job {
   startedAt = 0;
 
   constructor(
-    init: {
-      fn: FunctionEntry;
-      unique: string;
-      storeKey: string;
-      coalesceKey: string;
-      data: Buffer;
-      priority: Priority;
-      background: boolean;
-      whenToRun: number;
-      reducer: string | null;
-    },
+    init: NewJobSpec,
     handle: string,
     seq: number,
   ) {

@@ -85,6 +85,15 @@ test('server: unknown flags, bad numbers, unknown queue and log level', async (t
   ]);
 });
 
+test('server: a refused start with the default SQLite queue leaves no data directory behind', async (t) => {
+  const data = path.join(tempDir(t), 'not-yet');
+  await expectAll(t, [
+    { args: ['server', '--data', data, '-p', 'notaport'], says: /--port.*integer/ },
+    { args: ['server', '--data', data, '--max-packet-size', '12'], says: /1024/ },
+  ]);
+  t.false(fs.existsSync(data), `${data} was created`);
+});
+
 test('job: unknown flags, missing values and bad numbers', async (t) => {
   const port = String(await freePort());
   await expectAll(t, [
