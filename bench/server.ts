@@ -4,6 +4,7 @@
  *   1. foreground round trips: 2 clients × 100 jobs in flight, 2 workers, 16-byte payloads
  *   2. background submit-then-drain: 100,000 jobs
  *   3. 1,000,000 queued 100-byte background jobs with unique keys: submits/s and resident memory
+ * Runs alternate between the two servers. BENCH_RUNS, BENCH_QUEUE_JOBS, BENCH_ONLY=fg,bg,queue.
  */
 import { best, buildLoadgen, loadgen, machine, startGearmand, startGeartrain, table } from './lib.ts';
 
@@ -17,49 +18,56 @@ const servers: Record<string, () => Promise<Server>> = {
   'gearmand -t 1': () => startGearmand(1),
 };
 
-async function measure(start: () => Promise<Server>, args: (port: number, pid: number) => string[], score: string) {
-  const runs: Record<string, string>[] = [];
+const modes: Record<string, { args: (port: number, pid: number) => string[]; score: string }> = {
+  fg: { args: (port) => ['fg', '-p', String(port), '-c', '2', '-w', '2', '-n', '100', '-s', '16', '-d', '5'], score: 'jobs_per_sec' },
+  bg: { args: (port) => ['bg', '-p', String(port), '-c', '2', '-w', '2', '-n', '100', '-s', '16', '-j', '100000'], score: 'jobs_per_sec' },
+  queue: {
+    args: (port, pid) => ['queue', '-p', String(port), '-c', '2', '-n', '100', '-s', '100', '-j', String(QUEUE_JOBS), '-S', String(pid)],
+    score: 'submits_per_sec',
+  },
+};
+// BENCH_ONLY=fg,bg runs some of the measures (the 1M-job queue takes minutes on gearmand).
+const only = (process.env.BENCH_ONLY ?? Object.keys(modes).join(',')).split(',').filter((m) => m in modes);
+
+console.log(`bench:server on ${machine()}, best of ${RUNS}, runs alternating between the servers`);
+const results: Record<string, Record<string, Record<string, string>>> = { geartrain: {}, 'gearmand -t 1': {} };
+for (const mode of only) {
+  const runs: Record<string, Record<string, string>[]> = {};
+  // Alternate the servers run by run, so a change in the machine's load hits both alike.
   for (let i = 0; i < RUNS; i++) {
-    const server = await start();
-    try {
-      runs.push(loadgen(bin, args(server.port, server.child.pid!)));
-    } finally {
-      await server.stop();
+    for (const [name, start] of Object.entries(servers)) {
+      const server = await start();
+      try {
+        (runs[name] ??= []).push(loadgen(bin, modes[mode]!.args(server.port, server.child.pid!)));
+      } finally {
+        await server.stop();
+      }
     }
   }
-  return best(runs, (r) => Number(r[score]));
-}
-
-console.log(`bench:server on ${machine()}, best of ${RUNS}`);
-const results: Record<string, Record<string, Record<string, string>>> = {};
-for (const [name, start] of Object.entries(servers)) {
-  results[name] = {
-    fg: await measure(start, (port) => ['fg', '-p', String(port), '-c', '2', '-w', '2', '-n', '100', '-s', '16', '-d', '5'], 'jobs_per_sec'),
-    bg: await measure(start, (port) => ['bg', '-p', String(port), '-c', '2', '-w', '2', '-n', '100', '-s', '16', '-j', '100000'], 'jobs_per_sec'),
-    queue: await measure(
-      start,
-      (port, pid) => ['queue', '-p', String(port), '-c', '2', '-n', '100', '-s', '100', '-j', String(QUEUE_JOBS), '-S', String(pid)],
-      'submits_per_sec',
-    ),
-  };
-  console.log(`  ${name}: done`);
+  for (const name of Object.keys(servers)) results[name]![mode] = best(runs[name]!, (r) => Number(r[modes[mode]!.score]));
+  console.log(`  ${mode}: done`);
 }
 const g = results.geartrain!;
 const d = results['gearmand -t 1']!;
+const rows: string[][] = [];
 const ratio = (a?: string, b?: string) => (Number(a) / Number(b)).toFixed(2) + '×';
 const mb = (kb?: string) => (Number(kb) / 1024).toFixed(0) + ' MiB';
+if (g.fg && d.fg) {
+  rows.push(['foreground jobs/s (2 clients × 100 in flight, 2 workers, 16 B)', g.fg.jobs_per_sec!, d.fg.jobs_per_sec!, ratio(g.fg.jobs_per_sec, d.fg.jobs_per_sec)]);
+}
+if (g.bg && d.bg) {
+  rows.push(
+    ['background submit+drain jobs/s (100k)', g.bg.jobs_per_sec!, d.bg.jobs_per_sec!, ratio(g.bg.jobs_per_sec, d.bg.jobs_per_sec)],
+    ['  background submits/s', g.bg.submits_per_sec!, d.bg.submits_per_sec!, ratio(g.bg.submits_per_sec, d.bg.submits_per_sec)],
+    ['  background drains/s', g.bg.drains_per_sec!, d.bg.drains_per_sec!, ratio(g.bg.drains_per_sec, d.bg.drains_per_sec)],
+  );
+}
+if (g.queue && d.queue) {
+  rows.push(
+    [`${QUEUE_JOBS} uniquely keyed 100 B jobs: submits/s`, g.queue.submits_per_sec!, d.queue.submits_per_sec!, ratio(g.queue.submits_per_sec, d.queue.submits_per_sec)],
+    ['  submits/s over the last 10% (deepest queue)', g.queue.tail_submits_per_sec!, d.queue.tail_submits_per_sec!, ratio(g.queue.tail_submits_per_sec, d.queue.tail_submits_per_sec)],
+    ['  server RSS with the queue full', mb(g.queue.rss_kb_queued), mb(d.queue.rss_kb_queued), ratio(g.queue.rss_kb_queued, d.queue.rss_kb_queued)],
+  );
+}
 console.log();
-console.log(
-  table(
-    ['measure', 'geartrain', 'gearmand -t 1', 'geartrain / gearmand'],
-    [
-      ['foreground jobs/s (2 clients × 100 in flight, 2 workers, 16 B)', g.fg!.jobs_per_sec!, d.fg!.jobs_per_sec!, ratio(g.fg!.jobs_per_sec, d.fg!.jobs_per_sec)],
-      ['background submit+drain jobs/s (100k)', g.bg!.jobs_per_sec!, d.bg!.jobs_per_sec!, ratio(g.bg!.jobs_per_sec, d.bg!.jobs_per_sec)],
-      ['  background submits/s', g.bg!.submits_per_sec!, d.bg!.submits_per_sec!, ratio(g.bg!.submits_per_sec, d.bg!.submits_per_sec)],
-      ['  background drains/s', g.bg!.drains_per_sec!, d.bg!.drains_per_sec!, ratio(g.bg!.drains_per_sec, d.bg!.drains_per_sec)],
-      [`${QUEUE_JOBS} uniquely keyed 100 B jobs: submits/s`, g.queue!.submits_per_sec!, d.queue!.submits_per_sec!, ratio(g.queue!.submits_per_sec, d.queue!.submits_per_sec)],
-      ['  submits/s over the last 10% (deepest queue)', g.queue!.tail_submits_per_sec!, d.queue!.tail_submits_per_sec!, ratio(g.queue!.tail_submits_per_sec, d.queue!.tail_submits_per_sec)],
-      ['  server RSS with the queue full', mb(g.queue!.rss_kb_queued), mb(d.queue!.rss_kb_queued), ratio(g.queue!.rss_kb_queued, d.queue!.rss_kb_queued)],
-    ],
-  ),
-);
+console.log(table(['measure', 'geartrain', 'gearmand -t 1', 'geartrain / gearmand'], rows));

@@ -30,6 +30,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   'task-timeout': { type: 'string' },
   'wait-nodes': { type: 'string' },
   'allow-partial': { type: 'boolean' },
+  'no-speculation': { type: 'boolean' },
   'split-bytes': { type: 'string' },
   partitions: { type: 'string' },
   'reduce-tasks': { type: 'string' },
@@ -63,6 +64,7 @@ ${SERVER_FLAGS_HELP}
   --task-timeout S       a task with no progress for S seconds fails (default 60)
   --wait-nodes N         wait for N nodes to register before planning
   --allow-partial        finish with the shards that could be read, and say which were not
+  --no-speculation       do not copy a straggling map task to another node holding its shards
   --split-bytes B        largest byte range per map task (default 64 MiB)
   --partitions R         reduce partitions of keyed and streaming jobs (alias --reduce-tasks)
   --incremental          summary jobs: reuse the nodes' cached per-day partials; read only new bytes
@@ -196,6 +198,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     taskTimeoutMs: intFlag(str('task-timeout'), 'task-timeout', 60, 1) * 1000,
     ...(str('wait-nodes') ? { waitNodes: intFlag(str('wait-nodes'), 'wait-nodes', 1, 1) } : {}),
     allowPartial: !!values['allow-partial'],
+    speculative: !values['no-speculation'],
     ...(str('split-bytes') ? { splitBytes: intFlag(str('split-bytes'), 'split-bytes', 0, 1024 * 1024) } : {}),
     ...(str('partitions') || str('reduce-tasks') ? { partitions: intFlag(str('partitions') ?? str('reduce-tasks'), 'partitions', 1, 1) } : {}),
     ...(str('output') ? { outputDir: str('output')! } : {}),
@@ -272,7 +275,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   if (tty || (!values.quiet && !values.json && io.stderr.isTTY)) {
     const bad = report.counters.bad_lines ?? 0;
     io.stderr.write(
-      `${report.job}: ${formatBytes(report.bytes)} on ${report.nodes.length} node(s), ${report.tasks.map} map and ${report.tasks.reduce} reduce tasks${report.tasks.retried ? ` (${report.tasks.retried} retried)` : ''}, ${bad} bad line(s), ${formatDuration(report.timings.total)}\n`,
+      `${report.job}: ${formatBytes(report.bytes)} on ${report.nodes.length} node(s), ${report.tasks.map} map and ${report.tasks.reduce} reduce tasks${report.tasks.retried ? ` (${report.tasks.retried} retried)` : ''}${report.tasks.speculative ? ` (${report.tasks.speculative} straggler(s) copied, ${report.tasks.speculativeWon} copy won)` : ''}, ${bad} bad line(s), ${formatDuration(report.timings.total)}\n`,
     );
   }
   return 0;

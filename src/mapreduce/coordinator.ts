@@ -27,6 +27,7 @@ import { GEARTRAIN_VERSION } from '../version.ts';
 import { decodeState, resolveJob, type AnyJob, type JobDefinition, type RenderedResult, type SortedJob } from './job-definition.ts';
 import { planMapTasks, type PlannedTask } from './planner.ts';
 import { shipJobFile, type ShippedCode } from './ship-code.ts';
+import { StragglerDetector } from './speculation.ts';
 import { callTask } from './task-runner.ts';
 import {
   fetchFunction,
@@ -83,6 +84,11 @@ export interface RunJobOptions {
   readonly fanIn?: number;
   /** Attempts per task after the first (default 3). */
   readonly retries?: number;
+  /**
+   * Re-issue a straggling map task on another node that holds its shards, and keep whichever
+   * copy finishes first (default true; only replicated shards have somewhere to go).
+   */
+  readonly speculative?: boolean;
   /** A task fails when it reports no progress for this long (default 60 s). */
   readonly taskTimeoutMs?: number;
   /** Wait for this many nodes before planning. */
@@ -142,7 +148,14 @@ export interface RunReport {
   readonly tiers: readonly TierReport[];
   /** Partials the coordinator itself fetched (at most the fan-in). */
   readonly partialsAtRoot: number;
-  readonly tasks: { readonly map: number; readonly reduce: number; readonly retried: number };
+  readonly tasks: {
+    readonly map: number;
+    readonly reduce: number;
+    readonly retried: number;
+    /** Speculative copies of straggling map tasks started, and how many of them finished first. */
+    readonly speculative: number;
+    readonly speculativeWon: number;
+  };
   readonly timings: { readonly plan: number; readonly map: number; readonly reduce: number; readonly merge: number; readonly total: number };
   readonly bytes: number;
   /** Shards not read (only with allowPartial). */
@@ -183,6 +196,8 @@ export const DEFAULT_FAN_IN = 8;
 export const DEFAULT_RETRIES = 3;
 export const DEFAULT_TASK_TIMEOUT_MS = 60_000;
 export const DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024;
+/** How often running map tasks are checked for stragglers. */
+const SPECULATION_CHECK_MS = 250;
 
 /** A stored partial and how to compute it again. */
 interface Partial {
@@ -239,6 +254,8 @@ class Run {
   readonly tiers: TierReport[] = [];
   readonly missing: { node: string; path: string }[] = [];
   retried = 0;
+  speculative = 0;
+  speculativeWon = 0;
   reduceTasks = 0;
   reduceSeq = 0;
   jobRef!: JobRef;
@@ -252,6 +269,9 @@ class Run {
   progress = { phase: 'plan' as RunProgress['phase'], bytesDone: 0, bytesTotal: 0, tasksDone: 0, tasksRunning: 0, tasksTotal: 0 };
   readonly taskBytes = new Map<string, number>();
   #partitions: number | undefined;
+  #stragglers = new StragglerDetector(0);
+  /** Map tasks not yet started: no copy is made while real work still waits for a slot. */
+  #mapQueued = 0;
   /** Range-partitioned sorted jobs: R-1 key boundaries from the sample. */
   rangeBoundaries: Buffer[] = [];
 
@@ -326,7 +346,7 @@ class Run {
         pruned: plan.pruned,
         shards: plan.shards,
         bytes: plan.bytes,
-        tasks: { map: plan.tasks.length, reduce: 0, retried: 0 },
+        tasks: { map: plan.tasks.length, reduce: 0, retried: 0, speculative: 0, speculativeWon: 0 },
       };
       const final = await this.reducePhase(outputs);
       const tReduce = Date.now();
@@ -341,7 +361,7 @@ class Run {
         ...out,
         counters: { ...this.counters },
         stats: this.hasStats ? this.stats.toJSON() : null,
-        tasks: { map: plan.tasks.length, reduce: this.reduceTasks, retried: this.retried },
+        tasks: { map: plan.tasks.length, reduce: this.reduceTasks, retried: this.retried, speculative: this.speculative, speculativeWon: this.speculativeWon },
         timings: { plan: tPlan - t0, map: tMap - tPlan, reduce: tReduce - tMap, merge: tEnd - tReduce, total: tEnd - t0 },
       };
     } catch (err) {
@@ -470,7 +490,7 @@ class Run {
     return Math.max(1, nodes);
   }
 
-  /** Run one map task (with retries and failover); resolves with its output. */
+  /** Run one map task (with retries, failover and a speculative copy); resolves with its output. */
   async runMap(output: MapOutput, live: () => Promise<Set<string>>): Promise<void> {
     const task = output.task;
     let attempt = 0;
@@ -482,21 +502,12 @@ class Run {
       this.progress.tasksRunning++;
       this.emitProgress();
       try {
-        const data = await callTask(this.client, {
-          fn: mapFunction(node),
-          payload: JSON.stringify(this.mapTask(task, this.#partitions)),
-          unique: `${this.runId}:${task.taskId}:${attempt}`,
-          idleTimeoutMs: this.timeoutMs,
-          signal: this.signal,
-          onStatus: (done) => {
-            const before = this.taskBytes.get(task.taskId) ?? 0;
-            this.taskBytes.set(task.taskId, done);
-            this.progress.bytesDone += done - before;
-            this.emitProgress();
-          },
-        });
-        const result = mapResultSchema.parse(JSON.parse(data.toString('utf8')));
+        const started = Date.now();
+        const done = await this.#attemptMap(task, node, attempt, live);
+        const result = mapResultSchema.parse(JSON.parse(done.data.toString('utf8')));
         output.result = result;
+        output.node = done.node;
+        this.#stragglers.finished(task.bytes, Date.now() - started);
         this.progress.tasksRunning--;
         this.progress.tasksDone++;
         this.progress.bytesDone += task.bytes - (this.taskBytes.get(task.taskId) ?? 0);
@@ -531,10 +542,110 @@ class Run {
     }
   }
 
+  /** Progress of a task, from whichever of its copies is furthest along. */
+  #taskProgress(task: PlannedTask, done: number): void {
+    const before = this.taskBytes.get(task.taskId) ?? 0;
+    if (done <= before) return;
+    this.taskBytes.set(task.taskId, done);
+    this.progress.bytesDone += done - before;
+    this.emitProgress();
+  }
+
+  #callMap(task: PlannedTask, node: string, unique: string, signal: AbortSignal): Promise<{ node: string; data: Buffer }> {
+    return callTask(this.client, {
+      fn: mapFunction(node),
+      payload: JSON.stringify(this.mapTask(task, this.#partitions)),
+      unique,
+      idleTimeoutMs: this.timeoutMs,
+      signal,
+      onStatus: (done) => this.#taskProgress(task, done),
+    }).then((data) => ({ node, data }));
+  }
+
+  /**
+   * One attempt of a map task on `node`. When the task straggles (StragglerDetector) and no task
+   * is waiting for a slot, a copy starts on another live holder of its shards; the first copy to
+   * finish wins and the other is cancelled on its node. The attempt fails only when every copy has.
+   */
+  #attemptMap(task: PlannedTask, node: string, attempt: number, live: () => Promise<Set<string>>): Promise<{ node: string; data: Buffer }> {
+    const unique = `${this.runId}:${task.taskId}:${attempt}`;
+    const others = this.o.speculative === false ? [] : task.holders.filter((h) => h !== node);
+    if (others.length === 0) return this.#callMap(task, node, unique, this.signal);
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const copies = new Map<string, AbortController>();
+      let failures = 0;
+      let firstError: unknown;
+      let settled = false;
+      let copyTried = false;
+      const launch = (on: string, suffix: string) => {
+        const ac = new AbortController();
+        const onRun = () => ac.abort(this.signal.reason);
+        this.signal.addEventListener('abort', onRun, { once: true });
+        copies.set(on, ac);
+        this.#callMap(task, on, unique + suffix, ac.signal).then(
+          (done) => {
+            if (settled) return;
+            settled = true;
+            stop();
+            if (on !== node) this.speculativeWon++;
+            for (const [other, otherAc] of copies) if (other !== on) this.#cancelCopy(other, task, otherAc);
+            resolve(done);
+          },
+          (err: unknown) => {
+            if (settled) return;
+            failures++;
+            firstError ??= err;
+            if (failures === copies.size) {
+              settled = true;
+              stop();
+              reject(firstError);
+            }
+          },
+        ).finally(() => {
+          this.signal.removeEventListener('abort', onRun);
+          if (on !== node) {
+            this.#stragglers.copyEnded();
+            this.progress.tasksRunning--;
+          }
+        });
+      };
+      const check = async () => {
+        if (settled || copyTried || this.#mapQueued > 0) return;
+        if (!this.#stragglers.shouldCopy(task.bytes, Date.now() - started)) return;
+        copyTried = true;
+        const alive = await live().catch(() => new Set<string>());
+        const target = others.find((h) => alive.has(h));
+        if (!target || settled) {
+          this.#stragglers.copyEnded();
+          return;
+        }
+        this.progress.tasksRunning++;
+        this.speculative++;
+        this.involved.add(target);
+        this.logger.info(`map task ${task.taskId} on ${node} is straggling after ${Date.now() - started} ms; a copy starts on ${target}`);
+        launch(target, 's');
+      };
+      const timer = setInterval(() => void check(), SPECULATION_CHECK_MS);
+      const stop = () => clearInterval(timer);
+      launch(node, '');
+    });
+  }
+
+  /** Stop the losing copy of a task: stop waiting for it, and abort it on its node. */
+  #cancelCopy(node: string, task: PlannedTask, ac: AbortController): void {
+    ac.abort(new AbortError(`another copy of map task ${task.taskId} finished first`));
+    this.client
+      .call(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId, taskId: task.taskId }), { priority: 'high', timeoutMs: 2000 })
+      .catch(() => {});
+  }
+
   async mapPhase(tasks: readonly PlannedTask[], slots: Map<string, number>): Promise<MapOutput[]> {
     const nodes = new Set(tasks.map((t) => t.node));
     this.#partitions = this.partitionsFor(slots.size);
     const outputs: MapOutput[] = tasks.map((task) => ({ kind: 'map', task, node: task.node, result: null }));
+    this.#stragglers = new StragglerDetector(tasks.length);
+    this.#mapQueued = tasks.length;
     let liveCache: Promise<Set<string>> | null = null;
     const live = () => (liveCache ??= this.cluster.liveNodes(0, this.signal).finally(() => setTimeout(() => (liveCache = null), 200)));
     // Per node, at most its slot count in flight: a queued task would otherwise age towards its
@@ -556,6 +667,7 @@ class Run {
           Array.from({ length: Math.min(width, q.length) }, async () => {
             while (next < q.length) {
               const out = q[next++]!;
+              this.#mapQueued--;
               try {
                 await this.runMap(out, live);
               } catch (err) {

@@ -80,23 +80,23 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const slots = Math.max(1, threads);
   const mapWorker = options.createWorker('map', slots);
   const reduceWorker = options.createWorker('reduce', slots);
-  /** Running tasks by run id, so a cancelled run stops at once. */
-  const running = new Map<string, Set<AbortController>>();
+  /** Running tasks by run id (each with its task id), so a cancelled run or task stops at once. */
+  const running = new Map<string, Map<AbortController, string>>();
   const mainThreadJobs = new Map<string, Promise<AnyJob>>();
 
-  const track = (runId: string, ctx: JobContext): { signal: AbortSignal; done(): void } => {
+  const track = (runId: string, taskId: string, ctx: JobContext): { signal: AbortSignal; done(): void } => {
     const ac = new AbortController();
     const onAbort = () => ac.abort(ctx.signal.reason);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    let set = running.get(runId);
-    if (!set) running.set(runId, (set = new Set()));
-    set.add(ac);
+    let tasks = running.get(runId);
+    if (!tasks) running.set(runId, (tasks = new Map()));
+    tasks.set(ac, taskId);
     return {
       signal: ac.signal,
       done() {
         ctx.signal.removeEventListener('abort', onAbort);
-        set!.delete(ac);
-        if (set!.size === 0) running.delete(runId);
+        tasks!.delete(ac);
+        if (tasks!.size === 0) running.delete(runId);
       },
     };
   };
@@ -141,7 +141,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   mapWorker.register(mapFunction(name), async (job: WorkerJob, ctx: JobContext) => {
     const parsed = parseWire(mapTaskSchema, job.payload, 'map task');
     const task: MapTask = { ...parsed, shards: await localize(parsed.shards) };
-    const t = track(task.runId, ctx);
+    const t = track(task.runId, task.taskId, ctx);
     try {
       if (task.job.type === 'streaming') {
         if (!options.allowExec && task.job.mapper) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
@@ -157,7 +157,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
 
   const reduceHandler = async (job: WorkerJob, ctx: JobContext) => {
     const task = parseWire(reduceTaskSchema, job.payload, 'reduce task');
-    const t = track(task.runId, ctx);
+    const t = track(task.runId, task.taskId, ctx);
     try {
       if (task.mode === 'streaming') {
         if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
@@ -184,10 +184,14 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         await store.drop(req.runId);
         return '';
       case 'cancel': {
-        const set = running.get(req.runId);
-        for (const ac of set ?? []) ac.abort(new Error(`run ${req.runId} cancelled`));
-        logger.info(`node ${name}: cancelled ${set?.size ?? 0} task(s) of run ${req.runId}`);
-        return String(set?.size ?? 0);
+        let n = 0;
+        for (const [ac, taskId] of running.get(req.runId) ?? []) {
+          if (req.taskId !== undefined && taskId !== req.taskId) continue;
+          ac.abort(new Error(req.taskId === undefined ? `run ${req.runId} cancelled` : `task ${taskId} of run ${req.runId} cancelled`));
+          n++;
+        }
+        logger.info(`node ${name}: cancelled ${n} task(s) of run ${req.runId}${req.taskId === undefined ? '' : ` (task ${req.taskId})`}`);
+        return String(n);
       }
       case 'sample': {
         const def = resolveJob(await loadJob(req.job, AbortSignal.timeout(60_000)), req.params);
@@ -218,7 +222,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     ],
     async close() {
       await Promise.all([mapWorker.close(), reduceWorker.close()]);
-      for (const set of running.values()) for (const ac of set) ac.abort(new Error('node shutting down'));
+      for (const tasks of running.values()) for (const ac of tasks.keys()) ac.abort(new Error('node shutting down'));
       store.stop();
       await pool.close();
     },

@@ -131,7 +131,8 @@ export type ReduceResult = z.infer<typeof reduceResultSchema>;
 export const fetchRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('get'), key: z.string().min(1), offset: z.number().int().min(0), length: z.number().int().min(1).max(64 * 1024 * 1024) }),
   z.object({ op: z.literal('drop'), runId: z.string().min(1) }),
-  z.object({ op: z.literal('cancel'), runId: z.string().min(1) }),
+  /** Abort a run's tasks on this node; with `taskId`, only that task (the losing copy of a speculative pair). */
+  z.object({ op: z.literal('cancel'), runId: z.string().min(1), taskId: z.string().min(1).optional() }),
   z.object({ op: z.literal('info') }),
   /** Keys of a sorted job for lines read at random offsets of the shards (range partitioning). */
   z.object({

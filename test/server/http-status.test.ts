@@ -332,6 +332,25 @@ test('/metrics parses as Prometheus text and its counters match what was done', 
   }
 });
 
+test('/status and /metrics carry the result cache counters; extras that are off are null', async (t) => {
+  const off = await (await rig(t)).status();
+  t.deepEqual({ resultCache: off.resultCache, hooks: off.hooks, relay: off.relay }, { resultCache: null, hooks: null, relay: null });
+
+  const r = await rig(t, { resultCache: { maxBytes: 1 << 20, functions: ['cached'] } });
+  let runs = 0;
+  await r.worker().register('cached', (job) => `done ${job.payload.toString()} ${++runs}`).start();
+  const client = r.client();
+  // Two keys: each misses once, then three more submits of the first key hit.
+  for (const unique of ['k1', 'k2', 'k1', 'k1', 'k1']) await client.call('cached', 'x', { unique });
+  t.is(runs, 2, 'the worker ran once per key');
+  const s = await r.status();
+  t.like(s.resultCache, { hits: 3, misses: 2, stores: 2, evictions: 0 });
+  const families = parsePrometheus(await (await fetch(`${r.http}/metrics`)).text());
+  const samples = families.get('geartrain_result_cache_lookups_total')!.samples;
+  t.deepEqual(Object.fromEntries(samples.map((x) => [x.labels.result, x.value])), { hit: 3, miss: 2 });
+  t.is(families.get('geartrain_result_cache_stores_total')!.samples[0]!.value, 2);
+});
+
 test('the HTTP port is off unless asked for, binds the job host by default, httpHost moves it', async (t) => {
   const off = new JobServer({ port: 0 });
   t.teardown(() => off.destroy());

@@ -39,6 +39,37 @@ export function renderMetrics(s: StatusJson): string {
     for (const f of s.functions) w.sample(name, value(f), { function: f.name });
   }
 
+  if (s.resultCache) {
+    const rc = s.resultCache;
+    w.family('geartrain_result_cache_lookups_total', 'counter', 'Submissions of cached functions answered from the cache (hit) or passed to a worker (miss).');
+    w.sample('geartrain_result_cache_lookups_total', rc.hits, { result: 'hit' });
+    w.sample('geartrain_result_cache_lookups_total', rc.misses, { result: 'miss' });
+    w.single('geartrain_result_cache_stores_total', 'counter', 'Results stored in the cache.', rc.stores);
+    w.family('geartrain_result_cache_removed_total', 'counter', 'Entries removed: evicted (LRU, for room) or expired (TTL); results too large to keep.');
+    w.sample('geartrain_result_cache_removed_total', rc.evictions, { reason: 'evicted' });
+    w.sample('geartrain_result_cache_removed_total', rc.expired, { reason: 'expired' });
+    w.sample('geartrain_result_cache_removed_total', rc.tooLarge, { reason: 'too_large' });
+  }
+  if (s.hooks) {
+    w.family('geartrain_hook_events_total', 'counter', 'Job-end events per hook: delivered, failed after the last retry, dropped (backlog full).');
+    for (const h of s.hooks) {
+      w.sample('geartrain_hook_events_total', h.delivered, { target: h.target, outcome: 'delivered' });
+      w.sample('geartrain_hook_events_total', h.failed, { target: h.target, outcome: 'failed' });
+      w.sample('geartrain_hook_events_total', h.dropped, { target: h.target, outcome: 'dropped' });
+    }
+    w.family('geartrain_hook_backlog_events', 'gauge', 'Events waiting in a hook\'s backlog.');
+    for (const h of s.hooks) w.sample('geartrain_hook_backlog_events', h.queued, { target: h.target });
+  }
+  if (s.relay) {
+    const r = s.relay;
+    w.family('geartrain_relay_jobs_total', 'counter', 'Jobs relayed to other servers, by outcome (handed_over: background jobs a remote server acknowledged).');
+    w.sample('geartrain_relay_jobs_total', r.relayed, { outcome: 'submitted' });
+    w.sample('geartrain_relay_jobs_total', r.completed, { outcome: 'completed' });
+    w.sample('geartrain_relay_jobs_total', r.failed, { outcome: 'failed' });
+    w.sample('geartrain_relay_jobs_total', r.handedOver, { outcome: 'handed_over' });
+    w.single('geartrain_relay_loops_refused_total', 'counter', 'Submissions refused because this server had relayed them already.', r.loopsRefused);
+  }
+
   w.family('geartrain_mapreduce_runs', 'gauge', 'Map/reduce runs with tasks queued or running on this server.');
   w.sample('geartrain_mapreduce_runs', s.runs.filter((r) => r.active).length);
   w.family('geartrain_mapreduce_run_tasks', 'gauge', 'Tasks of active map/reduce runs, by kind and state (done and failed: ended so far).');

@@ -42,7 +42,8 @@ export function taskKeyOf(functionName: string, unique: string): TaskKey | null 
   const parts = unique.split(':');
   const runId = parts[0]!;
   if (!runId.startsWith('r') || runId.length < 2) return null;
-  if (kind === 'map' && parts.length === 3 && parts[1]!.length > 0 && /^\d+$/.test(parts[2]!)) {
+  // Map uniques are run:task:attempt, with an `s` after the attempt for a speculative copy.
+  if (kind === 'map' && parts.length === 3 && parts[1]!.length > 0 && /^\d+s?$/.test(parts[2]!)) {
     return { runId, taskId: parts[1]!, kind, node };
   }
   if (kind === 'reduce' && parts.length === 2 && parts[1]!.startsWith('t')) return { runId, taskId: parts[1]!, kind, node };

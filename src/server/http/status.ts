@@ -7,6 +7,9 @@ import v8 from 'node:v8';
 import { GEARMAND_COMPAT_VERSION, GEARTRAIN_VERSION } from '../../version.ts';
 import type { Connection } from '../connection.ts';
 import type { ServerCore } from '../core.ts';
+import type { HookStats } from '../hooks.ts';
+import type { RelayStats } from '../relay.ts';
+import type { ResultCacheStats } from '../result-cache.ts';
 import type { GcInfo } from './gc-watcher.ts';
 import type { RunInfo } from './runs.ts';
 import type { ThroughputSeries } from './throughput.ts';
@@ -117,6 +120,10 @@ export interface StatusJson {
   readonly clients: ClientJson[];
   readonly runs: RunInfo[];
   readonly memory: MemoryJson;
+  /** The server extras' counters; null when the feature is off (docs/server-extras.md). */
+  readonly resultCache: ResultCacheStats | null;
+  readonly hooks: HookStats[] | null;
+  readonly relay: RelayStats | null;
 }
 
 export interface StatusSources {
@@ -239,5 +246,8 @@ export function buildStatus(src: StatusSources): StatusJson {
       gcCounts: src.gc.counts,
       gcPauseSeconds: src.gc.pauseSeconds,
     },
+    resultCache: core.resultCache ? { ...core.resultCache.stats } : null,
+    hooks: core.hooks ? core.hooks.stats() : null,
+    relay: core.relay ? { ...core.relay.stats } : null,
   };
 }
