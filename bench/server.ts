@@ -6,7 +6,8 @@
  *   3. 1,000,000 queued 100-byte background jobs with unique keys: submits/s and resident memory
  * Runs alternate between the two servers. BENCH_RUNS, BENCH_QUEUE_JOBS, BENCH_ONLY=fg,bg,queue.
  */
-import { best, buildLoadgen, loadgen, machine, startGearmand, startGeartrain, table } from './lib.ts';
+import path from 'node:path';
+import { best, buildLoadgen, loadgen, machine, startGearmand, startGeartrain, startProcess, table } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const QUEUE_JOBS = Number(process.env.BENCH_QUEUE_JOBS ?? 1_000_000);
@@ -16,7 +17,13 @@ type Server = Awaited<ReturnType<typeof startGeartrain>>;
 const servers: Record<string, () => Promise<Server>> = {
   geartrain: () => startGeartrain(['-q', 'memory']),
   'gearmand -t 1': () => startGearmand(1),
+  // What Node's sockets allow at all (fg and bg only): see bench/node-floor-server.mjs.
+  'bare Node server': async () => {
+    const p = await startProcess(process.execPath, [path.join(import.meta.dirname, 'node-floor-server.mjs'), '0'], /listening on .*:(\d+)/);
+    return { ...p, port: Number(/listening on .*:(\d+)/.exec(p.output())![1]) };
+  },
 };
+const FLOOR = 'bare Node server';
 
 const modes: Record<string, { args: (port: number, pid: number) => string[]; score: string }> = {
   fg: { args: (port) => ['fg', '-p', String(port), '-c', '2', '-w', '2', '-n', '100', '-s', '16', '-d', '5'], score: 'jobs_per_sec' },
@@ -30,12 +37,13 @@ const modes: Record<string, { args: (port: number, pid: number) => string[]; sco
 const only = (process.env.BENCH_ONLY ?? Object.keys(modes).join(',')).split(',').filter((m) => m in modes);
 
 console.log(`bench:server on ${machine()}, best of ${RUNS}, runs alternating between the servers`);
-const results: Record<string, Record<string, Record<string, string>>> = { geartrain: {}, 'gearmand -t 1': {} };
+const results: Record<string, Record<string, Record<string, string>>> = { geartrain: {}, 'gearmand -t 1': {}, [FLOOR]: {} };
 for (const mode of only) {
   const runs: Record<string, Record<string, string>[]> = {};
   // Alternate the servers run by run, so a change in the machine's load hits both alike.
   for (let i = 0; i < RUNS; i++) {
     for (const [name, start] of Object.entries(servers)) {
+      if (name === FLOOR && mode === 'queue') continue;
       const server = await start();
       try {
         (runs[name] ??= []).push(loadgen(bin, modes[mode]!.args(server.port, server.child.pid!)));
@@ -44,30 +52,35 @@ for (const mode of only) {
       }
     }
   }
-  for (const name of Object.keys(servers)) results[name]![mode] = best(runs[name]!, (r) => Number(r[modes[mode]!.score]));
+  for (const name of Object.keys(servers)) if (runs[name]) results[name]![mode] = best(runs[name]!, (r) => Number(r[modes[mode]!.score]));
   console.log(`  ${mode}: done`);
 }
 const g = results.geartrain!;
 const d = results['gearmand -t 1']!;
+const f = results[FLOOR]!;
 const rows: string[][] = [];
 const ratio = (a?: string, b?: string) => (Number(a) / Number(b)).toFixed(2) + '×';
 const mb = (kb?: string) => (Number(kb) / 1024).toFixed(0) + ' MiB';
 if (g.fg && d.fg) {
-  rows.push(['foreground jobs/s (2 clients × 100 in flight, 2 workers, 16 B)', g.fg.jobs_per_sec!, d.fg.jobs_per_sec!, ratio(g.fg.jobs_per_sec, d.fg.jobs_per_sec)]);
+  rows.push(['foreground jobs/s (2 clients × 100 in flight, 2 workers, 16 B)', g.fg.jobs_per_sec!, d.fg.jobs_per_sec!, ratio(g.fg.jobs_per_sec, d.fg.jobs_per_sec), f.fg?.jobs_per_sec ?? '-', f.fg ? ratio(f.fg.jobs_per_sec, d.fg.jobs_per_sec) : '-']);
 }
 if (g.bg && d.bg) {
   rows.push(
-    ['background submit+drain jobs/s (100k)', g.bg.jobs_per_sec!, d.bg.jobs_per_sec!, ratio(g.bg.jobs_per_sec, d.bg.jobs_per_sec)],
-    ['  background submits/s', g.bg.submits_per_sec!, d.bg.submits_per_sec!, ratio(g.bg.submits_per_sec, d.bg.submits_per_sec)],
-    ['  background drains/s', g.bg.drains_per_sec!, d.bg.drains_per_sec!, ratio(g.bg.drains_per_sec, d.bg.drains_per_sec)],
+    ['background submit+drain jobs/s (100k)', g.bg.jobs_per_sec!, d.bg.jobs_per_sec!, ratio(g.bg.jobs_per_sec, d.bg.jobs_per_sec), f.bg?.jobs_per_sec ?? '-', f.bg ? ratio(f.bg.jobs_per_sec, d.bg.jobs_per_sec) : '-'],
+    ['  background submits/s', g.bg.submits_per_sec!, d.bg.submits_per_sec!, ratio(g.bg.submits_per_sec, d.bg.submits_per_sec), f.bg?.submits_per_sec ?? '-', f.bg ? ratio(f.bg.submits_per_sec, d.bg.submits_per_sec) : '-'],
+    ['  background drains/s', g.bg.drains_per_sec!, d.bg.drains_per_sec!, ratio(g.bg.drains_per_sec, d.bg.drains_per_sec), f.bg?.drains_per_sec ?? '-', f.bg ? ratio(f.bg.drains_per_sec, d.bg.drains_per_sec) : '-'],
   );
 }
 if (g.queue && d.queue) {
   rows.push(
-    [`${QUEUE_JOBS} uniquely keyed 100 B jobs: submits/s`, g.queue.submits_per_sec!, d.queue.submits_per_sec!, ratio(g.queue.submits_per_sec, d.queue.submits_per_sec)],
-    ['  submits/s over the last 10% (deepest queue)', g.queue.tail_submits_per_sec!, d.queue.tail_submits_per_sec!, ratio(g.queue.tail_submits_per_sec, d.queue.tail_submits_per_sec)],
-    ['  server RSS with the queue full', mb(g.queue.rss_kb_queued), mb(d.queue.rss_kb_queued), ratio(g.queue.rss_kb_queued, d.queue.rss_kb_queued)],
+    [`${QUEUE_JOBS} uniquely keyed 100 B jobs: submits/s`, g.queue.submits_per_sec!, d.queue.submits_per_sec!, ratio(g.queue.submits_per_sec, d.queue.submits_per_sec), '-', '-'],
+    ['  submits/s over the last 10% (deepest queue)', g.queue.tail_submits_per_sec!, d.queue.tail_submits_per_sec!, ratio(g.queue.tail_submits_per_sec, d.queue.tail_submits_per_sec), '-', '-'],
+    ['  server RSS with the queue full', mb(g.queue.rss_kb_queued), mb(d.queue.rss_kb_queued), ratio(g.queue.rss_kb_queued, d.queue.rss_kb_queued), '-', '-'],
   );
 }
 console.log();
-console.log(table(['measure', 'geartrain', 'gearmand -t 1', 'geartrain / gearmand'], rows));
+console.log(table(['measure', 'geartrain', 'gearmand -t 1', 'geartrain / gearmand', 'bare Node server', 'bare Node / gearmand'], rows));
+console.log(
+  '\nbare Node server: bench/node-floor-server.mjs, the least a Gearman server in Node can do for this load (no admin,\n' +
+    'coalescing, priorities or limits): what Node\'s sockets and event loop allow on this machine.',
+);

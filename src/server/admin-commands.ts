@@ -163,7 +163,8 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
       }
       const graceful = (tokens[1] ?? '').toLowerCase() === 'graceful';
       reply(conn, OK);
-      // After this turn's output flush, so the OK reaches the peer before connections drop.
+      // The OK leaves now, before the connections drop (output is otherwise written a turn later).
+      conn.flush();
       setImmediate(() => core.onShutdownRequest?.(graceful));
       return;
     }
