@@ -1,6 +1,6 @@
 /** `geartrain admin` run as a child process, checked against gearadmin on the same server. */
 import test from 'ava';
-import { freePort } from '../helpers/ports.ts';
+import { refusedPort } from '../helpers/ports.ts';
 import { SERVER_KINDS } from '../helpers/servers.ts';
 import { geartrain, runProcess } from '../client/helpers/cli.ts';
 import { rig } from '../client/helpers/setup.ts';
@@ -46,7 +46,7 @@ for (const kind of SERVER_KINDS) {
 }
 
 test('admin: unreachable server and usage errors', async (t) => {
-  const port = await freePort();
+  const port = await refusedPort();
   const down = await geartrain(['admin', '-p', String(port), '--status']);
   t.is(down.code, 1);
   t.regex(down.stderr, new RegExp(`^geartrain admin: .*127\\.0\\.0\\.1:${port}.*\\n$`));

@@ -13,7 +13,7 @@ import test, { type ExecutionContext } from 'ava';
 import { main } from '../../src/cli/main.ts';
 import { cleanEnv, geartrain, type Ran } from '../client/helpers/cli.ts';
 import { startNode, startServerProcess, tempDir } from '../helpers/cluster.ts';
-import { freePort } from '../helpers/ports.ts';
+import { refusedPort } from '../helpers/ports.ts';
 
 const STACK = /^\s+at .+:\d+/m;
 /** How to list a command's flags: the hint for an unknown or incomplete flag. */
@@ -95,7 +95,7 @@ test('server: a refused start with the default SQLite queue leaves no data direc
 });
 
 test('job: unknown flags, missing values and bad numbers', async (t) => {
-  const port = String(await freePort());
+  const port = String(await refusedPort());
   await expectAll(t, [
     { args: ['job', '--bogus'], says: helpHint('job') },
     { args: ['job', '-f'], says: helpHint('job') },
@@ -117,7 +117,7 @@ test('admin: unknown flags, missing values, no command', async (t) => {
 
 test('run: unknown jobs, missing and invalid job parameters, bad flags', async (t) => {
   // Nothing listens there: parameters must be refused before any connection is tried.
-  const p = ['-p', String(await freePort())];
+  const p = ['-p', String(await refusedPort())];
   await expectAll(t, [
     { args: ['run', 'nosuchjob', ...p], says: /built-in jobs: .*count/ },
     { args: ['run', './no/such/job.ts', ...p], says: /does not exist/ },
@@ -135,7 +135,7 @@ test('run: unknown jobs, missing and invalid job parameters, bad flags', async (
 });
 
 test('node: unknown flags, bad numbers, a LogFormat that does not compile', async (t) => {
-  const p = ['-p', String(await freePort())];
+  const p = ['-p', String(await refusedPort())];
   await expectAll(t, [
     { args: ['node', '--bogus'], says: helpHint('node') },
     { args: ['node', '--name', 'x', '--concurrency', '0', ...p], says: /--concurrency must be at least 1/ },
@@ -145,7 +145,7 @@ test('node: unknown flags, bad numbers, a LogFormat that does not compile', asyn
 });
 
 test('ship: no function, unknown flags, bad numbers', async (t) => {
-  const p = ['-p', String(await freePort())];
+  const p = ['-p', String(await refusedPort())];
   await expectAll(t, [
     { args: ['ship', ...p], says: /-f logger/ },
     { args: ['ship', '--bogus'], says: helpHint('ship') },

@@ -3,7 +3,7 @@ import test from 'ava';
 import type { GeartrainError } from '../../src/errors.ts';
 import { JobFailedError } from '../../src/errors.ts';
 import { adminRequest } from '../helpers/gearmand.ts';
-import { freePort, waitFor } from '../helpers/ports.ts';
+import { refusedPort, waitFor } from '../helpers/ports.ts';
 import { SERVER_KINDS } from '../helpers/servers.ts';
 import { exited, geartrain, runProcess, startGeartrain } from '../client/helpers/cli.ts';
 import { reverse, rig } from '../client/helpers/setup.ts';
@@ -93,7 +93,7 @@ for (const kind of SERVER_KINDS) {
 }
 
 test('unreachable server: one line naming host:port, exit status 1, no stack trace', async (t) => {
-  const port = await freePort();
+  const port = await refusedPort();
   for (const args of [['job', '-p', String(port), '-f', 'x', 'data'], ['job', '-p', String(port), '-w', '-f', 'x']]) {
     const out = await geartrain(args);
     t.is(out.code, 1, args.join(' '));

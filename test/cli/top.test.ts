@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client } from '../../src/client/client.ts';
 import { Worker } from '../../src/client/worker.ts';
 import { JobServer } from '../../src/server/index.ts';
-import { freePort, waitFor } from '../helpers/ports.ts';
+import { refusedPort, waitFor } from '../helpers/ports.ts';
 import { SERVER_KINDS } from '../helpers/servers.ts';
 import { runProcess, type Ran } from '../client/helpers/cli.ts';
 import { gate } from '../client/helpers/gate.ts';
@@ -137,7 +137,7 @@ test('top --once --http adds throughput and run progress from a geartrain server
 });
 
 test('top --once: an unreachable server is reported and the exit status is 1', async (t) => {
-  const port = await freePort();
+  const port = await refusedPort();
   const out = await top(['-p', String(port), '--once']);
   t.is(out.code, 1);
   t.regex(out.stdout, new RegExp(`127\\.0\\.0\\.1:${port}[^\\n]*\\n  unreachable: .*ECONNREFUSED`));

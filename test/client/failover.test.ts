@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { Client } from '../../src/client/client.ts';
 import type { StatusEvent } from '../../src/client/status.ts';
 import { Worker } from '../../src/client/worker.ts';
-import { freePort, waitFor } from '../helpers/ports.ts';
+import { refusedPort, waitFor } from '../helpers/ports.ts';
 import { SERVER_KINDS, startServer } from '../helpers/servers.ts';
 import { counter, gate } from './helpers/gate.ts';
 import { restartableServer } from './helpers/restartable.ts';
@@ -102,7 +102,7 @@ for (const kind of SERVER_KINDS) {
 }
 
 test('all servers unreachable: NoServersError names every host:port', async (t) => {
-  const ports = [await freePort(), await freePort()];
+  const ports = [await refusedPort(), await refusedPort()];
   const servers = ports.map((p) => `127.0.0.1:${p}`);
   const client = cleanup(t)(new Client({ servers, ...FAST_RECONNECT }));
   const err = await t.throwsAsync<GeartrainError>(client.call('f', 'x'));

@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { JobFailedError } from '../../src/errors.ts';
 import { GEARMAN_SQLSTATE } from '../../src/pg/index.ts';
-import { freePort, waitFor } from '../helpers/ports.ts';
+import { refusedPort, waitFor } from '../helpers/ports.ts';
 import { SERVER_KINDS, type ServerKind } from '../helpers/servers.ts';
 import { setupGman, sqlError } from './helpers.ts';
 
@@ -18,7 +18,7 @@ function both(title: string, body: (t: ExecutionContext, kind: ServerKind) => Pr
 test('no server: "gearman: cannot connect to HOST:PORT" (YG001), for the foreground and background calls', async (t) => {
   const g = await setupGman(t, 'geartrain', 'noserver');
   const db = await g.session();
-  const dead = `127.0.0.1:${await freePort()}`;
+  const dead = `127.0.0.1:${await refusedPort()}`;
   await db.query(`SELECT ${g.fn('gman_servers_set')}($1)`, [dead]);
   for (const fn of ['gman_do', 'gman_do_high_background']) {
     const err = await sqlError(db, `SELECT ${g.fn(fn)}('reverse', 'x')`);
@@ -27,7 +27,7 @@ test('no server: "gearman: cannot connect to HOST:PORT" (YG001), for the foregro
     t.regex(err.detail ?? '', /refused/i);
     t.regex(err.hint ?? '', /gman_servers_set/);
   }
-  const dead2 = `127.0.0.1:${await freePort()}`;
+  const dead2 = `127.0.0.1:${await refusedPort()}`;
   await db.query(`SELECT ${g.fn('gman_servers_set')}($1)`, [`${dead},${dead2}`]);
   const err = await sqlError(db, `SELECT ${g.fn('gman_do')}('reverse', 'x')`);
   t.is(err.code, GEARMAN_SQLSTATE.connection);

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { Client, type WorkerJob } from '../../src/client/index.ts';
 import { installGearmanFunctions, quoteIdent } from '../../src/pg/index.ts';
-import { freePort, waitFor } from '../helpers/ports.ts';
+import { refusedPort, waitFor } from '../helpers/ports.ts';
 import { SERVER_KINDS, type ServerKind } from '../helpers/servers.ts';
 import { connect, functionStatus, PG_URL, setupGman, sqlError, uniqueName } from './helpers.ts';
 
@@ -149,7 +149,7 @@ both('a background job queued in a transaction that rolls back is still queued (
 test('servers: gman_servers_set and SET geartrain.servers override the installed default, per session', async (t) => {
   const g = await setupGman(t, 'geartrain', 'servers');
   await g.worker({ reverse });
-  const deadAddress = `127.0.0.1:${await freePort()}`;
+  const deadAddress = `127.0.0.1:${await refusedPort()}`;
   const db = await g.session();
   t.is((await db.query(`SELECT ${g.fn('gman_servers')}() AS s`)).rows[0].s, g.server.address, 'installed default');
 
@@ -182,7 +182,7 @@ test('servers: a role default (ALTER ROLE … SET geartrain.servers) is used by 
   });
   await admin.query(`GRANT USAGE ON SCHEMA ${quoteIdent(g.schema)} TO ${quoteIdent(role)}`);
   // the installed default points nowhere, so a success proves the role default was used
-  const dead = `127.0.0.1:${await freePort()}`;
+  const dead = `127.0.0.1:${await refusedPort()}`;
   await installGearmanFunctions({ url: PG_URL, schema: g.schema, servers: dead });
   await admin.query(`ALTER ROLE ${quoteIdent(role)} SET geartrain.servers = '${g.server.address}'`);
 

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { run } from '../../src/cli/pg.ts';
 import { installGearmanFunctions, PG_FUNCTIONS, quoteIdent, uninstallGearmanFunctions } from '../../src/pg/index.ts';
-import { freePort } from '../helpers/ports.ts';
+import { refusedPort } from '../helpers/ports.ts';
 import { cliIO, connect, freshSchema, PG_URL, sqlError, uniqueName } from './helpers.ts';
 
 /** Everything in the schema that a catalogue query can see, with function bodies hashed. */
@@ -117,7 +117,7 @@ test('install into a schema that does not exist is refused (ERR_INVALID_ARGUMENT
   const bad = await installGearmanFunctions({ url: PG_URL, schema: 'public', servers: 'h:0' }).catch((e) => e);
   t.is(bad.code, 'ERR_INVALID_ARGUMENT');
   t.is(bad.field, 'servers');
-  const unreachable = await installGearmanFunctions({ url: `postgres://postgres@127.0.0.1:${await freePort()}/test`, schema }).catch((e) => e);
+  const unreachable = await installGearmanFunctions({ url: `postgres://postgres@127.0.0.1:${await refusedPort()}/test`, schema }).catch((e) => e);
   t.is(unreachable.code, 'ERR_CONNECTION');
 });
 

@@ -16,7 +16,7 @@ import { AdminClient, Client, Worker } from '../../src/client/index.ts';
 import { JobFailedError } from '../../src/errors.ts';
 import type { JobServerOptions } from '../../src/server/index.ts';
 import { parseHookSpec, type JobEndEvent } from '../../src/server/hooks-spec.ts';
-import { freePort, waitFor } from '../helpers/ports.ts';
+import { refusedPort, waitFor } from '../helpers/ports.ts';
 import { rawPlain, startServer } from '../security/helpers/fixture.ts';
 
 type Ctx = ExecutionContext;
@@ -178,7 +178,7 @@ test('a failed delivery is retried: 503 then 200 delivers the event once', async
 });
 
 test('a refused connection is retried, then the event is counted as failed', async (t) => {
-  const url = `http://127.0.0.1:${await freePort()}/`;
+  const url = `http://127.0.0.1:${await refusedPort()}/`;
   const s = await start(t, [{ url, retries: 1 }]);
   await worker(t, s.address, ['f']);
   await client(t, s.address).call('f', 'ok');

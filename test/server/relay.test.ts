@@ -13,7 +13,7 @@ import { JobFailedError } from '../../src/errors.ts';
 import { PacketType as T } from '../../src/protocol/packet-types.ts';
 import type { JobServerOptions } from '../../src/server/index.ts';
 import { parseRelaySpec } from '../../src/server/relay-spec.ts';
-import { freePort, waitFor } from '../helpers/ports.ts';
+import { freePort, refusedPort, waitFor } from '../helpers/ports.ts';
 import { rawPlain, startServer, type RunningServer } from '../security/helpers/fixture.ts';
 
 type Ctx = ExecutionContext;
@@ -223,7 +223,7 @@ test('a loop (A relays to B, B relays to A) is refused with RELAY_LOOP; the clie
 });
 
 test('when no relay server can be reached, a foreground job fails with the reason', async (t) => {
-  const dead = `127.0.0.1:${await freePort()}`;
+  const dead = `127.0.0.1:${await refusedPort()}`;
   const a = await startServer(t, { relay: [{ functions: ['x'], servers: [dead] }] });
   const err = await t.throwsAsync(client(t, a.address).call('x', 'p'));
   t.is((err as { code?: string }).code, 'ERR_JOB_EXCEPTION');
