@@ -55,6 +55,8 @@ const HELP = `usage: geartrain server [flags]
       --result-cache-functions F[,F…]  functions (globs) whose results are kept; needed with --result-cache
       --relay F[,F…]=HOST:PORT[,HOST:PORT…]  relay jobs of F (globs) that no local worker can do to
                            these servers (repeatable)
+      --relay-ssl          relay over TLS; --relay-ssl-ca-file F (else --ssl-ca-file, else the system's
+                           CAs), --relay-ssl-certificate F --relay-ssl-key F to present a certificate
       --hook 'on=complete,fail,exception function=F url=URL|command=CMD retries=3 timeout=5 backlog=1000'
                            POST each ended job as JSON to URL, or pipe it to CMD (repeatable)
   -P, --pid-file FILE      write the process id here
@@ -133,6 +135,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'result-cache': { type: 'string' },
       'result-cache-functions': { type: 'string' },
       relay: { type: 'string', multiple: true },
+      'relay-ssl': { type: 'boolean' },
+      'relay-ssl-ca-file': { type: 'string' },
+      'relay-ssl-certificate': { type: 'string' },
+      'relay-ssl-key': { type: 'string' },
       'pid-file': { type: 'string', short: 'P' },
       'log-file': { type: 'string', short: 'l' },
       verbose: { type: 'string' },
@@ -319,8 +325,37 @@ function extrasOptions(values: Values, hooks: readonly string[][]): Partial<JobS
   }
   const relay = values.relay as string[] | undefined;
   if (relay && relay.length > 0) out.relay = relay.map((r) => parseRelaySpec(r));
+  const relayTls = relayTlsOptions(values);
+  if (relayTls) {
+    if (!out.relay) throw new InvalidArgumentError('--relay-ssl* flags need --relay FUNC=HOST:PORT', { field: 'relay-ssl' });
+    out.relayTls = relayTls;
+  }
   if (hooks.length > 0) out.hooks = hooks.map((words): HookConfig => parseHookSpec(words));
   return out;
+}
+
+/** TLS towards relay targets: on with --relay-ssl or any --relay-ssl-* flag. */
+function relayTlsOptions(values: Values): JobServerOptions['relayTls'] {
+  const str = (k: string) => values[k] as string | undefined;
+  const ca = str('relay-ssl-ca-file') ?? str('ssl-ca-file');
+  const cert = str('relay-ssl-certificate');
+  const key = str('relay-ssl-key');
+  const on = values['relay-ssl'] === true || str('relay-ssl-ca-file') !== undefined || cert !== undefined || key !== undefined;
+  if (!on) return undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new InvalidArgumentError('--relay-ssl-certificate and --relay-ssl-key go together', { field: cert === undefined ? 'relay-ssl-certificate' : 'relay-ssl-key' });
+  }
+  const read = (file: string, flag: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new InvalidArgumentError(`--${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field: flag });
+    }
+  };
+  return {
+    ...(ca !== undefined ? { ca: read(ca, str('relay-ssl-ca-file') !== undefined ? 'relay-ssl-ca-file' : 'ssl-ca-file') } : {}),
+    ...(cert !== undefined && key !== undefined ? { cert: read(cert, 'relay-ssl-certificate'), key: read(key, 'relay-ssl-key') } : {}),
+  };
 }
 
 /** `1048576`, `64k`, `64M`, `1G` (binary multiples) → bytes. */

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type tls from 'node:tls';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.ts';
 import { DEFAULT_MAX_PACKET_SIZE } from '../protocol/index.ts';
@@ -83,6 +84,8 @@ const optionsSchema = z
     resultCache: resultCacheSchema.optional(),
     /** Relay jobs no local worker can do to other servers (relay.ts). */
     relay: z.array(relayRuleSchema).optional(),
+    /** TLS towards the relay targets, as a Client's `tls` (CA to trust, a client certificate); plain TCP when absent. */
+    relayTls: z.custom<tls.ConnectionOptions>((v) => typeof v === 'object' && v !== null, 'expected TLS connection options').optional(),
     /** Event hooks fired when jobs end (hooks.ts). */
     hooks: z.array(hookSchema).optional(),
   })

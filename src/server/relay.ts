@@ -145,7 +145,14 @@ export class Relay {
     const key = hops.join(',');
     let client = rule.clients.get(key);
     if (!client) {
-      client = new Client({ servers: [...rule.rule.servers], clientId: relayClientId(hops), exceptions: true, logger: clientLogger(this.#logger) });
+      const tls = this.#core.options.relayTls;
+      client = new Client({
+        servers: [...rule.rule.servers],
+        clientId: relayClientId(hops),
+        exceptions: true,
+        logger: clientLogger(this.#logger),
+        ...(tls ? { tls } : {}),
+      });
       rule.clients.set(key, client);
     }
     return client;
