@@ -33,6 +33,7 @@ import { defineJob, type RenderedResult, type RunInfo, type Table } from '../src
 import type { ClicksResult, ClickPathRow } from '../src/report/analysis-result.ts';
 import { DEFAULT_STATIC_EXTENSIONS, isStaticPath } from '../src/report/web-terms.ts';
 import { hashLanes, lanes, topK } from '../src/sketches/index.ts';
+import { wildcardRegExp } from '../src/wildcard.ts';
 
 const STATUS_SPEC = /^\s*(?:[1-5]xx|\d{3}(?:\s*-\s*\d{3})?)(?:\s*,\s*(?:[1-5]xx|\d{3}(?:\s*-\s*\d{3})?))*\s*$/i;
 const TZ = /^(?:UTC|Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$/;
@@ -94,16 +95,6 @@ interface Config {
 
 const configs = new WeakMap<object, Config>();
 
-function globToRegExp(glob: string): RegExp {
-  let re = '^';
-  for (const c of glob) {
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`${re}$`, 's');
-}
-
 function statusTable(spec: string): Uint8Array {
   const t = new Uint8Array(1000);
   for (const raw of spec.split(',')) {
@@ -144,7 +135,7 @@ function configOf(p: Params): Config {
     byAgent: p.visitor === 'ip+agent',
     withQuery: p.pageKey === 'path+query',
     offsetMs: offsetOf(p.timezone),
-    funnel: funnelSteps(p).map(globToRegExp),
+    funnel: funnelSteps(p).map(wildcardRegExp),
     agents: new Agents(p.visitor === 'ip+agent'),
   };
   configs.set(p, c);

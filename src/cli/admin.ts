@@ -17,7 +17,7 @@ import {
   parseWorkers,
 } from '../protocol/admin.ts';
 import { formatCliError, type CliIO } from './io.ts';
-import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'query or manage a job server, like the gearadmin tool';
 
@@ -43,9 +43,7 @@ ${SERVER_FLAGS_HELP}
 `;
 
 const OPTIONS = {
-  host: { type: 'string', short: 'h' },
-  port: { type: 'string', short: 'p' },
-  servers: { type: 'string' },
+  ...SERVER_OPTIONS,
   ...TLS_OPTIONS,
   'admin-token': { type: 'string' },
   status: { type: 'boolean' },

@@ -21,7 +21,7 @@ import { refusalCodeOf } from '../client/tls-errors.ts';
 import type { JobContext, WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError, JobExceptionError, JobFailedError, NoServersError } from '../errors.ts';
 import { formatCliError, type CliIO } from './io.ts';
-import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'submit jobs or run a worker, like the gearman tool';
 
@@ -48,9 +48,7 @@ worker:
 `;
 
 const OPTIONS = {
-  host: { type: 'string', short: 'h' },
-  port: { type: 'string', short: 'p' },
-  servers: { type: 'string' },
+  ...SERVER_OPTIONS,
   function: { type: 'string', short: 'f', multiple: true },
   worker: { type: 'boolean', short: 'w' },
   count: { type: 'string', short: 'c' },

@@ -18,7 +18,7 @@ import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS } from '../logs/log-service
 import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
-import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
 
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
@@ -95,9 +95,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     strict: true,
     allowPositionals: false,
     options: {
-      host: { type: 'string', short: 'h' },
-      port: { type: 'string', short: 'p' },
-      servers: { type: 'string' },
+      ...SERVER_OPTIONS,
       name: { type: 'string' },
       logs: { type: 'string', multiple: true },
       format: { type: 'string' },

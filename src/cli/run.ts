@@ -9,14 +9,12 @@ import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
 import { renderReport } from '../report/index.ts';
-import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'run a map/reduce job over the logs of every node';
 
 const COMMON: NonNullable<ParseArgsConfig['options']> = {
-  servers: { type: 'string' },
-  host: { type: 'string', short: 'h' },
-  port: { type: 'string', short: 'p' },
+  ...SERVER_OPTIONS,
   since: { type: 'string' },
   until: { type: 'string' },
   where: { type: 'string' },

@@ -11,6 +11,7 @@ import { isHookField, parseHookSpec, type HookConfig } from '../server/hooks-spe
 import { parseRelaySpec } from '../server/relay-spec.ts';
 import { splitList } from '../server/function-pattern.ts';
 import type { CliIO } from './io.ts';
+import { resolveTls, type TlsFlagNames } from './servers.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
 
 export const summary = 'run a Gearman job server (gearmand-compatible)';
@@ -188,7 +189,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     verbose: verbose,
     logger,
     ...securityOptions(values, io.env),
-    ...extrasOptions(values, hooks),
+    ...extrasOptions(values, hooks, io.env),
   };
   for (const key of Object.keys(options) as (keyof JobServerOptions)[]) if (options[key] === undefined) delete options[key];
 
@@ -302,7 +303,7 @@ function takeHookFlags(argv: readonly string[]): { rest: string[]; hooks: string
 }
 
 /** `--result-cache`, `--relay` and `--hook`. */
-function extrasOptions(values: Values, hooks: readonly string[][]): Partial<JobServerOptions> {
+function extrasOptions(values: Values, hooks: readonly string[][], env: NodeJS.ProcessEnv): Partial<JobServerOptions> {
   const out: Partial<JobServerOptions> = {};
   const cache = values['result-cache'] as string | undefined;
   const cacheFunctions = values['result-cache-functions'] as string | undefined;
@@ -325,7 +326,7 @@ function extrasOptions(values: Values, hooks: readonly string[][]): Partial<JobS
   }
   const relay = values.relay as string[] | undefined;
   if (relay && relay.length > 0) out.relay = relay.map((r) => parseRelaySpec(r));
-  const relayTls = relayTlsOptions(values);
+  const relayTls = relayTlsOptions(values, env);
   if (relayTls) {
     if (!out.relay) throw new InvalidArgumentError('--relay-ssl* flags need --relay FUNC=HOST:PORT', { field: 'relay-ssl' });
     out.relayTls = relayTls;
@@ -334,28 +335,14 @@ function extrasOptions(values: Values, hooks: readonly string[][]): Partial<JobS
   return out;
 }
 
-/** TLS towards relay targets: on with --relay-ssl or any --relay-ssl-* flag. */
-function relayTlsOptions(values: Values): JobServerOptions['relayTls'] {
-  const str = (k: string) => values[k] as string | undefined;
-  const ca = str('relay-ssl-ca-file') ?? str('ssl-ca-file');
-  const cert = str('relay-ssl-certificate');
-  const key = str('relay-ssl-key');
-  const on = values['relay-ssl'] === true || str('relay-ssl-ca-file') !== undefined || cert !== undefined || key !== undefined;
-  if (!on) return undefined;
-  if ((cert === undefined) !== (key === undefined)) {
-    throw new InvalidArgumentError('--relay-ssl-certificate and --relay-ssl-key go together', { field: cert === undefined ? 'relay-ssl-certificate' : 'relay-ssl-key' });
-  }
-  const read = (file: string, flag: string) => {
-    try {
-      return fs.readFileSync(file);
-    } catch (err) {
-      throw new InvalidArgumentError(`--${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field: flag });
-    }
-  };
-  return {
-    ...(ca !== undefined ? { ca: read(ca, str('relay-ssl-ca-file') !== undefined ? 'relay-ssl-ca-file' : 'ssl-ca-file') } : {}),
-    ...(cert !== undefined && key !== undefined ? { cert: read(cert, 'relay-ssl-certificate'), key: read(key, 'relay-ssl-key') } : {}),
-  };
+/** The flags of TLS towards relay targets; no environment variables (those are the server's own). */
+const RELAY_TLS_FLAGS: TlsFlagNames = { on: 'relay-ssl', ca: 'relay-ssl-ca-file', cert: 'relay-ssl-certificate', key: 'relay-ssl-key' };
+
+/** TLS towards relay targets: on with --relay-ssl or any --relay-ssl-* flag; the CA defaults to --ssl-ca-file. */
+function relayTlsOptions(values: Values, env: NodeJS.ProcessEnv): JobServerOptions['relayTls'] {
+  const { on, ca, cert, key } = RELAY_TLS_FLAGS;
+  if (![on, ca, cert, key].some((flag) => values[flag] !== undefined)) return undefined;
+  return resolveTls({ ...values, [on]: true, [ca]: values[ca] ?? values['ssl-ca-file'] }, env, RELAY_TLS_FLAGS);
 }
 
 /** `1048576`, `64k`, `64M`, `1G` (binary multiples) → bytes. */

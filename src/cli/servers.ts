@@ -50,6 +50,13 @@ export const SERVER_FLAGS_HELP = [
   '  --ssl-key F          its private key (else GEARMAN_CLIENT_KEY)',
 ].join('\n');
 
+/** parseArgs options of the server flags: gearman's `-h HOST -p PORT`, and `--servers`. */
+export const SERVER_OPTIONS = {
+  host: { type: 'string', short: 'h' },
+  port: { type: 'string', short: 'p' },
+  servers: { type: 'string' },
+} as const;
+
 /** parseArgs options of the TLS flags (gearman's `-S`, plus files for client certificates). */
 export const TLS_OPTIONS = {
   ssl: { type: 'boolean', short: 'S' },
@@ -65,22 +72,43 @@ export interface TlsFlags {
   readonly 'ssl-key'?: string | undefined;
 }
 
+/** Which flags (and environment variables, if any) give a TLS connection's settings. */
+export interface TlsFlagNames {
+  readonly on: string;
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly env?: { readonly ca: string; readonly cert: string; readonly key: string };
+}
+
+/** The client commands' `-S --ssl-ca-file --ssl-certificate --ssl-key`, with libgearman's variables. */
+export const CLIENT_TLS_FLAGS: TlsFlagNames = {
+  on: 'ssl',
+  ca: 'ssl-ca-file',
+  cert: 'ssl-certificate',
+  key: 'ssl-key',
+  env: { ca: 'GEARMAND_CA_CERTIFICATE', cert: 'GEARMAN_CLIENT_PEM', key: 'GEARMAN_CLIENT_KEY' },
+};
+
 /**
  * TLS settings of a client command, or undefined for plain text. `-S` (or any `--ssl-*` file flag)
  * turns TLS on; files come from the flags, else from libgearman's variables
  * (GEARMAND_CA_CERTIFICATE, GEARMAN_CLIENT_PEM, GEARMAN_CLIENT_KEY), which alone do not turn TLS on.
+ * `names` puts the same rules on other flags (the server's `--relay-ssl-*`).
  */
-export function resolveTls(flags: TlsFlags, env: NodeJS.ProcessEnv): tls.ConnectionOptions | undefined {
-  const on = flags.ssl === true || flags['ssl-ca-file'] !== undefined || flags['ssl-certificate'] !== undefined || flags['ssl-key'] !== undefined;
+export function resolveTls(flags: TlsFlags | Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv, names: TlsFlagNames = CLIENT_TLS_FLAGS): tls.ConnectionOptions | undefined {
+  const values = flags as Readonly<Record<string, unknown>>;
+  const str = (flag: string) => values[flag] as string | undefined;
+  const on = values[names.on] === true || str(names.ca) !== undefined || str(names.cert) !== undefined || str(names.key) !== undefined;
   if (!on) return undefined;
-  const pick = (flag: 'ssl-ca-file' | 'ssl-certificate' | 'ssl-key', variable: string) =>
-    flags[flag] !== undefined ? { file: flags[flag]!, from: `--${flag}` } : env[variable] ? { file: env[variable]!, from: variable } : undefined;
-  const ca = pick('ssl-ca-file', 'GEARMAND_CA_CERTIFICATE');
-  const cert = pick('ssl-certificate', 'GEARMAN_CLIENT_PEM');
-  const key = pick('ssl-key', 'GEARMAN_CLIENT_KEY');
+  const pick = (flag: string, variable: string | undefined) =>
+    str(flag) !== undefined ? { file: str(flag)!, from: `--${flag}` } : variable && env[variable] ? { file: env[variable]!, from: variable } : undefined;
+  const ca = pick(names.ca, names.env?.ca);
+  const cert = pick(names.cert, names.env?.cert);
+  const key = pick(names.key, names.env?.key);
   if ((cert === undefined) !== (key === undefined)) {
-    const missing = cert === undefined ? '--ssl-certificate' : '--ssl-key';
-    throw new InvalidArgumentError(`a client certificate needs both --ssl-certificate and --ssl-key (${missing} is missing)`, { field: missing.slice(2) });
+    const missing = cert === undefined ? names.cert : names.key;
+    throw new InvalidArgumentError(`a client certificate needs both --${names.cert} and --${names.key} (--${missing} is missing)`, { field: missing });
   }
   const read = (p: { file: string; from: string }) => {
     try {

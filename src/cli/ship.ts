@@ -15,7 +15,7 @@ import { lineLogger } from '../logger.ts';
 import { DEFAULT_BATCH_LINES, DEFAULT_BATCH_MS, Shipper } from '../logs/ship.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
-import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS } from './servers.ts';
+import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'send log lines from stdin to log nodes (for piped logs and tail -f)';
 
@@ -49,9 +49,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     strict: true,
     allowPositionals: false,
     options: {
-      host: { type: 'string', short: 'h' },
-      port: { type: 'string', short: 'p' },
-      servers: { type: 'string' },
+      ...SERVER_OPTIONS,
       function: { type: 'string', short: 'f' },
       spool: { type: 'string' },
       'batch-lines': { type: 'string' },

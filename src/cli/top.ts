@@ -13,7 +13,7 @@ import type { StatusJson } from '../server/http/status.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { formatCliError, type CliIO } from './io.ts';
 import { formatBytes } from './render.ts';
-import { resolveServers, SERVER_FLAGS_HELP } from './servers.ts';
+import { resolveServers, SERVER_FLAGS_HELP, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'live view of job servers: functions, workers, throughput, map/reduce runs';
 
@@ -31,9 +31,7 @@ Keys: q or Ctrl-C quits.
 `;
 
 const OPTIONS = {
-  host: { type: 'string', short: 'h' },
-  port: { type: 'string', short: 'p' },
-  servers: { type: 'string' },
+  ...SERVER_OPTIONS,
   ssl: { type: 'boolean', short: 'S' },
   http: { type: 'string', multiple: true },
   interval: { type: 'string', short: 'd' },

@@ -207,6 +207,12 @@ interface Partial {
   readonly index: number;
 }
 
+interface MapCopyResult {
+  readonly node: string;
+  readonly data: Buffer;
+  readonly ms: number;
+}
+
 interface MapOutput {
   readonly kind: 'map';
   task: PlannedTask;
@@ -502,12 +508,11 @@ class Run {
       this.progress.tasksRunning++;
       this.emitProgress();
       try {
-        const started = Date.now();
         const done = await this.#attemptMap(task, node, attempt, live);
         const result = mapResultSchema.parse(JSON.parse(done.data.toString('utf8')));
         output.result = result;
         output.node = done.node;
-        this.#stragglers.finished(task.bytes, Date.now() - started);
+        this.#stragglers.finished(task.bytes, done.ms);
         this.progress.tasksRunning--;
         this.progress.tasksDone++;
         this.progress.bytesDone += task.bytes - (this.taskBytes.get(task.taskId) ?? 0);
@@ -551,7 +556,9 @@ class Run {
     this.emitProgress();
   }
 
-  #callMap(task: PlannedTask, node: string, unique: string, signal: AbortSignal): Promise<{ node: string; data: Buffer }> {
+  /** One copy of a map task on `node`; `ms` is how long that copy took. */
+  #callMap(task: PlannedTask, node: string, unique: string, signal: AbortSignal): Promise<MapCopyResult> {
+    const started = Date.now();
     return callTask(this.client, {
       fn: mapFunction(node),
       payload: JSON.stringify(this.mapTask(task, this.#partitions)),
@@ -559,7 +566,7 @@ class Run {
       idleTimeoutMs: this.timeoutMs,
       signal,
       onStatus: (done) => this.#taskProgress(task, done),
-    }).then((data) => ({ node, data }));
+    }).then((data) => ({ node, data, ms: Date.now() - started }));
   }
 
   /**
@@ -567,7 +574,7 @@ class Run {
    * is waiting for a slot, a copy starts on another live holder of its shards; the first copy to
    * finish wins and the other is cancelled on its node. The attempt fails only when every copy has.
    */
-  #attemptMap(task: PlannedTask, node: string, attempt: number, live: () => Promise<Set<string>>): Promise<{ node: string; data: Buffer }> {
+  #attemptMap(task: PlannedTask, node: string, attempt: number, live: () => Promise<Set<string>>): Promise<MapCopyResult> {
     const unique = `${this.runId}:${task.taskId}:${attempt}`;
     const others = this.o.speculative === false ? [] : task.holders.filter((h) => h !== node);
     if (others.length === 0) return this.#callMap(task, node, unique, this.signal);
@@ -577,43 +584,41 @@ class Run {
       let failures = 0;
       let firstError: unknown;
       let settled = false;
-      let copyTried = false;
+      const settle = () => {
+        settled = true;
+        clearInterval(timer);
+      };
       const launch = (on: string, suffix: string) => {
         const ac = new AbortController();
-        const onRun = () => ac.abort(this.signal.reason);
-        this.signal.addEventListener('abort', onRun, { once: true });
         copies.set(on, ac);
-        this.#callMap(task, on, unique + suffix, ac.signal).then(
-          (done) => {
-            if (settled) return;
-            settled = true;
-            stop();
-            if (on !== node) this.speculativeWon++;
-            for (const [other, otherAc] of copies) if (other !== on) this.#cancelCopy(other, task, otherAc);
-            resolve(done);
-          },
-          (err: unknown) => {
-            if (settled) return;
-            failures++;
-            firstError ??= err;
-            if (failures === copies.size) {
-              settled = true;
-              stop();
-              reject(firstError);
-            }
-          },
-        ).finally(() => {
-          this.signal.removeEventListener('abort', onRun);
-          if (on !== node) {
+        this.#callMap(task, on, unique + suffix, AbortSignal.any([this.signal, ac.signal]))
+          .then(
+            (done) => {
+              if (settled) return;
+              settle();
+              if (on !== node) this.speculativeWon++;
+              for (const [other, otherAc] of copies) if (other !== on) this.#cancelCopy(other, task, otherAc);
+              resolve(done);
+            },
+            (err: unknown) => {
+              if (settled) return;
+              firstError ??= err;
+              if (++failures === copies.size) {
+                settle();
+                reject(firstError);
+              }
+            },
+          )
+          .finally(() => {
+            if (on === node) return;
             this.#stragglers.copyEnded();
             this.progress.tasksRunning--;
-          }
-        });
+          });
       };
+      // At most one copy per attempt: the timer stops once it has been tried.
       const check = async () => {
-        if (settled || copyTried || this.#mapQueued > 0) return;
-        if (!this.#stragglers.shouldCopy(task.bytes, Date.now() - started)) return;
-        copyTried = true;
+        if (settled || this.#mapQueued > 0 || !this.#stragglers.shouldCopy(task.bytes, Date.now() - started)) return;
+        clearInterval(timer);
         const alive = await live().catch(() => new Set<string>());
         const target = others.find((h) => alive.has(h));
         if (!target || settled) {
@@ -627,7 +632,6 @@ class Run {
         launch(target, 's');
       };
       const timer = setInterval(() => void check(), SPECULATION_CHECK_MS);
-      const stop = () => clearInterval(timer);
       launch(node, '');
     });
   }

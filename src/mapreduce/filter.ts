@@ -16,6 +16,7 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { isFieldName, NUMERIC_FIELDS, type FieldName, type LogRecord } from '../logs/index.ts';
+import { hasWildcard, wildcardRegExp } from '../wildcard.ts';
 import type { FilterSpec } from './wire.ts';
 
 type Op = '=' | '!=' | '<' | '<=' | '>' | '>=' | '~' | '!~';
@@ -144,16 +145,6 @@ export function whereFields(node: WhereNode, out = new Set<FieldName>()): Set<Fi
   return out;
 }
 
-function globToRegExp(glob: string): RegExp {
-  let re = '^';
-  for (const c of glob) {
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(re + '$');
-}
-
 type Predicate = (record: Record<string, unknown>) => boolean;
 
 function compile(node: WhereNode): Predicate {
@@ -202,8 +193,8 @@ function compileCompare(field: FieldName, op: Op, value: string): Predicate {
         return (r) => (r[field] as number) >= n;
     }
   }
-  if ((op === '=' || op === '!=') && /[*?]/.test(value)) {
-    const re = globToRegExp(value);
+  if ((op === '=' || op === '!=') && hasWildcard(value)) {
+    const re = wildcardRegExp(value);
     const neg = op === '!=';
     return (r) => re.test(String(r[field] ?? '')) !== neg;
   }
@@ -241,7 +232,10 @@ export function compileFilter(spec: FilterSpec): RecordFilter {
   if (spec.vhost !== undefined) {
     fields.add('vhost');
     const v = spec.vhost;
-    parts.push(/[*?]/.test(v) ? ((re) => (r: Record<string, unknown>) => re.test(String(r.vhost)))(globToRegExp(v)) : (r) => r.vhost === v);
+    if (hasWildcard(v)) {
+      const re = wildcardRegExp(v);
+      parts.push((r) => re.test(String(r.vhost)));
+    } else parts.push((r) => r.vhost === v);
   }
   if (spec.where) {
     const tree = parseWhere(spec.where);

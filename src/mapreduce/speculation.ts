@@ -22,6 +22,8 @@ export class StragglerDetector {
   readonly #policy: SpeculationPolicy;
   readonly #maxInFlight: number;
   readonly #rates: number[] = [];
+  /** Median of #rates, computed again only after a task finishes (checks are many more). */
+  #median: number | undefined;
   #inFlight = 0;
 
   constructor(totalTasks: number, policy: SpeculationPolicy = DEFAULT_SPECULATION) {
@@ -32,6 +34,7 @@ export class StragglerDetector {
   /** A task of `bytes` finished in `ms` (first result only; a copy's loser is not reported). */
   finished(bytes: number, ms: number): void {
     this.#rates.push(Math.max(bytes, 1) / Math.max(ms, 1));
+    this.#median = undefined;
   }
 
   /**
@@ -40,9 +43,8 @@ export class StragglerDetector {
    */
   thresholdMs(bytes: number): number | undefined {
     if (this.#rates.length < this.#policy.minFinished) return undefined;
-    const sorted = [...this.#rates].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)]!;
-    return Math.max(this.#policy.minMs, (this.#policy.factor * Math.max(bytes, 1)) / median);
+    this.#median ??= [...this.#rates].sort((a, b) => a - b)[Math.floor(this.#rates.length / 2)]!;
+    return Math.max(this.#policy.minMs, (this.#policy.factor * Math.max(bytes, 1)) / this.#median);
   }
 
   /** Whether a task that started `elapsedMs` ago should get a copy now (and reserve its place). */

@@ -4,22 +4,13 @@
  * itself. A pattern matches a function by its server-side name (`acme/resize`) or by the name
  * its tenant knows it by (`resize`), so `resize` covers every tenant's `resize`.
  */
+import { hasWildcard, wildcardRegExp } from '../wildcard.ts';
 import type { FunctionEntry } from './function-entry.ts';
-
-export function globRegExp(glob: string): RegExp {
-  let re = '^';
-  for (const c of glob) {
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(re + '$', 's');
-}
 
 /** A predicate over functions, memoised per FunctionEntry (it is asked once per job). */
 export function functionMatcher(patterns: readonly string[]): (fn: FunctionEntry) => boolean {
-  const exact = new Set(patterns.filter((p) => !/[*?]/.test(p)));
-  const globs = patterns.filter((p) => /[*?]/.test(p)).map(globRegExp);
+  const exact = new Set(patterns.filter((p) => !hasWildcard(p)));
+  const globs = patterns.filter(hasWildcard).map(wildcardRegExp);
   const memo = new WeakMap<FunctionEntry, boolean>();
   const test = (name: string) => exact.has(name) || globs.some((re) => re.test(name));
   return (fn) => {

@@ -15,7 +15,7 @@
  */
 import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
-import { globRegExp } from './function-pattern.ts';
+import { wildcardRegExp } from '../wildcard.ts';
 import type { CacheEntry } from './result-cache.ts';
 import { qualify } from './tenants.ts';
 
@@ -59,7 +59,7 @@ export function cacheCommand(core: ServerCore, conn: Connection, tokens: readonl
   }
   if (sub === 'flush') {
     const pattern = tokens[2];
-    const re = pattern === undefined ? null : globRegExp(qualify(conn, pattern));
+    const re = pattern === undefined ? null : wildcardRegExp(qualify(conn, pattern));
     const n = cache.flush((e) => mine(e) && (re === null || re.test(e.functionName)));
     return `OK ${n}\r\n`;
   }

@@ -56,9 +56,9 @@ test('geartrain server --relay … --relay-ssl --relay-ssl-ca-file --relay-ssl-c
 test('--relay-ssl flags: a certificate without its key, TLS without a relay, and an unreadable CA are refused, naming the flag', async (t) => {
   const cert = pki.clients['relay-a']!.cert;
   const cases: [string[], RegExp][] = [
-    [['--relay', 'f=127.0.0.1:1', '--relay-ssl-certificate', cert], /--relay-ssl-certificate and --relay-ssl-key go together/],
+    [['--relay', 'f=127.0.0.1:1', '--relay-ssl-certificate', cert], /needs both --relay-ssl-certificate and --relay-ssl-key \(--relay-ssl-key is missing\)/],
     [['--relay-ssl'], /--relay-ssl\* flags need --relay/],
-    [['--relay', 'f=127.0.0.1:1', '--relay-ssl-ca-file', '/no/such/ca.pem'], /--relay-ssl-ca-file \/no\/such\/ca.pem: ENOENT/],
+    [['--relay', 'f=127.0.0.1:1', '--relay-ssl-ca-file', '/no/such/ca.pem'], /--relay-ssl-ca-file: cannot read \/no\/such\/ca.pem: ENOENT/],
   ];
   for (const [args, says] of cases) {
     const out = await geartrain(['server', '-q', 'memory', '-p', '0', ...args]);
