@@ -74,6 +74,7 @@ export class FileShards {
   readonly #now: () => number;
   #files = new Map<string, TrackedFile>();
   #refreshing: Promise<void> | undefined;
+  #queued: Promise<void> | undefined;
   readonly counters: ScanCounters = { bytesScanned: 0, filesScanned: 0, cacheHits: 0 };
 
   constructor(opts: FileShardsOptions) {
@@ -84,10 +85,23 @@ export class FileShards {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Re-lists the globs and stats every file; concurrent callers share one refresh. */
+  /**
+   * Re-lists the globs and stats every file. The listing a caller gets always starts after its
+   * call: one that arrives while a refresh runs (which may have listed the directory before a
+   * rotation the caller already saw) waits for a second refresh, shared by every such caller.
+   */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));
-    return this.#refreshing;
+    if (!this.#refreshing) {
+      this.#refreshing = this.#refresh().finally(() => (this.#refreshing = undefined));
+      return this.#refreshing;
+    }
+    this.#queued ??= this.#refreshing
+      .catch(() => undefined)
+      .then(() => {
+        this.#queued = undefined;
+        return this.refresh();
+      });
+    return this.#queued;
   }
 
   async #refresh(): Promise<void> {

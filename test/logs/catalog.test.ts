@@ -127,6 +127,31 @@ test('rotation: the renamed file keeps its shard id under its new path; the new 
   t.is(await catalog.locate(old.id), undefined);
 });
 
+test('a refresh asked for while another runs lists the files again: a rotation seen by the caller is never missed', async (t) => {
+  const dir = tempDir(t);
+  const logs = path.join(dir, 'logs');
+  fs.mkdirSync(logs);
+  fs.writeFileSync(path.join(logs, 'access.log'), lines(3, T0, 'a').text);
+  const late = path.join(logs, 'late.log');
+  let second: Promise<void> | undefined;
+  // The scan cache is read for each new file after the directory was listed: from there, a file
+  // made now is certainly not in the running refresh's listing.
+  class HookedCache extends ScanCache {
+    override get(key: string) {
+      if (!second) {
+        fs.writeFileSync(late, lines(2, T0, 'late').text);
+        second = files.refresh();
+      }
+      return super.get(key);
+    }
+  }
+  const files: FileShards = new FileShards({ sources: [parseLogSource(path.join(logs, '*.log'))], cache: new HookedCache(path.join(dir, 'data')) });
+  await files.refresh();
+  t.truthy(second, 'the first refresh read the scan cache');
+  await second;
+  t.deepEqual((await files.shards()).map((s) => path.basename(s.path)).sort(), ['access.log', 'late.log']);
+});
+
 test('truncation in place (copytruncate) restarts the shard with a new id and an empty count', async (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'access.log');
