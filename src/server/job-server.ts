@@ -334,7 +334,9 @@ export class JobServer {
     this.#server.close();
     this.#http?.stopAccepting();
     const deadline = options.timeoutMs !== undefined ? Date.now() + options.timeoutMs : Infinity;
-    while (this.#core.runningCount > 0 && Date.now() < deadline && !options.signal?.aborted) {
+    // Running jobs end first; then the HTTP answers of those that ended reach their clients.
+    const busy = () => this.#core.runningCount > 0 || (this.#http?.answersOnTheWay() ?? 0) > 0;
+    while (busy() && Date.now() < deadline && !options.signal?.aborted) {
       await new Promise((r) => setTimeout(r, 20));
     }
     await this.#core.batcher?.drain();

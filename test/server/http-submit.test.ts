@@ -241,6 +241,24 @@ test('close() lets a running HTTP job finish and answer before the port closes',
   await t.throwsAsync(fetch(`${r.http}/status`));
 });
 
+test('close() called the moment the last job ends still delivers that job\'s HTTP answer', async (t) => {
+  const r = await rig(t);
+  await r.worker().register('hs_last', async () => 'done').start();
+  // The job has left the server's tables but its WORK_COMPLETE has not reached the HTTP side yet.
+  let closing: Promise<void> | undefined;
+  const core = r.server.core;
+  const monitor = core.onJobEnd;
+  core.onJobEnd = (job, outcome) => {
+    monitor?.(job, outcome);
+    queueMicrotask(() => (closing ??= r.server.close()));
+  };
+  const res = await r.post('hs_last', 'x');
+  t.is(res.status, 200);
+  t.is(await res.text(), 'done');
+  t.truthy(closing);
+  await closing;
+});
+
 test('odd request targets neither crash the server nor submit elsewhere', async (t) => {
   const r = await rig(t);
   const { port } = r.server.httpAddress()!;

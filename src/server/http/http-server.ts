@@ -157,6 +157,12 @@ export class MonitorServer {
     if (this.#address) this.#http.close();
   }
 
+  /** Foreground HTTP submissions whose job ended but whose answer is still being delivered. */
+  answersOnTheWay(): number {
+    const jobs = this.#o.core.jobs;
+    return this.#submitter.answersOnTheWay((handle) => jobs.has(handle));
+  }
+
   /** Stop: fail submissions in flight, drop every HTTP connection. */
   async close(): Promise<void> {
     if (this.#closed) return;

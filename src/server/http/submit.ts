@@ -109,6 +109,8 @@ export class HttpSubmitter {
   readonly #options: HttpSubmitterOptions;
   #client: Client | null = null;
   #closed = false;
+  /** Foreground submissions not answered yet, by their job (handle known once created). */
+  readonly #waiting = new Set<{ readonly handle: string | undefined }>();
   /** Jobs accepted through HTTP. */
   submitted = 0;
 
@@ -143,6 +145,7 @@ export class HttpSubmitter {
       if (!res.writableFinished) ac.abort(new Error('HTTP client went away'));
     };
     res.on('close', onClose);
+    let foreground: { readonly handle: string | undefined } | undefined;
     try {
       const sub = parseSubmitRequest(req, pathname);
       // The unique key takes at most GEARMAN_MAX_UNIQUE_SIZE bytes (a generated one included).
@@ -163,6 +166,8 @@ export class HttpSubmitter {
       }
       void job.created.then(() => this.submitted++, () => {});
       const chunks: Buffer[] = [];
+      foreground = job;
+      this.#waiting.add(job);
       try {
         for await (const u of job) if (u.type === 'data') chunks.push(u.data);
         chunks.push(await job.result);
@@ -200,7 +205,19 @@ export class HttpSubmitter {
       }
     } finally {
       res.off('close', onClose);
+      if (foreground) this.#waiting.delete(foreground);
     }
+  }
+
+  /**
+   * Foreground submissions whose job the server no longer holds (it ended) but whose answer has
+   * not reached the HTTP client: the result is on its way through the in-process stream. A
+   * graceful close waits for these before it fails what is left.
+   */
+  answersOnTheWay(serverHolds: (handle: string) => boolean): number {
+    let n = 0;
+    for (const job of this.#waiting) if (job.handle !== undefined && !serverHolds(job.handle)) n++;
+    return n;
   }
 
   /** Fail what is in flight and drop the in-process connection. */
