@@ -12,6 +12,7 @@ import { request } from '../protocol/encoder.ts';
 import { PacketType } from '../protocol/packet-types.ts';
 import type { ConnectionSettings } from './options.ts';
 import type { ServerAddress } from './server-address.ts';
+import { ReadSlab } from './read-slab.ts';
 import { looksLikeTls, refusalError, REFUSAL_CODES, TLS_HINT, tlsAnswerError, tlsConnectError, tlsTimeoutError } from './tls-errors.ts';
 
 export interface ConnectionHandlers {
@@ -46,6 +47,8 @@ export class Connection {
   #closeError: Error | undefined;
   readonly #openedAt = Date.now();
   #bytesIn = 0;
+  /** Read before attach() (plain TCP reads start at once). */
+  #early: Buffer[] = [];
 
   private constructor(server: ServerAddress, socket: net.Socket, settings: ConnectionSettings) {
     this.server = server;
@@ -58,11 +61,25 @@ export class Connection {
   static open(server: ServerAddress, settings: ConnectionSettings, signal?: AbortSignal): Promise<Connection> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
+      // Plain TCP reads through `onread` into a ReadSlab; chunks wait in `early` until attach().
+      const early: Buffer[] = [];
+      let reader: (chunk: Buffer) => void = (chunk) => void early.push(chunk);
+      const slab = new ReadSlab();
       const socket = settings.connect
         ? settings.connect(server)
         : settings.tls
           ? tls.connect({ servername: net.isIP(server.host) ? undefined : server.host, ...settings.tls, host: server.host, port: server.port })
-          : net.connect({ host: server.host, port: server.port });
+          : net.connect({
+              host: server.host,
+              port: server.port,
+              onread: {
+                buffer: () => slab.next(),
+                callback: (n, region) => {
+                  reader(slab.take(region as Buffer, n));
+                  return true;
+                },
+              },
+            });
       const usesTls = settings.tls !== undefined && !settings.connect;
       const readyEvent = usesTls ? 'secureConnect' : 'connect';
       // For TLS, 'connect' is the TCP part: failures after it are the handshake's.
@@ -93,7 +110,10 @@ export class Connection {
         cleanup();
         socket.setNoDelay(true);
         if (settings.keepAliveMs > 0) socket.setKeepAlive(true, settings.keepAliveMs);
-        resolve(new Connection(server, socket, settings));
+        const conn = new Connection(server, socket, settings);
+        conn.#early = early;
+        reader = (chunk) => conn.#onChunk(chunk);
+        resolve(conn);
       };
       const cleanup = () => {
         clearTimeout(timer);
@@ -111,19 +131,10 @@ export class Connection {
   attach(handlers: ConnectionHandlers): void {
     this.#handlers = handlers;
     const socket = this.#socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.#lastHeard = Date.now();
-      if (this.#bytesIn === 0 && !this.#settings.tls && looksLikeTls(chunk)) {
-        this.destroy(tlsAnswerError(this.server));
-        return;
-      }
-      this.#bytesIn += chunk.length;
-      try {
-        this.#decoder.push(chunk);
-      } catch (err) {
-        this.destroy(err as Error);
-      }
-    });
+    socket.on('data', (chunk: Buffer) => this.#onChunk(chunk));
+    const early = this.#early;
+    this.#early = [];
+    for (const chunk of early) this.#onChunk(chunk);
     socket.on('drain', () => this.#onDrain());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.#closeError ??= new ConnectionError(`connection to ${this.server.id} failed: ${err.code ?? err.message}`, { cause: err, server: this.server.id });
@@ -138,6 +149,25 @@ export class Connection {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  #onChunk(chunk: Buffer): void {
+    if (this.#closed) return;
+    if (!this.#handlers) {
+      this.#early.push(chunk);
+      return;
+    }
+    this.#lastHeard = Date.now();
+    if (this.#bytesIn === 0 && !this.#settings.tls && looksLikeTls(chunk)) {
+      this.destroy(tlsAnswerError(this.server));
+      return;
+    }
+    this.#bytesIn += chunk.length;
+    try {
+      this.#decoder.push(chunk);
+    } catch (err) {
+      this.destroy(err as Error);
+    }
   }
 
   /** True while the socket is over its high-water mark; wait with `writable()`. */
