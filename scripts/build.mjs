@@ -1,14 +1,13 @@
-// Bundles the CLI, the task thread and the built-in jobs into dist/ with esbuild, so commands
-// start without compiling TypeScript and run without tsx's per-function wrappers. bin/geartrain.js
-// uses dist/ while it is newer than every source file, and the sources through tsx otherwise.
+// Bundles the library, the CLI, the task thread and the built-in jobs into dist/ with esbuild, so
+// commands start without compiling TypeScript, `import … from 'geartrain'` works in plain Node,
+// and both run without tsx's per-function wrappers. bin/geartrain.js uses dist/ while it is newer
+// than every source file, and the sources through tsx otherwise.
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dist = path.join(root, 'dist');
-fs.rmSync(dist, { recursive: true, force: true });
 
 const common = {
   bundle: true,
@@ -26,11 +25,21 @@ const common = {
   outExtension: { '.js': '.mjs' },
 };
 
-const jobs = fs.readdirSync(path.join(root, 'jobs')).filter((f) => /^[a-z][a-z0-9-]*\.ts$/.test(f));
-await Promise.all([
-  build({ ...common, entryPoints: { geartrain: path.join(root, 'src/cli/main.ts') }, outdir: dist }),
-  build({ ...common, entryPoints: { 'task-thread': path.join(root, 'src/mapreduce/task-thread.ts') }, outdir: dist }),
-  build({ ...common, entryPoints: Object.fromEntries(jobs.map((f) => [f.slice(0, -3), path.join(root, 'jobs', f)])), outdir: path.join(dist, 'jobs') }),
-]);
-fs.writeFileSync(path.join(dist, 'BUILT'), `${new Date().toISOString()}\n`);
-console.log(`built dist/ (cli, task thread, ${jobs.length} jobs)`);
+/** Build everything into `dist` (emptied first); returns the number of built-in jobs. */
+export async function buildDist(dist = path.join(root, 'dist')) {
+  fs.rmSync(dist, { recursive: true, force: true });
+  const jobs = fs.readdirSync(path.join(root, 'jobs')).filter((f) => /^[a-z][a-z0-9-]*\.ts$/.test(f));
+  await Promise.all([
+    build({ ...common, entryPoints: { index: path.join(root, 'src/index.ts') }, outdir: dist }),
+    build({ ...common, entryPoints: { geartrain: path.join(root, 'src/cli/main.ts') }, outdir: dist }),
+    build({ ...common, entryPoints: { 'task-thread': path.join(root, 'src/mapreduce/task-thread.ts') }, outdir: dist }),
+    build({ ...common, entryPoints: Object.fromEntries(jobs.map((f) => [f.slice(0, -3), path.join(root, 'jobs', f)])), outdir: path.join(dist, 'jobs') }),
+  ]);
+  fs.writeFileSync(path.join(dist, 'BUILT'), `${new Date().toISOString()}\n`);
+  return jobs.length;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const jobs = await buildDist();
+  console.log(`built dist/ (library, cli, task thread, ${jobs} jobs)`);
+}
