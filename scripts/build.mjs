@@ -30,7 +30,9 @@ export async function buildDist(dist = path.join(root, 'dist')) {
   fs.rmSync(dist, { recursive: true, force: true });
   const jobs = fs.readdirSync(path.join(root, 'jobs')).filter((f) => /^[a-z][a-z0-9-]*\.ts$/.test(f));
   await Promise.all([
-    build({ ...common, entryPoints: { index: path.join(root, 'src/index.ts') }, outdir: dist }),
+    // The library leaves its dependencies to node_modules: an app or a job file that imports zod
+    // too then bundles or loads one copy of it, not two.
+    build({ ...common, packages: 'external', entryPoints: { index: path.join(root, 'src/index.ts') }, outdir: dist }),
     build({ ...common, entryPoints: { geartrain: path.join(root, 'src/cli/main.ts') }, outdir: dist }),
     build({ ...common, entryPoints: { 'task-thread': path.join(root, 'src/mapreduce/task-thread.ts') }, outdir: dist }),
     build({ ...common, entryPoints: Object.fromEntries(jobs.map((f) => [f.slice(0, -3), path.join(root, 'jobs', f)])), outdir: path.join(dist, 'jobs') }),
