@@ -29,6 +29,22 @@ interface EchoWaiter {
 
 const HEARTBEAT_PAYLOAD = Buffer.from('geartrain-heartbeat');
 
+/** A plain TCP connection whose reads land in a ReadSlab and go to `deliver` (no 'data' events). */
+function connectPlain(server: ServerAddress, deliver: (chunk: Buffer) => void): net.Socket {
+  const slab = new ReadSlab();
+  return net.connect({
+    host: server.host,
+    port: server.port,
+    onread: {
+      buffer: () => slab.next(),
+      callback: (n, region) => {
+        deliver(slab.take(region as Buffer, n));
+        return true;
+      },
+    },
+  });
+}
+
 export class Connection {
   readonly server: ServerAddress;
   readonly #socket: net.Socket;
@@ -61,25 +77,14 @@ export class Connection {
   static open(server: ServerAddress, settings: ConnectionSettings, signal?: AbortSignal): Promise<Connection> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      // Plain TCP reads through `onread` into a ReadSlab; chunks wait in `early` until attach().
+      // Plain TCP delivers its reads from the start; they wait in `early` until attach().
       const early: Buffer[] = [];
-      let reader: (chunk: Buffer) => void = (chunk) => void early.push(chunk);
-      const slab = new ReadSlab();
+      let deliver: (chunk: Buffer) => void = (chunk) => void early.push(chunk);
       const socket = settings.connect
         ? settings.connect(server)
         : settings.tls
           ? tls.connect({ servername: net.isIP(server.host) ? undefined : server.host, ...settings.tls, host: server.host, port: server.port })
-          : net.connect({
-              host: server.host,
-              port: server.port,
-              onread: {
-                buffer: () => slab.next(),
-                callback: (n, region) => {
-                  reader(slab.take(region as Buffer, n));
-                  return true;
-                },
-              },
-            });
+          : connectPlain(server, (chunk) => deliver(chunk));
       const usesTls = settings.tls !== undefined && !settings.connect;
       const readyEvent = usesTls ? 'secureConnect' : 'connect';
       // For TLS, 'connect' is the TCP part: failures after it are the handshake's.
@@ -112,7 +117,7 @@ export class Connection {
         if (settings.keepAliveMs > 0) socket.setKeepAlive(true, settings.keepAliveMs);
         const conn = new Connection(server, socket, settings);
         conn.#early = early;
-        reader = (chunk) => conn.#onChunk(chunk);
+        deliver = (chunk) => conn.#onChunk(chunk);
         resolve(conn);
       };
       const cleanup = () => {

@@ -5,9 +5,13 @@
  * per-read allocation and the readable-stream bookkeeping of a 'data' event (measured by
  * `npm run bench:client`).
  */
-const SLAB_SIZE = 256 * 1024;
-/** The least room a read is offered; a slab with less left is replaced. */
-const MIN_READ = 64 * 1024;
+const SLAB_SIZE = 128 * 1024;
+/**
+ * The least room a read is offered; a slab with less left is replaced. Each connection has its
+ * own slab: Node reserves the next read's region as soon as a read ends, so two connections
+ * sharing one would be handed the same bytes.
+ */
+const MIN_READ = 32 * 1024;
 
 export class ReadSlab {
   #slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);

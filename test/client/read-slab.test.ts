@@ -24,11 +24,11 @@ test('bytes taken from a read are never overwritten by later reads', (t) => {
   t.pass();
 });
 
-test('every read is offered at least 64 KiB', (t) => {
+test('every read is offered at least 32 KiB', (t) => {
   const slab = new ReadSlab();
   for (let i = 0; i < 100; i++) {
     const region = slab.next();
-    t.true(region.length >= 64 * 1024);
-    slab.take(region, 50_000);
+    t.true(region.length >= 32 * 1024);
+    slab.take(region, 30_000);
   }
 });
