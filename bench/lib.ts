@@ -103,10 +103,15 @@ export async function startGearmand(threads = 1, extra: string[] = []): Promise<
   };
 }
 
-export async function startGeartrain(extra: string[] = []): Promise<Proc & { port: number }> {
-  const p = await startProcess(process.execPath, [path.join(ROOT, 'bin', 'geartrain.js'), 'server', '-p', '0', ...extra], /listening on .*:(\d+)/);
-  const port = Number(/listening on .*:(\d+)/.exec(p.output())![1]);
-  return { ...p, port };
+/** Start a Node script that binds port 0 and prints `listening on HOST:PORT`; resolves with the port. */
+export async function startListening(args: string[]): Promise<Proc & { port: number }> {
+  const LISTENING = /listening on .*:(\d+)/;
+  const p = await startProcess(process.execPath, args, LISTENING);
+  return { ...p, port: Number(LISTENING.exec(p.output())![1]) };
+}
+
+export function startGeartrain(extra: string[] = []): Promise<Proc & { port: number }> {
+  return startListening([path.join(ROOT, 'bin', 'geartrain.js'), 'server', '-p', '0', ...extra]);
 }
 
 /** Run the load driver and parse its `key=value` line. */

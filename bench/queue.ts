@@ -22,7 +22,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { best, buildLoadgen, loadgen, machine, OUT, ROOT, startGearmand, startProcess, table, type Proc } from './lib.ts';
+import { best, buildLoadgen, loadgen, machine, OUT, ROOT, startGearmand, startListening, table, type Proc } from './lib.ts';
 
 const PG_URL = process.env.GT_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.GT_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,10 +52,9 @@ interface Case {
 
 const work = fs.mkdtempSync(path.join(OUT, 'queue-bench-'));
 
-async function startGeartrain(args: string[]): Promise<Server> {
+function startGeartrain(args: string[]): Promise<Server> {
   const node = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-  const p = await startProcess(process.execPath, [...node, path.join(ROOT, 'bin', 'geartrain.js'), 'server', '-p', '0', ...args], /listening on .*:(\d+)/);
-  return { ...p, port: Number(/listening on .*:(\d+)/.exec(p.output())![1]) };
+  return startListening([...node, path.join(ROOT, 'bin', 'geartrain.js'), 'server', '-p', '0', ...args]);
 }
 
 /** SIGINT lets a profiled server write its profile (node writes it on a normal exit only). */

@@ -7,7 +7,7 @@
  * Runs alternate between the two servers. BENCH_RUNS, BENCH_QUEUE_JOBS, BENCH_ONLY=fg,bg,queue.
  */
 import path from 'node:path';
-import { best, buildLoadgen, loadgen, machine, startGearmand, startGeartrain, startProcess, table } from './lib.ts';
+import { best, buildLoadgen, loadgen, machine, startGearmand, startGeartrain, startListening, table } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const QUEUE_JOBS = Number(process.env.BENCH_QUEUE_JOBS ?? 1_000_000);
@@ -18,10 +18,7 @@ const servers: Record<string, () => Promise<Server>> = {
   geartrain: () => startGeartrain(['-q', 'memory']),
   'gearmand -t 1': () => startGearmand(1),
   // What Node's sockets allow at all (fg and bg only): see bench/node-floor-server.mjs.
-  'bare Node server': async () => {
-    const p = await startProcess(process.execPath, [path.join(import.meta.dirname, 'node-floor-server.mjs'), '0'], /listening on .*:(\d+)/);
-    return { ...p, port: Number(/listening on .*:(\d+)/.exec(p.output())![1]) };
-  },
+  'bare Node server': () => startListening([path.join(import.meta.dirname, 'node-floor-server.mjs'), '0']),
 };
 const FLOOR = 'bare Node server';
 
@@ -58,24 +55,27 @@ for (const mode of only) {
 const g = results.geartrain!;
 const d = results['gearmand -t 1']!;
 const f = results[FLOOR]!;
-const rows: string[][] = [];
 const ratio = (a?: string, b?: string) => (Number(a) / Number(b)).toFixed(2) + '×';
 const mb = (kb?: string) => (Number(kb) / 1024).toFixed(0) + ' MiB';
-if (g.fg && d.fg) {
-  rows.push(['foreground jobs/s (2 clients × 100 in flight, 2 workers, 16 B)', g.fg.jobs_per_sec!, d.fg.jobs_per_sec!, ratio(g.fg.jobs_per_sec, d.fg.jobs_per_sec), f.fg?.jobs_per_sec ?? '-', f.fg ? ratio(f.fg.jobs_per_sec, d.fg.jobs_per_sec) : '-']);
-}
+/** One table row: a measure of `mode` for the three servers (the bare Node server has no queue run). */
+const row = (label: string, mode: string, key: string, show = (v?: string) => v ?? '-') => {
+  const floor = f[mode];
+  return [label, show(g[mode]![key]), show(d[mode]![key]), ratio(g[mode]![key], d[mode]![key]), floor ? show(floor[key]) : '-', floor ? ratio(floor[key], d[mode]![key]) : '-'];
+};
+const rows: string[][] = [];
+if (g.fg && d.fg) rows.push(row('foreground jobs/s (2 clients × 100 in flight, 2 workers, 16 B)', 'fg', 'jobs_per_sec'));
 if (g.bg && d.bg) {
   rows.push(
-    ['background submit+drain jobs/s (100k)', g.bg.jobs_per_sec!, d.bg.jobs_per_sec!, ratio(g.bg.jobs_per_sec, d.bg.jobs_per_sec), f.bg?.jobs_per_sec ?? '-', f.bg ? ratio(f.bg.jobs_per_sec, d.bg.jobs_per_sec) : '-'],
-    ['  background submits/s', g.bg.submits_per_sec!, d.bg.submits_per_sec!, ratio(g.bg.submits_per_sec, d.bg.submits_per_sec), f.bg?.submits_per_sec ?? '-', f.bg ? ratio(f.bg.submits_per_sec, d.bg.submits_per_sec) : '-'],
-    ['  background drains/s', g.bg.drains_per_sec!, d.bg.drains_per_sec!, ratio(g.bg.drains_per_sec, d.bg.drains_per_sec), f.bg?.drains_per_sec ?? '-', f.bg ? ratio(f.bg.drains_per_sec, d.bg.drains_per_sec) : '-'],
+    row('background submit+drain jobs/s (100k)', 'bg', 'jobs_per_sec'),
+    row('  background submits/s', 'bg', 'submits_per_sec'),
+    row('  background drains/s', 'bg', 'drains_per_sec'),
   );
 }
 if (g.queue && d.queue) {
   rows.push(
-    [`${QUEUE_JOBS} uniquely keyed 100 B jobs: submits/s`, g.queue.submits_per_sec!, d.queue.submits_per_sec!, ratio(g.queue.submits_per_sec, d.queue.submits_per_sec), '-', '-'],
-    ['  submits/s over the last 10% (deepest queue)', g.queue.tail_submits_per_sec!, d.queue.tail_submits_per_sec!, ratio(g.queue.tail_submits_per_sec, d.queue.tail_submits_per_sec), '-', '-'],
-    ['  server RSS with the queue full', mb(g.queue.rss_kb_queued), mb(d.queue.rss_kb_queued), ratio(g.queue.rss_kb_queued, d.queue.rss_kb_queued), '-', '-'],
+    row(`${QUEUE_JOBS} uniquely keyed 100 B jobs: submits/s`, 'queue', 'submits_per_sec'),
+    row('  submits/s over the last 10% (deepest queue)', 'queue', 'tail_submits_per_sec'),
+    row('  server RSS with the queue full', 'queue', 'rss_kb_queued', mb),
   );
 }
 console.log();

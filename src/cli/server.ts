@@ -186,7 +186,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     maxPacketSize: intFlag(values['max-packet-size'], 'max-packet-size', 64 * 1024 * 1024),
     httpPort: values['http-port'] !== undefined ? intFlag(values['http-port'], 'http-port', 0) : undefined,
     httpHost: values['http-listen'],
-    verbose: verbose,
+    verbose,
     logger,
     ...securityOptions(values, io.env),
     ...extrasOptions(values, hooks, io.env),
@@ -342,7 +342,7 @@ const RELAY_TLS_FLAGS: TlsFlagNames = { on: 'relay-ssl', ca: 'relay-ssl-ca-file'
 function relayTlsOptions(values: Values, env: NodeJS.ProcessEnv): JobServerOptions['relayTls'] {
   const { on, ca, cert, key } = RELAY_TLS_FLAGS;
   if (![on, ca, cert, key].some((flag) => values[flag] !== undefined)) return undefined;
-  return resolveTls({ ...values, [on]: true, [ca]: values[ca] ?? values['ssl-ca-file'] }, env, RELAY_TLS_FLAGS);
+  return resolveTls({ ...values, [ca]: values[ca] ?? values['ssl-ca-file'] }, env, RELAY_TLS_FLAGS);
 }
 
 /** `1048576`, `64k`, `64M`, `1G` (binary multiples) → bytes. */

@@ -63,7 +63,7 @@ export class Connection {
   #closeError: Error | undefined;
   readonly #openedAt = Date.now();
   #bytesIn = 0;
-  /** Read before attach() (plain TCP reads start at once). */
+  /** Read before attach(): plain TCP reads (onread) start as soon as the socket connects. */
   #early: Buffer[] = [];
 
   private constructor(server: ServerAddress, socket: net.Socket, settings: ConnectionSettings) {
@@ -77,14 +77,13 @@ export class Connection {
   static open(server: ServerAddress, settings: ConnectionSettings, signal?: AbortSignal): Promise<Connection> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      // Plain TCP delivers its reads from the start; they wait in `early` until attach().
-      const early: Buffer[] = [];
-      let deliver: (chunk: Buffer) => void = (chunk) => void early.push(chunk);
+      // No read happens before 'connect', so `conn` exists by the time connectPlain delivers one.
+      let conn: Connection | undefined;
       const socket = settings.connect
         ? settings.connect(server)
         : settings.tls
           ? tls.connect({ servername: net.isIP(server.host) ? undefined : server.host, ...settings.tls, host: server.host, port: server.port })
-          : connectPlain(server, (chunk) => deliver(chunk));
+          : connectPlain(server, (chunk) => conn!.#onChunk(chunk));
       const usesTls = settings.tls !== undefined && !settings.connect;
       const readyEvent = usesTls ? 'secureConnect' : 'connect';
       // For TLS, 'connect' is the TCP part: failures after it are the handshake's.
@@ -115,9 +114,7 @@ export class Connection {
         cleanup();
         socket.setNoDelay(true);
         if (settings.keepAliveMs > 0) socket.setKeepAlive(true, settings.keepAliveMs);
-        const conn = new Connection(server, socket, settings);
-        conn.#early = early;
-        deliver = (chunk) => conn.#onChunk(chunk);
+        conn = new Connection(server, socket, settings);
         resolve(conn);
       };
       const cleanup = () => {
