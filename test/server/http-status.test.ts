@@ -122,11 +122,12 @@ test('/status: functions, workers, clients, counters and memory of a live server
   t.is(s.server.queue, 'memory');
   t.true(s.memory.rss > 0 && s.memory.heapUsed > 0 && s.memory.heapUsed <= s.memory.heapTotal);
 
-  // Throughput is sampled once a second: the five calls show up within a few seconds.
+  // Throughput is sampled once a second: the five calls and the twelve submissions show up
+  // within a few seconds (a sample may fall between the calls and the later submissions).
   const later = await waitFor(async () => {
     const x = await r.status();
-    return x.throughput.completedLastMinute === 5 ? x : undefined;
-  }, 'five completions in the last minute');
+    return x.throughput.completedLastMinute === 5 && x.throughput.submittedLastMinute === 12 ? x : undefined;
+  }, 'five completions and twelve submissions in the last minute');
   t.is(later.throughput.completed.reduce((a, b) => a + b, 0), 5);
   t.is(later.throughput.submitted.reduce((a, b) => a + b, 0), 12);
   t.is(later.functions.find((f) => f.name === 'st_echo')!.completedLastMinute, 5);
