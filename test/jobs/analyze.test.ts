@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import analyze from '../../jobs/analyze.ts';
 import { writeLog, type FieldName, type LogRecord } from '../../src/logs/index.ts';
-import type { AnalysisResult, TopList } from '../../src/report/analysis-result.ts';
+import type { AnalysisResult, TopList } from '../../src/weblog/index.ts';
 import { parseRecords, runLocally } from './analyze-harness.ts';
 import { countBy, rankError, readRecords, searchTerms, top, urlHost, type RefRecord } from './analyze-reference.ts';
 
