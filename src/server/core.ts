@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import type { Connection } from './connection.ts';
 import { EpochScheduler } from './epoch-scheduler.ts';
 import { FunctionEntry } from './function-entry.ts';
-import { Job, Priority, type NewJobSpec } from './job.ts';
+import { Job, type NewJobSpec } from './job.ts';
 import type { ResolvedServerOptions } from './options.ts';
 import type { WriteBatcher } from './write-batcher.ts';
 import type { StoredJob } from './store/types.ts';
