@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ClosedError, StoreError } from '../errors.ts';
+import { ClosedError, OutputLimitError, StoreError } from '../errors.ts';
 import { Connection } from './connection.ts';
 import { ServerCore, type ServerStats } from './core.ts';
 import { MonitorServer, type HttpAddress } from './http/http-server.ts';
@@ -225,7 +225,7 @@ export class JobServer {
         error: (c, err) => {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ECONNRESET' || code === 'EPIPE') return;
-          if (code === 'ERR_OUTPUT_LIMIT') this.#core.connectionCutOff();
+          if (err instanceof OutputLimitError) this.#core.connectionCutOff();
           this.options.logger.warn(`connection ${c.remoteAddress}:${c.remotePort}: ${err.message}`);
         },
         close: (c) => this.#core.connectionClosed(c),

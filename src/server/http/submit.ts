@@ -23,7 +23,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import { Client } from '../../client/client.ts';
 import { raceSignal } from '../../client/deadline.ts';
-import { GeartrainError, InvalidArgumentError, JobExceptionError, JobFailedError, ServerError } from '../../errors.ts';
+import { AbortError, GeartrainError, InvalidArgumentError, JobExceptionError, JobFailedError, ServerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { GEARMAN_MAX_UNIQUE_SIZE } from '../../protocol/packet-types.ts';
 
@@ -143,7 +143,7 @@ export class HttpSubmitter {
     }
     const ac = new AbortController();
     const onClose = () => {
-      if (!res.writableFinished) ac.abort(new Error('HTTP client went away'));
+      if (!res.writableFinished) ac.abort(new AbortError('HTTP client went away'));
     };
     res.on('close', onClose);
     let foreground: { readonly handle: string | undefined } | undefined;
