@@ -99,7 +99,7 @@ export class ServerCore {
   constructor(options: ResolvedServerOptions, parts: ServerCoreParts = {}) {
     this.options = options;
     this.logger = options.logger;
-    this.#epochs = new EpochScheduler((job) => this.#epochDue(job));
+    this.#epochs = new EpochScheduler((job) => this.#epochDue(job), options.clock);
     this.tenants = options.tenants ? new TenantRegistry(options.tenants) : null;
     this.resultCache = options.resultCache ? new ResultCache(options.resultCache) : null;
     this.hooks = options.hooks && options.hooks.length > 0 ? new HookDispatcher(options.hooks, this.serverId, this.logger) : null;
@@ -209,7 +209,7 @@ export class ServerCore {
    * it. Rows written by gearmand have no seq: they get new numbers, in replay order.
    */
   restore(rows: readonly StoredJob[]): void {
-    let top = Date.now() * 100;
+    let top = this.options.clock.now() * 100;
     for (const row of rows) if (row.seq > top) top = row.seq;
     if (top > this.#seq) this.#seq = top;
     for (const row of rows) {
@@ -225,7 +225,7 @@ export class ServerCore {
 
   /** Put a new or replayed job where it belongs: the epoch scheduler or its run queue. */
   admit(job: Job): void {
-    if (job.whenToRun > 0 && job.whenToRun * 1000 > Date.now()) {
+    if (job.whenToRun > 0 && job.whenToRun * 1000 > this.options.clock.now()) {
       job.state = 'scheduled';
       job.fn.waiting++;
       this.#epochs.add(job);
@@ -249,7 +249,7 @@ export class ServerCore {
   /** A relay took the job: it counts as running until it ends or comes back. */
   relayStarted(job: Job): void {
     job.state = 'running';
-    job.startedAt = Date.now();
+    job.startedAt = this.options.clock.now();
     job.fn.running++;
   }
 
@@ -309,7 +309,7 @@ export class ServerCore {
     fn.running++;
     job.state = 'running';
     job.worker = conn;
-    job.startedAt = Date.now();
+    job.startedAt = this.options.clock.now();
     conn.workerJobs.add(job);
     // A tenant's worker knows the function by its name without the tenant prefix.
     const name = conn.tenant === null ? fn.name : fn.localName;
@@ -323,7 +323,7 @@ export class ServerCore {
     const ability = conn.abilities.find((a) => a.fn === fn);
     if (ability && ability.timeoutMs > 0) {
       // One timer per assignment, cleared by the terminal packet (gearmand #301 kept one per connection).
-      job.timeoutTimer = setTimeout(() => {
+      job.timeoutTimer = this.options.clock.setTimeout(() => {
         job.timeoutTimer = null;
         if (job.state === 'running' && job.worker === conn) {
           this.logger.info(`worker timeout reached on job ${job.handle}, requeueing`);
@@ -350,7 +350,7 @@ export class ServerCore {
     if (worker) worker.workerJobs.delete(job);
     job.worker = null;
     if (job.timeoutTimer) {
-      clearTimeout(job.timeoutTimer);
+      this.options.clock.clearTimeout(job.timeoutTimer);
       job.timeoutTimer = null;
     }
     fn.running--;
@@ -387,7 +387,7 @@ export class ServerCore {
     if (job.worker) job.worker.workerJobs.delete(job);
     job.worker = null;
     if (job.timeoutTimer) {
-      clearTimeout(job.timeoutTimer);
+      this.options.clock.clearTimeout(job.timeoutTimer);
       job.timeoutTimer = null;
     }
     fn.running--;
@@ -578,7 +578,7 @@ export class ServerCore {
     this.hooks?.close();
     this.#epochs.clear();
     for (const job of this.#jobs.values()) {
-      if (job.timeoutTimer) clearTimeout(job.timeoutTimer);
+      this.options.clock.clearTimeout(job.timeoutTimer);
       job.timeoutTimer = null;
     }
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ClockTimer } from '../clock.ts';
 import type { Connection } from './connection.ts';
 import type { FunctionEntry } from './function-entry.ts';
 import type { StoredJob } from './store/types.ts';
@@ -128,7 +129,7 @@ export class Job {
   ignore = false;
   /** A row for this job is in the persistent queue. */
   persisted = false;
-  timeoutTimer: NodeJS.Timeout | null = null;
+  timeoutTimer: ClockTimer | null = null;
   startedAt = 0;
 
   constructor(
