@@ -6,7 +6,7 @@
  * and t-digests of sizes and latencies (merged within their error bound). Top-K lists are cut
  * only in finalize, from the exact maps.
  *
- * The state and its memory bounds are in src/sketches/access-log-state.ts.
+ * The state and its memory bounds are in src/weblog/access-log-state.ts.
  *
  * Definitions (also stated in the result's `definitions`):
  * - request key: the path without its query string by default; `--request-key method,path,query,protocol`
@@ -30,19 +30,29 @@
 import { z } from 'zod';
 import { UserAgentClassifier, type FieldName } from '../src/logs/index.ts';
 import { defineJob, type RunInfo, type Table } from '../src/mapreduce/job-definition.ts';
-import type { AnalysisResult, Distribution, TopList, TopRow } from '../src/report/analysis-result.ts';
+import { TDigest, topK } from '../src/sketches/index.ts';
 import {
+  AccessLogState,
+  DAY_P,
   DEFAULT_STATIC_EXTENSIONS,
+  HOUR_P,
   hostMatcher,
+  PERIOD_P,
   referrerHost,
   searchEngineOf,
   searchTermsOf,
   STATUS_CLASS_NAMES,
   statusClass,
   statusName,
-} from '../src/report/web-terms.ts';
-import { AccessLogState, DAY_P, HOUR_P, PERIOD_P, type AccessLogConfig, type ReferrerEntry, type RequestEntry, type RequestPart } from '../src/sketches/access-log-state.ts';
-import { TDigest, topK } from '../src/sketches/index.ts';
+  type AccessLogConfig,
+  type AnalysisResult,
+  type Distribution,
+  type ReferrerEntry,
+  type RequestEntry,
+  type RequestPart,
+  type TopList,
+  type TopRow,
+} from '../src/weblog/index.ts';
 
 const REQUEST_PARTS: readonly RequestPart[] = ['method', 'path', 'query', 'protocol'];
 

@@ -30,9 +30,8 @@
 import { z } from 'zod';
 import { detachString, UserAgentClassifier, type FieldName, type LogRecord } from '../src/logs/index.ts';
 import { defineJob, type RenderedResult, type RunInfo, type Table } from '../src/mapreduce/job-definition.ts';
-import type { ClicksResult, ClickPathRow } from '../src/report/analysis-result.ts';
-import { DEFAULT_STATIC_EXTENSIONS, isStaticPath } from '../src/report/web-terms.ts';
 import { hashLanes, lanes, topK } from '../src/sketches/index.ts';
+import { addVisitorClicks, ClicksState, clickSortKey, clickValue, DEFAULT_STATIC_EXTENSIONS, isStaticPath, TIME_BIAS, type ClickPathRow, type ClicksResult, type SessionRules } from '../src/weblog/index.ts';
 import { wildcardRegExp } from '../src/wildcard.ts';
 
 const STATUS_SPEC = /^\s*(?:[1-5]xx|\d{3}(?:\s*-\s*\d{3})?)(?:\s*,\s*(?:[1-5]xx|\d{3}(?:\s*-\s*\d{3})?))*\s*$/i;
@@ -64,9 +63,6 @@ const params = z.object({
 type Params = z.infer<typeof params>;
 
 const DAY_MS = 86_400_000;
-/** Values carry the time as 6 unsigned bytes biased by 2^47 ms (±4,400 years), then the page. */
-const TIME_BIAS = 2 ** 47;
-const SORT_BIAS = 2 ** 52;
 
 /** Session-length classes of AWStats' "Visits duration" report, in seconds (upper bound exclusive). */
 const DURATION_BUCKETS: readonly (readonly [string, number, number | null])[] = [
@@ -80,16 +76,13 @@ const DURATION_BUCKETS: readonly (readonly [string, number, number | null])[] = 
 ];
 const PERCENTILES = [50, 75, 90, 95, 99];
 
-interface Config {
-  readonly timeoutMs: number;
+interface Config extends SessionRules {
   readonly methods: ReadonlySet<string> | null;
   readonly statuses: Uint8Array;
   readonly staticExt: ReadonlySet<string>;
   readonly crawlers: boolean;
   readonly byAgent: boolean;
   readonly withQuery: boolean;
-  readonly offsetMs: number;
-  readonly funnel: readonly RegExp[];
   readonly agents: Agents;
 }
 
@@ -212,24 +205,6 @@ class Agents {
   }
 }
 
-/** 8-byte big-endian sort key: the time biased to stay unsigned, so byte order is time order. */
-function sortKeyOf(time: number): Buffer {
-  const u = time + SORT_BIAS;
-  const out = Buffer.allocUnsafe(8);
-  out.writeUInt32BE(Math.floor(u / 4294967296), 0);
-  out.writeUInt32BE(u >>> 0, 4);
-  return out;
-}
-
-/** The shuffled value: 6-byte biased time, then the page in UTF-8 (bytes order as (time, page)). */
-function valueOf(time: number, page: string): Buffer {
-  const n = Buffer.byteLength(page, 'utf8');
-  const out = Buffer.allocUnsafe(6 + n);
-  out.writeUIntBE(time + TIME_BIAS, 0, 6);
-  out.write(page, 6, 'utf8');
-  return out;
-}
-
 type Rec = LogRecord<FieldName> & { userAgent?: string; query?: string };
 
 function mapClick(record: Rec, emit: (key: string, sortKey: Buffer, value: Buffer) => void, count: (name: string) => void, c: Config): void {
@@ -245,189 +220,8 @@ function mapClick(record: Rec, emit: (key: string, sortKey: Buffer, value: Buffe
   if (!c.crawlers && agent.crawler) return count('skipped_crawler');
   const page = c.withQuery && record.query ? `${path}?${record.query}` : path;
   const key = c.agents.key(agent, record.host, ua);
-  emit(key, sortKeyOf(time), valueOf(time, page));
+  emit(key, clickSortKey(time), clickValue(time, page));
   count('clicks');
-}
-
-// ---------------------------------------------------------------------------------------------
-// state: exact counts, merged by adding
-
-class DayTally {
-  sessions = 0;
-  pageViews = 0;
-  visitors = 0;
-}
-
-export class ClicksState {
-  visitors = 0;
-  sessions = 0;
-  pageViews = 0;
-  bounces = 0;
-  durationSum = 0;
-  firstTime = Infinity;
-  lastTime = -Infinity;
-  /** pages in a session → sessions */
-  readonly pages = new Map<number, number>();
-  /** duration in whole seconds → sessions */
-  readonly durations = new Map<number, number>();
-  /** day index (in the configured zone) → tallies of the sessions that start that day */
-  readonly days = new Map<number, DayTally>();
-  readonly entry = new Map<string, number>();
-  readonly exit = new Map<string, number>();
-  /** page → next page → clicks */
-  readonly paths = new Map<string, Map<string, number>>();
-  /** sessions that reached step k (k = 0..steps-1) */
-  funnel: number[];
-
-  constructor(steps: number) {
-    this.funnel = new Array<number>(steps).fill(0);
-  }
-
-  mergeFrom(o: ClicksState): this {
-    this.visitors += o.visitors;
-    this.sessions += o.sessions;
-    this.pageViews += o.pageViews;
-    this.bounces += o.bounces;
-    this.durationSum += o.durationSum;
-    this.firstTime = Math.min(this.firstTime, o.firstTime);
-    this.lastTime = Math.max(this.lastTime, o.lastTime);
-    addAll(this.pages, o.pages);
-    addAll(this.durations, o.durations);
-    for (const [d, t] of o.days) {
-      const mine = this.days.get(d);
-      if (!mine) this.days.set(d, Object.assign(new DayTally(), t));
-      else {
-        mine.sessions += t.sessions;
-        mine.pageViews += t.pageViews;
-        mine.visitors += t.visitors;
-      }
-    }
-    addAll(this.entry, o.entry);
-    addAll(this.exit, o.exit);
-    for (const [from, next] of o.paths) {
-      const mine = this.paths.get(from);
-      if (!mine) this.paths.set(from, new Map(next));
-      else addAll(mine, next);
-    }
-    for (let i = 0; i < this.funnel.length; i++) this.funnel[i]! += o.funnel[i] ?? 0;
-    return this;
-  }
-
-  encode(): string {
-    return JSON.stringify({
-      v: 1,
-      n: [this.visitors, this.sessions, this.pageViews, this.bounces, this.durationSum],
-      t: [Number.isFinite(this.firstTime) ? this.firstTime : null, Number.isFinite(this.lastTime) ? this.lastTime : null],
-      pages: [...this.pages],
-      durations: [...this.durations],
-      days: [...this.days].map(([d, t]) => [d, t.sessions, t.pageViews, t.visitors]),
-      entry: [...this.entry],
-      exit: [...this.exit],
-      paths: [...this.paths].map(([from, next]) => [from, [...next]]),
-      funnel: this.funnel,
-    });
-  }
-
-  static decode(data: Buffer, steps: number): ClicksState {
-    const j = JSON.parse(data.toString('utf8')) as {
-      n: [number, number, number, number, number];
-      t: [number | null, number | null];
-      pages: [number, number][];
-      durations: [number, number][];
-      days: [number, number, number, number][];
-      entry: [string, number][];
-      exit: [string, number][];
-      paths: [string, [string, number][]][];
-      funnel: number[];
-    };
-    const s = new ClicksState(steps);
-    [s.visitors, s.sessions, s.pageViews, s.bounces, s.durationSum] = j.n;
-    s.firstTime = j.t[0] ?? Infinity;
-    s.lastTime = j.t[1] ?? -Infinity;
-    for (const [k, v] of j.pages) s.pages.set(k, v);
-    for (const [k, v] of j.durations) s.durations.set(k, v);
-    for (const [d, sessions, pageViews, visitors] of j.days) s.days.set(d, Object.assign(new DayTally(), { sessions, pageViews, visitors }));
-    for (const [k, v] of j.entry) s.entry.set(k, v);
-    for (const [k, v] of j.exit) s.exit.set(k, v);
-    for (const [from, next] of j.paths) s.paths.set(from, new Map(next));
-    for (let i = 0; i < steps; i++) s.funnel[i] = j.funnel[i] ?? 0;
-    return s;
-  }
-}
-
-function addAll<K>(into: Map<K, number>, from: ReadonlyMap<K, number>): void {
-  for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
-}
-
-function bump<K>(m: Map<K, number>, k: K, n = 1): void {
-  m.set(k, (m.get(k) ?? 0) + n);
-}
-
-// ---------------------------------------------------------------------------------------------
-// reduce side: one visitor's clicks → sessions
-
-/** Folds one visitor's clicks (values in sortKey order) into the state. */
-function reduceVisitor(state: ClicksState, values: readonly Buffer[], c: Config): void {
-  if (values.length === 0) return;
-  // The engine orders by time only; clicks in the same millisecond are put in page order here.
-  let sorted = values;
-  for (let i = 1; i < values.length; i++) {
-    if (Buffer.compare(values[i - 1]!, values[i]!) > 0) {
-      sorted = [...values].sort(Buffer.compare);
-      break;
-    }
-  }
-  state.visitors++;
-  const seenDays = new Set<number>();
-  const steps = c.funnel;
-  let first = 0;
-  let prevTime = 0;
-  let prevPage = '';
-  let n = 0;
-  let step = 0;
-  const close = (end: number, lastPage: string) => {
-    state.sessions++;
-    state.pageViews += n;
-    if (n === 1) state.bounces++;
-    bump(state.pages, n);
-    const seconds = Math.floor((end - first) / 1000);
-    state.durationSum += seconds;
-    bump(state.durations, seconds);
-    const day = Math.floor((first + c.offsetMs) / DAY_MS);
-    let t = state.days.get(day);
-    if (!t) state.days.set(day, (t = new DayTally()));
-    t.sessions++;
-    t.pageViews += n;
-    if (!seenDays.has(day)) {
-      seenDays.add(day);
-      t.visitors++;
-    }
-    bump(state.exit, lastPage);
-    for (let k = 0; k < step; k++) state.funnel[k]!++;
-    if (first < state.firstTime) state.firstTime = first;
-    if (end > state.lastTime) state.lastTime = end;
-  };
-  for (let i = 0; i < sorted.length; i++) {
-    const v = sorted[i]!;
-    const time = v.readUIntBE(0, 6) - TIME_BIAS;
-    const page = v.toString('utf8', 6);
-    if (i === 0 || time - prevTime > c.timeoutMs) {
-      if (i > 0) close(prevTime, prevPage);
-      first = time;
-      n = 0;
-      step = 0;
-      bump(state.entry, page);
-    } else {
-      let next = state.paths.get(prevPage);
-      if (!next) state.paths.set(prevPage, (next = new Map()));
-      bump(next, page);
-    }
-    n++;
-    if (step < steps.length && steps[step]!.test(page)) step++;
-    prevTime = time;
-    prevPage = page;
-  }
-  close(prevTime, prevPage);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -667,7 +461,7 @@ export default defineJob<Params, ClicksState, ClicksResult>({
   },
   create: (p) => new ClicksState(funnelSteps(p).length),
   reduceGroup(state, _key, values, p) {
-    reduceVisitor(state, values, configOf(p));
+    addVisitorClicks(state, values, configOf(p));
   },
   merge: (into, other) => into.mergeFrom(other),
   encode: (state) => state.encode(),

@@ -16,7 +16,7 @@ const common = {
   target: 'node20',
   // Native and heavy packages stay in node_modules; pure-JS ones (zod…) are bundled, so a command
   // starts by reading a few files instead of hundreds (zod alone opens ~80 at import time).
-  external: ['better-sqlite3', 'pg', 'pg-native', 'ioredis', 'sharp', 'esbuild', 'playwright-core', 'tsx'],
+  external: ['better-sqlite3', 'pg', 'pg-native', 'ioredis', 'esbuild', 'playwright-core', 'tsx'],
   define: { __GEARTRAIN_DIST__: 'true' },
   // Some dependencies need `require` inside an ES module bundle.
   banner: { js: "import { createRequire as __gtCreateRequire } from 'node:module'; const require = __gtCreateRequire(import.meta.url);" },

@@ -21,6 +21,12 @@
  * | ERR_NODE_UNAVAILABLE   | NodeUnavailableError   | a log node needed by a run is gone                    |
  * | ERR_CODE_REFUSED       | CodeRefusedError       | a node refused to run shipped code                    |
  * | ERR_LOG_FORMAT         | LogFormatError         | a LogFormat string that cannot be compiled            |
+ * | ERR_OUTPUT_LIMIT       | OutputLimitError       | a peer did not read its replies (maxPendingOutput)    |
+ * | ERR_DATA_CORRUPT       | DataCorruptError       | a stored or fetched partial or run is truncated       |
+ * | ERR_PROCESS_FAILED     | ProcessFailedError     | a process geartrain started exited with a failure     |
+ *
+ * An error crosses a thread boundary (task threads) as `serializeError()` data and comes back
+ * from `deserializeError()` as the same class, code and fields.
  */
 export type ErrorCode =
   | 'ERR_PROTOCOL'
@@ -39,7 +45,10 @@ export type ErrorCode =
   | 'ERR_TASK_FAILED'
   | 'ERR_NODE_UNAVAILABLE'
   | 'ERR_CODE_REFUSED'
-  | 'ERR_LOG_FORMAT';
+  | 'ERR_LOG_FORMAT'
+  | 'ERR_OUTPUT_LIMIT'
+  | 'ERR_DATA_CORRUPT'
+  | 'ERR_PROCESS_FAILED';
 
 const kGeartrainError = Symbol.for('geartrain.error');
 
@@ -189,4 +198,107 @@ export class LogFormatError extends GeartrainError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_LOG_FORMAT', message, options);
   }
+}
+
+/** The server cut off a peer whose unsent output passed `maxPendingOutput` (it never reads). */
+export class OutputLimitError extends GeartrainError {
+  readonly pendingBytes: number;
+  constructor(pendingBytes: number, options?: { cause?: unknown }) {
+    super('ERR_OUTPUT_LIMIT', `peer does not read: ${pendingBytes} bytes of output pending (maxPendingOutput)`, options);
+    this.pendingBytes = pendingBytes;
+  }
+}
+
+/** A partial or sorted run ended before the size its reference or its framing promised. */
+export class DataCorruptError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DATA_CORRUPT', message, options);
+  }
+}
+
+/** A process geartrain started (the demo's server, nodes and shipper) exited with a failure. */
+export class ProcessFailedError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PROCESS_FAILED', message, options);
+  }
+}
+
+/** Each code's class, for deserializeError(). */
+const CLASSES: Readonly<Record<ErrorCode, abstract new (...args: never[]) => GeartrainError>> = {
+  ERR_PROTOCOL: ProtocolError,
+  ERR_PACKET_TOO_LARGE: PacketTooLargeError,
+  ERR_CONNECTION: ConnectionError,
+  ERR_TIMEOUT: TimeoutError,
+  ERR_ABORTED: AbortError,
+  ERR_CLOSED: ClosedError,
+  ERR_SERVER: ServerError,
+  ERR_JOB_FAILED: JobFailedError,
+  ERR_JOB_EXCEPTION: JobExceptionError,
+  ERR_ADMIN: AdminError,
+  ERR_INVALID_ARGUMENT: InvalidArgumentError,
+  ERR_STORE: StoreError,
+  ERR_NO_SERVERS: NoServersError,
+  ERR_TASK_FAILED: TaskFailedError,
+  ERR_NODE_UNAVAILABLE: NodeUnavailableError,
+  ERR_CODE_REFUSED: CodeRefusedError,
+  ERR_LOG_FORMAT: LogFormatError,
+  ERR_OUTPUT_LIMIT: OutputLimitError,
+  ERR_DATA_CORRUPT: DataCorruptError,
+  ERR_PROCESS_FAILED: ProcessFailedError,
+};
+
+/**
+ * An error as structured-clone data (what `postMessage` carries): name, message, stack, the
+ * geartrain code and the class's own fields (`field`, `nodes`, `payload`, …), and its cause.
+ */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly code?: string;
+  readonly fields?: Readonly<Record<string, unknown>>;
+  readonly cause?: SerializedError;
+}
+
+/** Values a structured clone copies as they are: what error fields are made of. */
+function isPlainData(value: unknown): boolean {
+  if (value === null || value === undefined || value instanceof Uint8Array) return true;
+  if (Array.isArray(value)) return value.every(isPlainData);
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+export function serializeError(err: unknown, depth = 0): SerializedError {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err) };
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(err)) if (key !== 'name' && key !== 'code' && key !== 'cause' && isPlainData(value)) fields[key] = value;
+  const code = (err as { code?: unknown }).code;
+  return {
+    name: err.name,
+    message: err.message,
+    ...(err.stack !== undefined ? { stack: err.stack } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(Object.keys(fields).length > 0 ? { fields } : {}),
+    ...(err.cause !== undefined && depth < 4 ? { cause: serializeError(err.cause, depth + 1) } : {}),
+  };
+}
+
+/**
+ * The error serializeError() described: a geartrain error comes back as its own class (so
+ * `instanceof` and `code` hold) with its fields; any other error as an Error with its name and
+ * code. Buffers that the structured clone turned into Uint8Arrays are Buffers again.
+ */
+export function deserializeError(e: SerializedError): Error {
+  const cls = e.code !== undefined && Object.hasOwn(CLASSES, e.code) ? CLASSES[e.code as ErrorCode] : undefined;
+  const options = e.cause !== undefined ? { cause: deserializeError(e.cause) } : undefined;
+  // Reflect.construct makes a real Error with the class's prototype without calling its
+  // constructor, whose arguments (size and limit, payload, …) are not what was serialized.
+  const err: Error = cls ? Reflect.construct(Error, [e.message, options], cls) : new Error(e.message, options);
+  const own = err as unknown as Record<string, unknown>;
+  own.name = e.name;
+  if (e.code !== undefined) own.code = e.code;
+  for (const [key, value] of Object.entries(e.fields ?? {})) {
+    own[key] = value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value;
+  }
+  if (e.stack !== undefined) err.stack = e.stack;
+  return err;
 }

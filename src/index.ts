@@ -10,5 +10,5 @@ export type { SummaryJob, SortedJob, KeyedJob, JobFamily, MapContext, RenderedRe
 export { startLogNode } from './mapreduce/log-node.ts';
 export { compileLogFormat, writeLog, generateLog } from './logs/index.ts';
 export { renderReport } from './report/index.ts';
-export { GeartrainError, ProtocolError, PacketTooLargeError, ConnectionError, TimeoutError, AbortError, ClosedError, ServerError, JobFailedError, JobExceptionError, AdminError, InvalidArgumentError, StoreError, NoServersError, TaskFailedError, NodeUnavailableError, CodeRefusedError, LogFormatError } from './errors.ts';
+export { GeartrainError, ProtocolError, PacketTooLargeError, ConnectionError, TimeoutError, AbortError, ClosedError, ServerError, JobFailedError, JobExceptionError, AdminError, InvalidArgumentError, StoreError, NoServersError, TaskFailedError, NodeUnavailableError, CodeRefusedError, LogFormatError, OutputLimitError, DataCorruptError, ProcessFailedError } from './errors.ts';
 export type { ErrorCode } from './errors.ts';

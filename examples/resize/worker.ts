@@ -1,6 +1,7 @@
 /**
  * A worker that turns a JPEG (or PNG, WebP…) into a 200×150 JPEG thumbnail, with sharp.
  *
+ *   npm ci --prefix examples/resize          # sharp, this example's own dependency
  *   node --import tsx examples/resize/worker.ts
  *   geartrain job -f resize < large.jpg > thumb.jpg
  *

@@ -99,7 +99,7 @@ proof.run(async () => {
     () => 0,
     () => server.core.connections.size,
   );
-  const epochEntries = server.core.epochs.size;
+  const epochEntries = server.core.scheduledCount;
   const heapEnd = await heapAfterGc();
   const rssEnd = rss();
   const memEnd = process.memoryUsage();

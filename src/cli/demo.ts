@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../dist-mode.ts';
+import { ProcessFailedError, TimeoutError } from '../errors.ts';
 import { writeLog, generateLog } from '../logs/index.ts';
 import { runJob } from '../mapreduce/coordinator.ts';
 import { renderReport } from '../report/index.ts';
@@ -45,8 +46,8 @@ function spawnGeartrain(args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): Pr
 async function waitForLine(p: Proc, re: RegExp, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!re.test(p.out)) {
-    if (p.child.exitCode !== null) throw new Error(`${what} exited: ${p.err.trim()}`);
-    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs / 1000} s: ${p.err.trim()}`);
+    if (p.child.exitCode !== null) throw new ProcessFailedError(`${what} exited: ${p.err.trim()}`);
+    if (Date.now() > deadline) throw new TimeoutError(`${what} not ready after ${timeoutMs / 1000} s: ${p.err.trim()}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -91,7 +92,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       if (!ship.child.stdin!.write(chunk)) await new Promise((r) => ship.child.stdin!.once('drain', r));
     }
     ship.child.stdin!.end();
-    if ((await exited(ship)) !== 0) throw new Error(`ship failed: ${ship.err.trim()}`);
+    if ((await exited(ship)) !== 0) throw new ProcessFailedError(`ship failed: ${ship.err.trim()}`);
     say(`ingestion   ${live.toLocaleString('en-US')} live lines shipped through logger into the nodes' segments`);
 
     const grepStart = Date.now();

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
-import { reportInputSchema } from '../report/analysis-result.ts';
+import { reportInputSchema } from '../report/report-input.ts';
 import { renderReportFromRun } from '../report/render-report.ts';
 import type { CliIO } from './io.ts';
 

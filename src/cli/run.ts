@@ -224,9 +224,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   const machine = !!values.json || !!values.csv;
   if (!machine && !options.outputDir) {
     // Sorted and streaming output goes out in large chunks, honouring back-pressure.
-    (options as { outputChunk?: (chunk: Buffer) => Promise<void> | void }).outputChunk = (chunk) => {
-      if (!sink.write(chunk)) return new Promise<void>((r) => sink.once('drain', () => r()));
-    };
+    (options as { outputChunk?: (chunk: Buffer) => Promise<void> | void }).outputChunk = (chunk) =>
+      sink.write(chunk) ? undefined : new Promise<void>((r) => sink.once('drain', () => r()));
   }
   let report: RunReport;
   try {

@@ -10,7 +10,7 @@ import { AdminClient } from '../client/admin-client.ts';
 import type { FunctionStatus, PriorityStatus, WorkerInfo } from '../protocol/admin.ts';
 import { isTaskFunction } from '../server/http/runs.ts';
 import type { StatusJson } from '../server/http/status.ts';
-import { InvalidArgumentError } from '../errors.ts';
+import { ConnectionError, InvalidArgumentError } from '../errors.ts';
 import { formatCliError, type CliIO } from './io.ts';
 import { formatBytes } from './render.ts';
 import { resolveServers, SERVER_FLAGS_HELP, SERVER_OPTIONS } from './servers.ts';
@@ -112,7 +112,7 @@ function listing(text: string): string[] {
 
 async function fetchStatus(url: string, signal: AbortSignal): Promise<StatusJson> {
   const res = await fetch(new URL('status', url.endsWith('/') ? url : url + '/'), { signal });
-  if (!res.ok) throw new Error(`${url}status: HTTP ${res.status}`);
+  if (!res.ok) throw new ConnectionError(`${url}status: HTTP ${res.status}`, { server: url });
   return (await res.json()) as StatusJson;
 }
 
@@ -329,13 +329,9 @@ async function matchHttp(servers: string[], urls: string[]): Promise<Map<string,
 }
 
 function checkUrl(u: string): string {
-  try {
-    const url = new URL(u);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
-    return url.href;
-  } catch {
-    throw new InvalidArgumentError(`--http: not an http:// URL: ${JSON.stringify(u)}`, { field: 'http' });
-  }
+  const url = URL.canParse(u) ? new URL(u) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new InvalidArgumentError(`--http: not an http:// URL: ${JSON.stringify(u)}`, { field: 'http' });
+  return url.href;
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {

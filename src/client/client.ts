@@ -96,7 +96,7 @@ export class Client implements AsyncDisposable {
 
   /** Connect to at least one server now (otherwise the first call connects). */
   async connect(opts?: CallOptions): Promise<void> {
-    const d = deadline(opts, 'connect', this.options.timeoutMs);
+    const d = deadline(opts, 'connect', this.options.timeoutMs, this.options.connection.clock);
     try {
       await this.#session(0, d.signal);
     } finally {
@@ -162,7 +162,7 @@ export class Client implements AsyncDisposable {
       else void this.#dispatch(record);
       return job;
     }
-    const d = deadline(opts, `job ${fn}`, this.options.timeoutMs);
+    const d = deadline(opts, `job ${fn}`, this.options.timeoutMs, this.options.connection.clock);
     const record: JobRecord = { control, background, key, packet, start, signal: d.signal, retriesLeft: opts.retry ?? this.options.retry };
     this.#track(control, job, d.dispose);
     const abort = () => {
@@ -221,7 +221,7 @@ export class Client implements AsyncDisposable {
   /** ECHO round trip to one server (the first reachable). */
   async echo(data: Payload, opts: CallOptions = {}): Promise<Buffer> {
     this.#checkOpen();
-    const d = deadline(opts, 'echo', this.options.timeoutMs);
+    const d = deadline(opts, 'echo', this.options.timeoutMs, this.options.connection.clock);
     try {
       const session = await this.#session(this.#roundRobin++ % this.options.servers.length, d.signal);
       return await raceSignal(session.conn.echo(toBuffer(data)), d.signal);
@@ -246,7 +246,7 @@ export class Client implements AsyncDisposable {
    */
   close(opts: CallOptions = {}): Promise<void> {
     this.#closing ??= (async () => {
-      const d = deadline(opts, 'client close');
+      const d = deadline(opts, 'client close', undefined, this.options.connection.clock);
       try {
         if (this.#active.size > 0) await raceSignal(new Promise<void>((resolve) => (this.#idle = resolve)), d.signal);
         await this.#pool.close();
@@ -328,7 +328,7 @@ export class Client implements AsyncDisposable {
 
   async #askServers(opts: StatusOptions, what: string, packet: Buffer, expect: PacketType): Promise<{ server: string; args: string[] }[]> {
     this.#checkOpen();
-    const d = deadline(opts, what, this.options.timeoutMs);
+    const d = deadline(opts, what, this.options.timeoutMs, this.options.connection.clock);
     try {
       let sessions: ClientSession[];
       if (opts.server !== undefined) {

@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import type { ClockTimer } from '../clock.ts';
 import { ConnectionError, ProtocolError, TimeoutError } from '../errors.ts';
 import { Decoder, type BinaryFrame } from '../protocol/decoder.ts';
 import { request } from '../protocol/encoder.ts';
@@ -56,12 +57,12 @@ export class Connection {
   #blocked = false;
   #drainWaiters: (() => void)[] = [];
   readonly #echoes: EchoWaiter[] = [];
-  #lastHeard = Date.now();
+  #lastHeard: number;
   #heartbeatSentAt = 0;
-  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #heartbeatTimer: ClockTimer | undefined;
   #closed = false;
   #closeError: Error | undefined;
-  readonly #openedAt = Date.now();
+  readonly #openedAt: number;
   #bytesIn = 0;
   /** Read before attach(): plain TCP reads (onread) start as soon as the socket connects. */
   #early: Buffer[] = [];
@@ -70,6 +71,7 @@ export class Connection {
     this.server = server;
     this.#socket = socket;
     this.#settings = settings;
+    this.#openedAt = this.#lastHeard = settings.clock.now();
     this.#decoder = new Decoder((frame) => this.#onFrame(frame as BinaryFrame), { maxPacketSize: settings.maxPacketSize });
   }
 
@@ -101,7 +103,7 @@ export class Connection {
             : new ConnectionError(`cannot connect to ${server.id}: ${err.code ?? err.message}`, { cause: err, server: server.id }),
         );
       const onAbort = () => fail(signal!.reason as Error);
-      const timer = setTimeout(
+      const timer = settings.clock.setTimeout(
         () =>
           fail(
             usesTls && tcpConnected
@@ -118,7 +120,7 @@ export class Connection {
         resolve(conn);
       };
       const cleanup = () => {
-        clearTimeout(timer);
+        settings.clock.clearTimeout(timer);
         socket.off('error', onError);
         socket.off(readyEvent, onReady);
         signal?.removeEventListener('abort', onAbort);
@@ -144,8 +146,7 @@ export class Connection {
     socket.on('close', () => this.#finish(this.#closeError ?? this.#closedByServer()));
     if (this.#settings.heartbeatIntervalMs > 0) {
       const tick = Math.max(50, Math.min(this.#settings.heartbeatIntervalMs, this.#settings.heartbeatTimeoutMs) / 2);
-      this.#heartbeatTimer = setInterval(() => this.#heartbeat(), tick);
-      this.#heartbeatTimer.unref();
+      this.#heartbeatTimer = this.#settings.clock.setInterval(() => this.#heartbeat(), tick).unref();
     }
   }
 
@@ -159,7 +160,7 @@ export class Connection {
       this.#early.push(chunk);
       return;
     }
-    this.#lastHeard = Date.now();
+    this.#lastHeard = this.#settings.clock.now();
     if (this.#bytesIn === 0 && !this.#settings.tls && looksLikeTls(chunk)) {
       this.destroy(tlsAnswerError(this.server));
       return;
@@ -213,10 +214,9 @@ export class Connection {
     const gone = new Promise<void>((resolve) => this.#socket.once('close', () => resolve()));
     this.#closeError ??= new ConnectionError(`connection to ${this.server.id} closed`, { server: this.server.id });
     this.#socket.end();
-    const t = setTimeout(() => this.#socket.destroy(), 2000);
-    t.unref();
+    const t = this.#settings.clock.setTimeout(() => this.#socket.destroy(), 2000).unref();
     await gone;
-    clearTimeout(t);
+    this.#settings.clock.clearTimeout(t);
   }
 
   destroy(error?: Error): void {
@@ -249,7 +249,7 @@ export class Connection {
    * before any byte arrived, soon after it opened, most likely met a TLS port.
    */
   #closedByServer(): ConnectionError {
-    const early = this.#bytesIn === 0 && !this.#settings.tls && Date.now() - this.#openedAt < this.#settings.connectTimeoutMs;
+    const early = this.#bytesIn === 0 && !this.#settings.tls && this.#settings.clock.now() - this.#openedAt < this.#settings.connectTimeoutMs;
     const hint = early ? ` before any reply (${TLS_HINT})` : '';
     return new ConnectionError(`connection to ${this.server.id} closed by the server${hint}`, { server: this.server.id });
   }
@@ -277,7 +277,7 @@ export class Connection {
 
   #heartbeat(): void {
     if (this.#closed) return;
-    const now = Date.now();
+    const now = this.#settings.clock.now();
     if (this.#heartbeatSentAt > 0) {
       if (now - this.#heartbeatSentAt >= this.#settings.heartbeatTimeoutMs && this.#lastHeard < this.#heartbeatSentAt) {
         this.destroy(new ConnectionError(`${this.server.id} did not answer a heartbeat within ${this.#settings.heartbeatTimeoutMs} ms`, { server: this.server.id }));
@@ -300,7 +300,7 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#out = [];
-    if (this.#heartbeatTimer) clearInterval(this.#heartbeatTimer);
+    this.#settings.clock.clearInterval(this.#heartbeatTimer);
     for (const w of this.#echoes.splice(0)) w.reject(error);
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];

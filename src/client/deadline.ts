@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type ClockTimer } from '../clock.ts';
 import { AbortError, TimeoutError } from '../errors.ts';
 import type { CallOptions } from './options.ts';
 
@@ -11,21 +12,21 @@ export interface Deadline {
   dispose(): void;
 }
 
-export function deadline(opts: CallOptions | undefined, what: string, defaultTimeoutMs?: number): Deadline {
+export function deadline(opts: CallOptions | undefined, what: string, defaultTimeoutMs?: number, clock: Clock = systemClock): Deadline {
   const ac = new AbortController();
   const outer = opts?.signal;
   const timeoutMs = opts?.timeoutMs ?? defaultTimeoutMs;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ClockTimer | undefined;
   const onAbort = () => ac.abort(new AbortError(`${what} aborted`, { cause: outer?.reason }));
   if (outer?.aborted) onAbort();
   else outer?.addEventListener('abort', onAbort, { once: true });
   if (timeoutMs !== undefined && !ac.signal.aborted) {
-    timer = setTimeout(() => ac.abort(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer = clock.setTimeout(() => ac.abort(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
   }
   return {
     signal: ac.signal,
     dispose() {
-      if (timer) clearTimeout(timer);
+      clock.clearTimeout(timer);
       outer?.removeEventListener('abort', onAbort);
     },
   };
@@ -55,20 +56,4 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
 export function quiet<T>(p: Promise<T>): Promise<T> {
   p.catch(() => {});
   return p;
-}
-
-/** Resolve after `ms`, or reject with the signal's reason. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -5,6 +5,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { z } from 'zod';
+import { systemClock, type Clock } from '../clock.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { DEFAULT_MAX_PACKET_SIZE } from '../protocol/packet-types.ts';
 import { parseServerAddress, parseServerList, type ServerAddress } from './server-address.ts';
@@ -48,6 +49,8 @@ export interface ConnectionSettings {
   readonly maxPacketSize: number;
   readonly tls: tls.ConnectionOptions | undefined;
   readonly connect: SocketFactory | undefined;
+  /** Timeouts, heartbeats and reconnect backoff run on this clock. */
+  readonly clock: Clock;
 }
 
 export interface ReconnectSettings {
@@ -62,6 +65,9 @@ const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { me
 const ms = z.number().int().min(0).max(2 ** 31 - 1);
 const loggerSchema = z.custom<Logger>((v) => typeof v === 'object' && v !== null, { message: 'expected a logger object' });
 const tlsSchema = z.union([z.boolean(), z.custom<tls.ConnectionOptions>((v) => typeof v === 'object' && v !== null)]);
+const clockSchema = z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function' && typeof (v as Clock).setTimeout === 'function', {
+  message: 'expected a Clock (src/clock.ts)',
+});
 
 const connectionShape = {
   servers: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
@@ -79,6 +85,8 @@ const connectionShape = {
   connectAttempts: z.number().int().min(1).optional(),
   clientId: z.string().min(1).max(127).optional(),
   logger: loggerSchema.optional(),
+  /** Time for timeouts, heartbeats and backoff (tests pass a fake one); the system clock by default. */
+  clock: clockSchema.optional(),
 };
 
 const clientSchema = z.strictObject({
@@ -160,6 +168,7 @@ function connectionSettings(o: ConnInput): ConnectionSettings {
     maxPacketSize: o.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE,
     tls: o.tls === true ? {} : o.tls === false ? undefined : o.tls,
     connect: o.connect,
+    clock: o.clock ?? systemClock,
   });
 }
 

@@ -4,6 +4,7 @@
  * factory (so the owner re-sends its setup: CAN_DO, OPTION_REQ, SET_CLIENT_ID). The pool picks a
  * connected server for a call, in an order the caller chooses, and fails over to the next one.
  */
+import type { ClockTimer } from '../clock.ts';
 import { ClosedError, NoServersError } from '../errors.ts';
 import type { BinaryFrame } from '../protocol/decoder.ts';
 import { Connection } from './connection.ts';
@@ -44,7 +45,7 @@ export class ServerLink<S extends LinkSession> {
   #failuresAtConnect = 0;
   #everConnected = false;
   #kept = false;
-  #retryTimer: NodeJS.Timeout | undefined;
+  #retryTimer: ClockTimer | undefined;
   #lastError: Error | undefined;
   #outcomes: Outcome[] = [];
   readonly #abort = new AbortController();
@@ -124,7 +125,7 @@ export class ServerLink<S extends LinkSession> {
     if (this.#state === 'closed') return undefined;
     this.#state = 'closed';
     this.#kept = false;
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#settings.clock.clearTimeout(this.#retryTimer);
     const err = new ClosedError(`link to ${this.server.id} is closed`);
     this.#abort.abort(err);
     this.#settle(undefined, err);
@@ -132,7 +133,7 @@ export class ServerLink<S extends LinkSession> {
   }
 
   #startDial(): Promise<Connection> {
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#settings.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     this.#state = 'connecting';
     const dial = Connection.open(this.server, this.#settings, this.#abort.signal).then(
@@ -211,7 +212,7 @@ export class ServerLink<S extends LinkSession> {
   #scheduleRetry(delayMs: number, error: Error): void {
     this.#state = 'waiting';
     this.#status.push({ type: 'reconnecting', server: this.server.id, attempt: this.#failures + 1, delayMs, error });
-    this.#retryTimer = setTimeout(() => void this.#startDial().catch(() => {}), delayMs);
+    this.#retryTimer = this.#settings.clock.setTimeout(() => void this.#startDial().catch(() => {}), delayMs);
   }
 
   #settle(conn: Connection | undefined, err: Error | undefined): void {

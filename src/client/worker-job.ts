@@ -4,6 +4,7 @@
  * terminal packet is sent per job (gearmand frees the job on the first one: peers.md §2.4), and
  * none once the job is lost (connection gone, worker destroyed, the server re-assigned it).
  */
+import type { Clock, ClockTimer } from '../clock.ts';
 import { ClosedError, JobExceptionError, JobFailedError, TimeoutError } from '../errors.ts';
 import { request } from '../protocol/encoder.ts';
 import { PacketType } from '../protocol/packet-types.ts';
@@ -73,6 +74,8 @@ export interface RunOptions {
   /** Called synchronously right after the terminal packet is queued (same write as the next GRAB). */
   readonly onTerminal?: (outcome: JobOutcome) => void;
   readonly timeoutMs: number | undefined;
+  /** The clock the timeout runs on. */
+  readonly clock: Clock;
   readonly onError: 'exception' | 'fail';
   readonly logger: Logger | undefined;
   /** True once the server assigned the same handle again on this connection (this run is stale). */
@@ -111,10 +114,10 @@ export async function runJob(job: WorkerJob, handler: Handler, channel: JobChann
   };
   if (taken.aborted) fire(taken.reason);
   else taken.listener = fire;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ClockTimer | undefined;
   if (opts.timeoutMs !== undefined) {
     const ms = opts.timeoutMs;
-    timer = setTimeout(() => fire(new TimeoutError(`job ${job.handle} passed its ${ms} ms timeout; the server takes it back`)), ms + TIMEOUT_GRACE_MS);
+    timer = opts.clock.setTimeout(() => fire(new TimeoutError(`job ${job.handle} passed its ${ms} ms timeout; the server takes it back`)), ms + TIMEOUT_GRACE_MS);
   }
   const gone = () => done || channel.closed || taken.aborted || opts.stale();
   const send = async (packet: Buffer) => {
@@ -163,7 +166,7 @@ export async function runJob(job: WorkerJob, handler: Handler, channel: JobChann
     return terminal(request(PacketType.WORK_EXCEPTION, job.handle, payload), 'exception');
   } finally {
     done = true;
-    if (timer) clearTimeout(timer);
+    opts.clock.clearTimeout(timer);
     taken.listener = undefined;
   }
 }

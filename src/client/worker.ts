@@ -122,7 +122,7 @@ export class Worker implements AsyncDisposable {
       this.#started = true;
       this.#pool.keepAll();
     }
-    const d = deadline(opts, 'worker start');
+    const d = deadline(opts, 'worker start', undefined, this.options.connection.clock);
     try {
       await this.#pool.acquire(0, d.signal);
     } catch (err) {
@@ -149,7 +149,7 @@ export class Worker implements AsyncDisposable {
    */
   close(opts: CallOptions = {}): Promise<void> {
     this.#closing ??= (async () => {
-      const d = deadline(opts, 'worker close');
+      const d = deadline(opts, 'worker close', undefined, this.options.connection.clock);
       try {
         if (this.#running.size + this.#reserved > 0) {
           await raceSignal(new Promise<void>((resolve) => (this.#idle = resolve)), d.signal);
@@ -218,6 +218,7 @@ export class Worker implements AsyncDisposable {
     const handler: Handler = reg?.handler ?? (() => Promise.reject(new InvalidArgumentError(`no handler for ${job.function}`, { field: 'function' })));
     const opts = {
       timeoutMs: reg?.timeoutMs,
+      clock: this.options.connection.clock,
       onError: reg ? this.options.onError : ('fail' as const),
       logger: this.options.logger,
       stale: () => running.stale,

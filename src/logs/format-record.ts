@@ -1,6 +1,6 @@
 import type { LogRecord } from './fields.ts';
 import { escapeLogText } from './escape.ts';
-import type { Directive, LogFormat } from './format.ts';
+import type { Directive, FormatLayout } from './format-layout.ts';
 import { formatBracketTime } from './time.ts';
 
 type Rec = Partial<LogRecord> & Record<string, unknown>;
@@ -66,7 +66,7 @@ function renderer(d: Directive, text: (v: unknown) => string): Render {
  * `escape: false` skips the escaping, for callers whose text is known to be printable ASCII
  * without `"` or `\` (the generator's ordinary lines).
  */
-export function compileFormatter(format: LogFormat, options: { escape?: boolean } = {}): (record: Partial<LogRecord>) => string {
+export function compileFormatter(format: FormatLayout, options: { escape?: boolean } = {}): (record: Partial<LogRecord>) => string {
   const lits = format.literals;
   const text = options.escape === false ? verbatim : escaped;
   const parts = format.directives.map((d) => renderer(d, text));

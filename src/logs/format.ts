@@ -1,8 +1,9 @@
 import { LogFormatError } from '../errors.ts';
 import { FIXED_FIELDS, isFieldName, type FieldName, type LogRecord } from './fields.ts';
+import type { Directive, DirectiveKind, FieldSource, FormatLayout } from './format-layout.ts';
 import { compileFormatter } from './format-record.ts';
 import { LogParser, type ParserOptions } from './parser.ts';
-import { compileTimePattern, type TimePattern } from './strftime.ts';
+import { compileTimePattern } from './strftime.ts';
 
 /**
  * Apache `LogFormat` strings compiled into a directive list, the fields they provide, a parser
@@ -20,71 +21,33 @@ import { compileTimePattern, type TimePattern } from './strftime.ts';
  */
 
 /** The format strings behind the nicknames, as Apache (upstream, Debian) and nginx ship them. */
-export const LOG_FORMATS: Readonly<Record<string, string>> = Object.freeze({
+export const LOG_FORMATS = Object.freeze({
   common: '%h %l %u %t "%r" %>s %b',
   combined: '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
   combinedio: '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %I %O',
   vhost_combined: '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
   vhost_common: '%v %h %l %u %t "%r" %>s %b',
 });
+export type LogFormatName = keyof typeof LOG_FORMATS;
+
+function isFormatName(name: string): name is LogFormatName {
+  return Object.hasOwn(LOG_FORMATS, name);
+}
 
 /** Other accepted names: nginx's default `combined` has the same layout as Apache's. */
-const ALIASES: Readonly<Record<string, string>> = Object.freeze({
+const ALIASES: Readonly<Record<string, LogFormatName>> = Object.freeze({
   nginx: 'combined',
   nginx_combined: 'combined',
   clf: 'common',
   ncsa: 'combined',
 });
 
-/** How the parser finds the end of a directive's value. */
-export type DirectiveKind =
-  | 'text' // any text, ended by the literal that follows it
-  | 'number' // decimal digits, or `-` (read as 0)
-  | 'status' // three digits
-  | 'seconds' // `%T`: digits with an optional fraction
-  | 'time' // Apache's default `%t`: `[10/Oct/2000:13:55:36 -0700]`
-  | 'customTime'; // `%{…}t`
-
-export interface Directive {
-  /** As written in the format, e.g. `%>s`, `%{User-Agent}i`. */
-  readonly source: string;
-  readonly letter: string;
-  /** The `{…}` argument, if any. */
-  readonly arg: string | undefined;
-  readonly kind: DirectiveKind;
-  /** The field this directive feeds, if any (`%{msec_frac}t` feeds `time` through the others). */
-  readonly field: FieldName | undefined;
-  /** Apache escapes this directive's value (`ap_escape_logitem`). */
-  readonly escaped: boolean;
-  /** Multiplier from the logged number to the field's unit (durations to microseconds). */
-  readonly scale: number;
-  readonly timePattern: TimePattern | undefined;
-}
-
-/** Where a field's value comes from: a directive index, or something computed. */
-export type FieldSource =
-  | { readonly from: 'directive'; readonly index: number }
-  | { readonly from: 'request'; readonly part: 'method' | 'path' | 'query' | 'protocol'; readonly index: number }
-  | { readonly from: 'time' }
-  | { readonly from: 'tzOffset' }
-  | { readonly from: 'line' }
-  | { readonly from: 'offset' };
-
-export interface LogFormat {
+/** A compiled LogFormat: its layout, a parser factory and a formatter. */
+export interface LogFormat extends FormatLayout {
   /** The nickname this format was compiled from (`combined`), or undefined for a custom string. */
   readonly name: string | undefined;
   /** The LogFormat string. */
   readonly spec: string;
-  readonly directives: readonly Directive[];
-  /** `literals[i]` is the text before `directives[i]`; the last one follows the last directive. */
-  readonly literals: readonly string[];
-  /** The fields a record of this format can have, in a stable order. */
-  readonly fields: readonly FieldName[];
-  /** Whether the format has Apache's default `%t` (which the parser uses to spot glued lines). */
-  readonly timeMode: 'bracket' | 'custom' | 'none';
-  provides(field: string): boolean;
-  /** Where `field` comes from; throws LogFormatError when the format does not provide it. */
-  sourceOf(field: string): FieldSource;
   /** A parser that extracts only `fields` (or every field the format provides). */
   createParser<F extends FieldName>(fields: readonly F[], options?: ParserOptions): LogParser<F>;
   createParser(fields: 'all', options?: ParserOptions): LogParser<FieldName>;
@@ -365,13 +328,13 @@ export function compileLogFormat(specOrName: string): LogFormat {
   let format: LogFormat;
   if (!specOrName.includes('%')) {
     const key = specOrName.trim().toLowerCase();
-    const name = ALIASES[key] ?? key;
-    const spec = LOG_FORMATS[name];
-    if (spec === undefined) {
+    // Own keys only: a name such as `constructor` is not a format.
+    const name = Object.hasOwn(ALIASES, key) ? ALIASES[key] : key;
+    if (name === undefined || !isFormatName(name)) {
       const known = [...Object.keys(LOG_FORMATS), ...Object.keys(ALIASES)].join(', ');
       throw new LogFormatError(`unknown log format name ${JSON.stringify(specOrName)} (known: ${known})`);
     }
-    format = new CompiledLogFormat(name, spec);
+    format = new CompiledLogFormat(name, LOG_FORMATS[name]);
   } else {
     format = new CompiledLogFormat(undefined, specOrName);
   }

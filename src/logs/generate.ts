@@ -94,8 +94,11 @@ export interface GenerateSummary {
   lines: number;
   bytes: number;
   /** Lines by kind: `valid`, each OddKind and each InvalidReason. */
-  kinds: Record<string, number>;
+  kinds: Record<LineKind, number>;
 }
+
+/** What a generated line is: valid, valid but odd, or invalid for a reason. */
+export type LineKind = 'valid' | OddKind | InvalidReason;
 
 const writeLatin1: (buf: Buffer, text: string, offset: number) => number =
   typeof (Buffer.prototype as unknown as { latin1Write?: unknown }).latin1Write === 'function'
@@ -128,7 +131,7 @@ export class LogGenerator implements AsyncIterable<Buffer> {
   readonly #clients: Weighted;
   readonly #clientHosts: string[];
   readonly #clientAgents: Int32Array;
-  readonly #kinds: Record<string, number>;
+  readonly #kinds: Record<LineKind, number>;
   readonly #rec: Rec = {};
   /** Ordinary lines hold only printable ASCII without quotes or backslashes: no escaping needed. */
   readonly #plainFormat: (record: Partial<LogRecord>) => string;
@@ -157,9 +160,7 @@ export class LogGenerator implements AsyncIterable<Buffer> {
     this.#clients = Weighted.zipf(population, 1.05);
     this.#clientHosts = new Array<string>(population);
     this.#clientAgents = new Int32Array(population).fill(-1);
-    this.#kinds = { valid: 0 };
-    for (const k of ODD_KINDS) this.#kinds[k] = 0;
-    for (const k of INVALID_REASONS) this.#kinds[k] = 0;
+    this.#kinds = Object.fromEntries(['valid', ...ODD_KINDS, ...INVALID_REASONS].map((k) => [k, 0])) as Record<LineKind, number>;
   }
 
   get summary(): GenerateSummary {
@@ -213,15 +214,15 @@ export class LogGenerator implements AsyncIterable<Buffer> {
     const u = rng.float();
     if (u < invalidRate) {
       const reason = INVALID_REASONS[rng.int(INVALID_REASONS.length)]!;
-      this.#kinds[reason]!++;
+      this.#kinds[reason]++;
       return this.#invalid(reason, i);
     }
     if (u < invalidRate + oddRate) {
       const kind = ODD_KINDS[rng.int(ODD_KINDS.length)]!;
-      this.#kinds[kind]!++;
+      this.#kinds[kind]++;
       return this.#odd(kind, i);
     }
-    this.#kinds.valid!++;
+    this.#kinds.valid++;
     this.#normal(i);
     return this.#plainFormat(this.#rec);
   }

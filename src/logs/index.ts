@@ -1,5 +1,6 @@
 export { compileLogFormat, formatRecord, LOG_FORMATS } from './format.ts';
-export type { LogFormat, Directive, DirectiveKind, FieldSource } from './format.ts';
+export type { LogFormat } from './format.ts';
+export type { Directive, DirectiveKind, FieldSource, FormatLayout } from './format-layout.ts';
 export { requestLine } from './format-record.ts';
 export { FIXED_FIELDS, GENERIC_FIELD_PREFIXES, NUMERIC_FIELDS, isFieldName, detachString } from './fields.ts';
 export type { FieldName, FixedFieldName, GenericFieldName, FieldValue, LogRecord, LogRecordFields } from './fields.ts';
@@ -25,7 +26,7 @@ export {
 export type { ByteRange, ReadOptions, LogChunkReader, LogFilePlan } from './files.ts';
 export { listLogFiles, matchGlob } from './glob.ts';
 export { generateLog, writeLog, LogGenerator, generateOptionsSchema, GENERATED_FORMATS, ODD_KINDS } from './generate.ts';
-export type { GenerateOptions, GenerateSummary, GeneratedFormat, OddKind } from './generate.ts';
+export type { GenerateOptions, GenerateSummary, GeneratedFormat, LineKind, OddKind } from './generate.ts';
 export { classifyUserAgent, parseUserAgent, UserAgentClassifier } from './user-agent.ts';
 export type { UserAgentInfo, DeviceType } from './user-agent.ts';
 export {

@@ -2,7 +2,7 @@ import { isAscii } from 'node:buffer';
 import { InvalidArgumentError, LogFormatError } from '../errors.ts';
 import { unescapeLogText } from './escape.ts';
 import { isFieldName, type FieldName, type LogRecord } from './fields.ts';
-import type { LogFormat } from './format.ts';
+import type { FormatLayout } from './format-layout.ts';
 import { hasNonAscii, isAddressLike, isBlank, isDigit, isEscapedAt, isHttpAt, latin1, looksLikeBracketTime, recordFactory } from './line-scan.ts';
 import type { InvalidReason, ParseStats } from './parse-stats.ts';
 import { TimeParts, type TimePattern } from './strftime.ts';
@@ -62,7 +62,7 @@ const X_OFFSET = 12;
  * Not reentrant: one parser per concurrent reader (they are cheap).
  */
 export class LogParser<F extends FieldName = FieldName> {
-  readonly format: LogFormat;
+  readonly format: FormatLayout;
   readonly fields: readonly F[];
   readonly maxLineLength: number;
 
@@ -113,7 +113,7 @@ export class LogParser<F extends FieldName = FieldName> {
   #checkNul = true;
   #maybeNonAscii = true;
 
-  constructor(format: LogFormat, fields: readonly F[], options: ParserOptions = {}) {
+  constructor(format: FormatLayout, fields: readonly F[], options: ParserOptions = {}) {
     const max = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
     if (!Number.isInteger(max) || max < 1) {
       throw new InvalidArgumentError('maxLineLength must be a positive integer', { field: 'maxLineLength' });

@@ -4,6 +4,7 @@
  * the runs are, and the coordinator never sees the bytes.
  */
 import type { Client } from '../client/index.ts';
+import { DataCorruptError } from '../errors.ts';
 import type { PartialStore } from './partial-store.ts';
 import { fetchFunction, type Ref } from './wire.ts';
 
@@ -32,7 +33,7 @@ export async function* fetchChunks(ref: Ref, src: FetchSource): AsyncGenerator<B
     const chunk = await next;
     offset += chunk.length;
     next = offset < ref.size && chunk.length > 0 ? getChunk(ref, offset, size, src) : null;
-    if (chunk.length === 0 && offset < ref.size) throw new Error(`partial ${ref.key} on ${ref.node} ended at ${offset} of ${ref.size} bytes`);
+    if (chunk.length === 0 && offset < ref.size) throw new DataCorruptError(`partial ${ref.key} on ${ref.node} ended at ${offset} of ${ref.size} bytes`);
     yield chunk;
   }
 }

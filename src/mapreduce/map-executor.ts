@@ -4,7 +4,7 @@
  * task thread (task-thread.ts) so a node with N slots maps N shards in parallel.
  */
 import fs from 'node:fs';
-import { AbortError } from '../errors.ts';
+import { AbortError, InvalidArgumentError } from '../errors.ts';
 import {
   compileLogFormat,
   ParseStats,
@@ -172,7 +172,7 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
       const format = formatOf(shard.format);
       const ctx = makeContext(params, env.node, shard.path, format, filter, counters);
       if ('lines' in input) {
-        if (!job.mapChunk) throw new Error(`job ${job.name} asks for lines but has no mapChunk`);
+        if (!job.mapChunk) throw new InvalidArgumentError(`job ${job.name} asks for lines but has no mapChunk`, { field: 'mapChunk' });
         for await (const { chunk } of shardChunks(shard, env.signal)) {
           checkAbort();
           lines += countNewlines(chunk);
@@ -195,11 +195,11 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
       const format = formatOf(shard.format);
       const ctx = makeContext(params, env.node, shard.path, format, filter, counters);
       if ('records' in input) {
-        if (!job.mapSortedRecord) throw new Error(`job ${job.name} asks for records but has no mapSortedRecord`);
+        if (!job.mapSortedRecord) throw new InvalidArgumentError(`job ${job.name} asks for records but has no mapSortedRecord`, { field: 'mapSortedRecord' });
         await parseShard(shard, format, input.records, filter, stats, env, (r) => job.mapSortedRecord!(r, emit, ctx), progress, checkAbort, spill);
         continue;
       }
-      if (!job.mapSorted) throw new Error(`job ${job.name} asks for lines but has no mapSorted`);
+      if (!job.mapSorted) throw new InvalidArgumentError(`job ${job.name} asks for lines but has no mapSorted`, { field: 'mapSorted' });
       for await (const { chunk, offset } of shardChunks(shard, env.signal)) {
         checkAbort();
         lines += countNewlines(chunk);
@@ -213,7 +213,7 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
     const keyed = job as KeyedJob;
     const partitions = task.partitions ?? 1;
     const out = new PartitionedOutput(env.store, task.runId, tag, partitions, budget);
-    if ('lines' in input) throw new Error(`keyed job ${job.name} must ask for records`);
+    if ('lines' in input) throw new InvalidArgumentError(`keyed job ${job.name} must ask for records`, { field: 'input' });
     for (const shard of task.shards) {
       const format = formatOf(shard.format);
       const ctx = makeContext(params, env.node, shard.path, format, filter, counters);

@@ -12,7 +12,7 @@
  */
 import os from 'node:os';
 import type { Client, JobContext, Worker, WorkerJob } from '../client/index.ts';
-import { CodeRefusedError, InvalidArgumentError } from '../errors.ts';
+import { AbortError, CodeRefusedError, InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { silentLogger } from '../logger.ts';
 import { GEARTRAIN_VERSION } from '../version.ts';
@@ -187,7 +187,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         let n = 0;
         for (const [ac, taskId] of running.get(req.runId) ?? []) {
           if (req.taskId !== undefined && taskId !== req.taskId) continue;
-          ac.abort(new Error(req.taskId === undefined ? `run ${req.runId} cancelled` : `task ${taskId} of run ${req.runId} cancelled`));
+          ac.abort(new AbortError(req.taskId === undefined ? `run ${req.runId} cancelled` : `task ${taskId} of run ${req.runId} cancelled`));
           n++;
         }
         logger.info(`node ${name}: cancelled ${n} task(s) of run ${req.runId}${req.taskId === undefined ? '' : ` (task ${req.taskId})`}`);
@@ -222,7 +222,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     ],
     async close() {
       await Promise.all([mapWorker.close(), reduceWorker.close()]);
-      for (const tasks of running.values()) for (const ac of tasks.keys()) ac.abort(new Error('node shutting down'));
+      for (const tasks of running.values()) for (const ac of tasks.keys()) ac.abort(new AbortError('node shutting down'));
       store.stop();
       await pool.close();
     },

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.ts';
 
 const entrySchema = z.object({
   days: z.array(z.number().int()),
@@ -35,7 +36,7 @@ export class PartialCache {
   }
 
   #dir(key: string, shardId: string, format: string, start: number, end: number): string {
-    if (!/^[0-9a-f]{16,64}$/.test(key)) throw new Error(`bad cache key ${key}`);
+    if (!/^[0-9a-f]{16,64}$/.test(key)) throw new InvalidArgumentError(`bad cache key ${key}`, { field: 'key' });
     const entry = createHash('sha256').update(`${shardId}\0${format}\0${start}\0${end}`).digest('hex').slice(0, 32);
     return path.join(this.#root, key, entry);
   }

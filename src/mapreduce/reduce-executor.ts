@@ -3,7 +3,7 @@
  * them — summary states by the job's `merge`, sorted runs by a streaming k-way merge, keyed runs
  * by merge + `reduceGroup` per key — and stores the output as a new partial.
  */
-import { AbortError } from '../errors.ts';
+import { AbortError, InvalidArgumentError } from '../errors.ts';
 import { decodeState, encodeState, resolveJob, type AnyJob, type KeyedJob, type SummaryJob } from './job-definition.ts';
 import { fetchAll, fetchChunks, type FetchSource } from './fetch.ts';
 import type { PartialStore } from './partial-store.ts';
@@ -96,5 +96,5 @@ export async function executeReduceTask(task: ReduceTask, env: ReduceEnv): Promi
     return { ref, counters };
   }
 
-  throw new Error(`reduce mode ${task.mode} is handled by the streaming runner`);
+  throw new InvalidArgumentError(`reduce mode ${task.mode} is handled by the streaming runner`, { field: 'mode' });
 }

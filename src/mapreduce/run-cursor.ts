@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { once } from 'node:events';
+import { DataCorruptError } from '../errors.ts';
 
 const HEADER = 8;
 
@@ -44,7 +45,7 @@ export class RunCursor {
         }
       }
       if (this.#done) {
-        if (avail > 0) throw new Error(`sorted run is truncated: ${avail} trailing bytes`);
+        if (avail > 0) throw new DataCorruptError(`sorted run is truncated: ${avail} trailing bytes`);
         return false;
       }
       const r = await this.#chunks.next();

@@ -5,7 +5,7 @@
  */
 import { Worker as Thread } from 'node:worker_threads';
 import { RUNNING_FROM_DIST } from '../dist-mode.ts';
-import { AbortError, GeartrainError, TaskFailedError, type ErrorCode } from '../errors.ts';
+import { AbortError, deserializeError, TaskFailedError } from '../errors.ts';
 import { importJobFile } from './job-loader.ts';
 import { executeMapTask } from './map-executor.ts';
 import type { PartialStore } from './partial-store.ts';
@@ -60,7 +60,7 @@ export class TaskPool {
     thread.on('message', (msg: FromThread) => this.#onMessage(slot, msg));
     thread.on('error', (err) => this.#onCrash(slot, err));
     thread.on('exit', (code) => {
-      if (!this.#closed) this.#onCrash(slot, new Error(`task thread exited with code ${code}`));
+      if (!this.#closed) this.#onCrash(slot, new TaskFailedError(`task thread exited with code ${code}`));
     });
     thread.unref();
     return slot;
@@ -76,7 +76,7 @@ export class TaskPool {
     this.#pending.delete(msg.id);
     this.#release(slot);
     if (msg.type === 'result') p.resolve(mapResultSchema.parse(msg.result));
-    else p.reject(rebuildError(msg.error));
+    else p.reject(deserializeError(msg.error));
   }
 
   #onCrash(slot: Slot, err: Error): void {
@@ -131,14 +131,4 @@ export class TaskPool {
     this.#pending.clear();
     await Promise.all(this.#slots.map((s) => s.thread.terminate()));
   }
-}
-
-function rebuildError(e: { name: string; code?: string; message: string }): Error {
-  if (e.code) {
-    const err = new GeartrainError(e.code as ErrorCode, e.message);
-    return err;
-  }
-  const err = new Error(e.message);
-  err.name = e.name;
-  return err;
 }

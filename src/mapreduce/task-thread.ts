@@ -1,6 +1,6 @@
 /** Entry of a task thread: runs map tasks sent by the node's TaskPool, one at a time. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { GeartrainError } from '../errors.ts';
+import { serializeError, type SerializedError } from '../errors.ts';
 import { importJobFile } from './job-loader.ts';
 import type { AnyJob } from './job-definition.ts';
 import { executeMapTask } from './map-executor.ts';
@@ -14,7 +14,7 @@ export type ToThread =
 export type FromThread =
   | { readonly type: 'progress'; readonly id: number; readonly done: number; readonly total: number }
   | { readonly type: 'result'; readonly id: number; readonly result: unknown }
-  | { readonly type: 'error'; readonly id: number; readonly error: { name: string; code?: string; message: string } };
+  | { readonly type: 'error'; readonly id: number; readonly error: SerializedError };
 
 const { node, dataDir } = workerData as { node: string; dataDir: string; entry: string };
 const store = new PartialStore(dataDir, node);
@@ -48,12 +48,7 @@ async function run(msg: Extract<ToThread, { type: 'map' }>): Promise<void> {
     });
     port.postMessage({ type: 'result', id: msg.id, result } satisfies FromThread);
   } catch (err) {
-    const e = err as Error;
-    port.postMessage({
-      type: 'error',
-      id: msg.id,
-      error: { name: e.name, message: e.message, ...(err instanceof GeartrainError ? { code: err.code } : {}) },
-    } satisfies FromThread);
+    port.postMessage({ type: 'error', id: msg.id, error: serializeError(err) } satisfies FromThread);
   } finally {
     running.delete(msg.id);
   }

@@ -124,7 +124,7 @@ const SUBMITTERS: readonly [name: string, mode: 'fg' | 'bg', priority: 'normal' 
 
 function functionDefs(opts: SqlOptions): FunctionDef[] {
   const source = pythonSource(opts.defaultServers);
-  if (source.includes(BODY_TAG) || source.includes(SOURCE_TAG)) throw new Error('Python source contains a dollar-quote tag');
+  if (source.includes(BODY_TAG) || source.includes(SOURCE_TAG)) throw new InvalidArgumentError(`the default servers contain a dollar-quote tag (${BODY_TAG} or ${SOURCE_TAG})`, { field: 'servers' });
   const py = (call: string) => pythonBody(opts.schema, source, call);
   return [
     {

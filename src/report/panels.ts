@@ -18,7 +18,7 @@ import {
   topListSchema,
   totalsSchema,
   type TopList,
-} from './analysis-result.ts';
+} from '../weblog/index.ts';
 import { barTable, columnChart, stackedBar, type BarRow, type Mark } from './charts.ts';
 import { esc, formatBytes, formatNumber, formatShare, formatUnit, printable } from './format.ts';
 

@@ -7,7 +7,7 @@
 import { GEARTRAIN_VERSION } from '../version.ts';
 import { esc, jsonForScript } from './format.ts';
 import { buildPanels, type Panel, type ReportData } from './panels.ts';
-import type { ReportInput } from './analysis-result.ts';
+import type { ReportInput } from './report-input.ts';
 
 export interface RenderReportOptions {
   /** Page title; default from the job and the period. */

@@ -122,10 +122,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
         reply(conn, 'ERR there are still connected workers or executing clients\r\n');
         return;
       }
-      // gearmand leaks the queued jobs of a dropped function; we fail them so nobody waits forever.
-      for (const job of [...core.jobs.values()]) if (job.fn === fn) core.cancel(job);
-      core.functions.delete(fn.name);
-      fn.owner?.functions.delete(fn);
+      core.dropFunction(fn);
       reply(conn, OK);
       return;
     }
@@ -165,7 +162,7 @@ export function handleAdminLine(core: ServerCore, conn: Connection, line: string
       reply(conn, OK);
       // The OK leaves now, before the connections drop (output is otherwise written a turn later).
       conn.flush();
-      setImmediate(() => core.onShutdownRequest?.(graceful));
+      setImmediate(() => core.requestShutdown(graceful));
       return;
     }
     default:

@@ -127,7 +127,7 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
     if (!kind.background && core.resultCache) {
       const hit = core.resultCache.lookup(fn, unique, data);
       if (hit) {
-        answerFromCache(conn, core.handleFor(core.nextSeq()), hit);
+        answerFromCache(conn, core.newHandle(), hit);
         return;
       }
     }
@@ -183,7 +183,7 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
   job.state = 'storing';
   fn.waiting++;
   const slot = conn.reserve();
-  core.batcher!.add(core.toStored(job)).then(
+  core.persist(job).then(
     () => {
       if (job.state !== 'storing') return;
       fn.waiting--;

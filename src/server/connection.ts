@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { OutputLimitError } from '../errors.ts';
 import { Decoder, type Frame } from '../protocol/index.ts';
 import type { FunctionEntry } from './function-entry.ts';
 import type { Job } from './job.ts';
@@ -183,7 +184,7 @@ export class Connection {
     this.socket.write(chunk);
     const pending = this.socket.writableLength;
     if (pending > this.#limits.maxPendingOutput) {
-      this.#events.error(this, Object.assign(new Error(`peer does not read: ${pending} bytes of output pending (maxPendingOutput)`), { code: 'ERR_OUTPUT_LIMIT' }));
+      this.#events.error(this, new OutputLimitError(pending));
       this.destroy();
     } else if (pending > this.#limits.outputHighWater && !this.#pausedForOutput) {
       // Stop reading requests from a peer that does not read its replies.

@@ -1,21 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { PacketType, response, type Frame } from '../protocol/index.ts';
+import { AbortError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { PacketType, response } from '../protocol/index.ts';
 import type { Connection } from './connection.ts';
 import { EpochScheduler } from './epoch-scheduler.ts';
 import { FunctionEntry } from './function-entry.ts';
-import { Job, Priority, type NewJobSpec } from './job.ts';
-import type { ResolvedServerOptions } from './options.ts';
-import type { WriteBatcher } from './write-batcher.ts';
-import type { StoredJob } from './store/types.ts';
-import { handleAdminLine } from './admin-commands.ts';
-import { handleClientPacket } from './client-packets.ts';
-import { handleWorkerPacket } from './worker-packets.ts';
-import { TenantRegistry } from './tenants.ts';
-import { ResultCache } from './result-cache.ts';
-import { HookDispatcher } from './hooks.ts';
 import type { HookOutcome } from './hooks-spec.ts';
-import { Relay } from './relay.ts';
+import { HookDispatcher } from './hooks.ts';
+import { takeJobFor } from './job-picker.ts';
+import { Job, specOfStoredRow, storedRowOf, type NewJobSpec } from './job.ts';
+import type { ResolvedServerOptions } from './options.ts';
+import type { RelayStats } from './relay-spec.ts';
+import { ResultCache } from './result-cache.ts';
+import type { StoredJob } from './store/types.ts';
+import { TenantRegistry } from './tenants.ts';
+import type { WriteBatcher } from './write-batcher.ts';
 
 const NOOP = response(PacketType.NOOP);
 const NO_JOB = response(PacketType.NO_JOB);
@@ -35,129 +34,201 @@ export interface ServerStats {
 }
 
 /**
+ * What the core asks of the job relay (relay.ts): JobServer builds it when `--relay` has rules
+ * and hands it in through ServerCoreParts, so the core does not depend on the client library.
+ */
+export interface JobRelay {
+  readonly stats: Readonly<RelayStats>;
+  /** The reason to refuse a submission on `conn` that already passed through this server, else null. */
+  loopRefusal(conn: Connection): string | null;
+  /** Remember where a job submitted on `conn` came from. */
+  noteOrigin(job: Job, conn: Connection): void;
+  /** Take a job that became runnable (true) if a rule relays it and no local worker can do it. */
+  take(job: Job): boolean;
+  close(): void;
+}
+
+/** Parts JobServer plugs into the core. */
+export interface ServerCoreParts {
+  /** Builds the relay for this core (it calls back into the core when relayed jobs end). */
+  readonly relay?: (core: ServerCore) => JobRelay;
+  /** The admin `shutdown [graceful]` command was accepted. */
+  readonly onShutdownRequest?: (graceful: boolean) => void;
+}
+
+/** Called when a job ends with a terminal packet (the HTTP monitor counts map/reduce tasks). */
+export type JobEndListener = (job: Job, outcome: HookOutcome) => void;
+
+/**
  * All job-server state and the rules that change it. One instance per JobServer; every packet of
- * every connection is handled here in arrival order, so each SUBMIT gets exactly one JOB_CREATED
- * or ERROR, in order (libgearman matches them by sequence).
+ * every connection is handled in arrival order (packet-dispatch.ts and the handlers it calls), so
+ * each SUBMIT gets exactly one JOB_CREATED or ERROR, in order (libgearman matches them by
+ * sequence). The core imports none of its handlers; they change its state through its methods,
+ * and read it through read-only views.
  */
 export class ServerCore {
   readonly options: ResolvedServerOptions;
   readonly logger: Logger;
-  readonly functions = new Map<string, FunctionEntry>();
-  readonly jobs = new Map<string, Job>();
-  readonly connections = new Set<Connection>();
-  readonly stats: ServerStats = { submitted: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0, connectionsAccepted: 0, connectionsRefused: 0, connectionsCutOff: 0 };
-  readonly epochs: EpochScheduler;
-  /** Tenants by client certificate; null when the server has none. */
-  readonly tenants: TenantRegistry | null;
-  batcher: WriteBatcher | null = null;
-  /** No new assignments: graceful shutdown in progress. */
-  draining = false;
-  /** Submission sequence; a job's handle is `<prefix>:<seq>`. */
-  #seq = 0;
-  /** Called when the admin `shutdown` command is accepted. */
-  onShutdownRequest: ((graceful: boolean) => void) | null = null;
-  /** Called when a job ends with a terminal packet (the HTTP monitor counts map/reduce tasks). */
-  onJobEnd: ((job: Job, outcome: 'complete' | 'fail' | 'exception') => void) | null = null;
   /** Random id of this server process: relay hop lists and hook events name it. */
   readonly serverId = randomBytes(4).toString('hex');
+  /** Tenants by client certificate; null when the server has none. */
+  readonly tenants: TenantRegistry | null;
   /** `--result-cache`: null when off. */
   readonly resultCache: ResultCache | null;
   /** `--hook`: null when there is none. */
   readonly hooks: HookDispatcher | null;
   /** `--relay`: null when there is no rule. */
-  readonly relay: Relay | null;
+  readonly relay: JobRelay | null;
 
-  constructor(options: ResolvedServerOptions) {
+  readonly #functions = new Map<string, FunctionEntry>();
+  readonly #jobs = new Map<string, Job>();
+  readonly #connections = new Set<Connection>();
+  readonly #stats: ServerStats = { submitted: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0, connectionsAccepted: 0, connectionsRefused: 0, connectionsCutOff: 0 };
+  readonly #epochs: EpochScheduler;
+  /** The persistent queue's group commit; null for the memory queue. */
+  #queue: WriteBatcher | null = null;
+  /** No new assignments: graceful shutdown in progress. */
+  #draining = false;
+  /** Submission sequence; a job's handle is `<prefix>:<seq>`. */
+  #seq = 0;
+  readonly #onShutdownRequest: ((graceful: boolean) => void) | undefined;
+  readonly #jobEndListeners = new Set<JobEndListener>();
+  /** whenIdle() callers, woken when the last running job ends. */
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: ResolvedServerOptions, parts: ServerCoreParts = {}) {
     this.options = options;
     this.logger = options.logger;
-    this.epochs = new EpochScheduler((job) => this.#epochDue(job));
+    this.#epochs = new EpochScheduler((job) => this.#epochDue(job), options.clock);
     this.tenants = options.tenants ? new TenantRegistry(options.tenants) : null;
     this.resultCache = options.resultCache ? new ResultCache(options.resultCache) : null;
     this.hooks = options.hooks && options.hooks.length > 0 ? new HookDispatcher(options.hooks, this.serverId, this.logger) : null;
-    this.relay = options.relay && options.relay.length > 0 ? new Relay(this, options.relay) : null;
+    this.#onShutdownRequest = parts.onShutdownRequest;
+    this.relay = parts.relay ? parts.relay(this) : null;
   }
 
-  // ---------------------------------------------------------------- dispatch
+  // ---------------------------------------------------------------- read-only views
 
-  onFrame(conn: Connection, frame: Frame): void {
-    if (frame.kind === 'admin') {
-      handleAdminLine(this, conn, frame.line);
-      return;
-    }
-    conn.packetsIn++;
-    if (frame.magic !== 'REQ') {
-      conn.send(response(PacketType.ERROR, 'INVALID_MAGIC', 'Request magic expected'));
-      return;
-    }
-    if (handleClientPacket(this, conn, frame)) return;
-    if (handleWorkerPacket(this, conn, frame)) return;
-    conn.send(response(PacketType.ERROR, 'INVALID_COMMAND', 'Command not expected'));
+  /** Function entries by name (tenant prefix included). */
+  get functions(): ReadonlyMap<string, FunctionEntry> {
+    return this.#functions;
+  }
+
+  /** Live jobs by handle. */
+  get jobs(): ReadonlyMap<string, Job> {
+    return this.#jobs;
+  }
+
+  get connections(): ReadonlySet<Connection> {
+    return this.#connections;
+  }
+
+  get stats(): Readonly<ServerStats> {
+    return this.#stats;
+  }
+
+  /** Epoch jobs whose time has not come. */
+  get scheduledCount(): number {
+    return this.#epochs.size;
+  }
+
+  /** No job is handed out any more: a graceful shutdown is under way. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Whether a new background job goes to the persistent queue before it is acknowledged. */
+  get persistent(): boolean {
+    return this.#queue !== null;
+  }
+
+  /** Jobs currently running on workers (or relayed). */
+  get runningCount(): number {
+    let n = 0;
+    for (const fn of this.#functions.values()) n += fn.running;
+    return n;
   }
 
   // ---------------------------------------------------------------- functions
 
+  /** The function entry of `name`, created on first use. */
   fn(name: string): FunctionEntry {
-    let entry = this.functions.get(name);
+    let entry = this.#functions.get(name);
     if (!entry) {
       const owner = this.tenants?.ownerOf(name) ?? null;
       entry = new FunctionEntry(name, owner);
       const max = this.options.maxQueue;
       if (max > 0) entry.maxQueue = [max, max, max];
       owner?.functions.add(entry);
-      this.functions.set(name, entry);
+      this.#functions.set(name, entry);
     }
     return entry;
   }
 
-  handleFor(seq: number): string {
+  /** Admin `drop function`: its waiting jobs fail (gearmand leaks them), then the name goes. */
+  dropFunction(fn: FunctionEntry): void {
+    for (const job of [...this.#jobs.values()]) if (job.fn === fn) this.cancel(job);
+    this.#functions.delete(fn.name);
+    fn.owner?.functions.delete(fn);
+  }
+
+  #handleFor(seq: number): string {
     return `${this.options.jobHandlePrefix}:${seq}`;
   }
 
-  nextSeq(): number {
-    return ++this.#seq;
-  }
-
-  /** Continue numbering after `seq` (stored jobs keep their numbers across a restart). */
-  bumpSeq(seq: number): void {
-    if (seq > this.#seq) this.#seq = seq;
+  /** A fresh handle that names no job (a result answered from the cache). */
+  newHandle(): string {
+    return this.#handleFor(++this.#seq);
   }
 
   // ---------------------------------------------------------------- job lifecycle
 
   createJob(spec: NewJobSpec): Job {
-    const seq = this.nextSeq();
-    const job = new Job(spec, this.handleFor(seq), seq);
-    this.jobs.set(job.handle, job);
+    const seq = ++this.#seq;
+    const job = new Job(spec, this.#handleFor(seq), seq);
+    this.#jobs.set(job.handle, job);
     if (job.coalesceKey !== '') spec.fn.byUnique.set(job.coalesceKey, job);
-    this.stats.submitted++;
+    this.#stats.submitted++;
     return job;
   }
 
-  /** Whether a new background job goes to the persistent queue before it is acknowledged. */
-  get persistent(): boolean {
-    return this.batcher !== null;
+  /** From now on, background jobs are stored through `queue` before they are acknowledged. */
+  persistTo(queue: WriteBatcher): void {
+    this.#queue = queue;
   }
 
-  toStored(job: Job): StoredJob {
-    return {
-      unique: job.storeKey,
-      functionName: job.fn.name,
-      priority: job.priority as number,
-      data: job.data,
-      whenToRun: job.whenToRun,
-      reducer: job.reducer,
-      seq: job.seq,
-    };
+  /** Store a new background job's row; resolves once it is committed. */
+  persist(job: Job): Promise<void> {
+    return this.#queue ? this.#queue.add(storedRowOf(job)) : Promise.resolve();
   }
 
-
+  /**
+   * The rows of the persistent queue after a restart, back as background jobs. Handles are
+   * `<prefix>:<seq>`: a replayed job keeps its number, and numbering restarts above both the
+   * stored jobs and the clock, so a handle from before the restart never names another job after
+   * it. Rows written by gearmand have no seq: they get new numbers, in replay order.
+   */
+  restore(rows: readonly StoredJob[]): void {
+    let top = this.options.clock.now() * 100;
+    for (const row of rows) if (row.seq > top) top = row.seq;
+    if (top > this.#seq) this.#seq = top;
+    for (const row of rows) {
+      const fn = this.fn(row.functionName);
+      const seq = row.seq > 0 ? row.seq : ++this.#seq;
+      const job = new Job(specOfStoredRow(row, fn), this.#handleFor(seq), seq);
+      job.persisted = true;
+      this.#jobs.set(job.handle, job);
+      if (job.coalesceKey !== '') fn.byUnique.set(job.coalesceKey, job);
+      this.admit(job);
+    }
+  }
 
   /** Put a new or replayed job where it belongs: the epoch scheduler or its run queue. */
   admit(job: Job): void {
-    if (job.whenToRun > 0 && job.whenToRun * 1000 > Date.now()) {
+    if (job.whenToRun > 0 && job.whenToRun * 1000 > this.options.clock.now()) {
       job.state = 'scheduled';
       job.fn.waiting++;
-      this.epochs.add(job);
+      this.#epochs.add(job);
       return;
     }
     this.makeRunnable(job);
@@ -172,21 +243,45 @@ export class ServerCore {
   makeRunnable(job: Job): void {
     if (this.relay?.take(job)) return;
     job.fn.enqueue(job);
-    this.wake(job.fn);
+    this.#wake(job.fn);
+  }
+
+  /** A relay took the job: it counts as running until it ends or comes back. */
+  relayStarted(job: Job): void {
+    job.state = 'running';
+    job.startedAt = this.options.clock.now();
+    job.fn.running++;
+  }
+
+  /** A relayed background job was not handed over: it no longer runs (the relay decides what next). */
+  relayReturned(job: Job): void {
+    job.fn.running--;
+    this.#checkIdle();
   }
 
   /** Send NOOP to sleeping workers of `fn` that have not had one (all, or `workerWakeup`). */
-  wake(fn: FunctionEntry): void {
-    if (fn.sleepers.size === 0 || this.draining) return;
+  #wake(fn: FunctionEntry): void {
+    if (fn.sleepers.size === 0 || this.#draining) return;
     let budget = this.options.workerWakeup || Infinity;
     for (const conn of fn.sleepers) {
       if (budget <= 0) break;
-      this.sendNoop(conn);
+      this.#sendNoop(conn);
       budget--;
     }
   }
 
-  sendNoop(conn: Connection): void {
+  /** PRE_SLEEP: a NOOP at once if the worker could take a job, else it sleeps until one comes. */
+  preSleep(conn: Connection): void {
+    if (this.#hasWorkFor(conn)) {
+      this.#sendNoop(conn);
+      return;
+    }
+    conn.sleeping = true;
+    conn.noopSent = false;
+    for (const a of conn.abilities) a.fn.sleepers.add(conn);
+  }
+
+  #sendNoop(conn: Connection): void {
     conn.noopSent = true;
     conn.sleeping = false;
     for (const a of conn.abilities) a.fn.sleepers.delete(conn);
@@ -200,48 +295,12 @@ export class ServerCore {
       conn.noopSent = false;
       for (const a of conn.abilities) a.fn.sleepers.delete(conn);
     }
-    const job = this.draining ? undefined : this.#take(conn);
+    const job = this.#draining ? undefined : takeJobFor(conn, this.options);
     if (!job) {
       conn.send(NO_JOB);
       return;
     }
     this.#assign(conn, job, kind);
-  }
-
-  #take(conn: Connection): Job | undefined {
-    const abilities = conn.abilities;
-    const n = abilities.length;
-    if (n === 0) return undefined;
-    if (this.options.priorityPerFunction) {
-      // gearmand 1.1: newest CAN_DO first, first function with any job, its highest priority.
-      for (let i = n - 1; i >= 0; i--) {
-        const ability = abilities[i]!;
-        for (let p = 0; p < 3; p++) {
-          const job = ability.fn.take(p);
-          if (job) {
-            if (this.options.roundRobin) {
-              abilities.splice(i, 1);
-              abilities.unshift(ability);
-            }
-            return job;
-          }
-        }
-      }
-      return undefined;
-    }
-    // Global priority across the worker's functions, round-robin among them at equal priority.
-    const start = conn.rrCursor % n;
-    for (let p = 0; p < 3; p++) {
-      for (let k = 0; k < n; k++) {
-        const idx = (start + k) % n;
-        const job = abilities[idx]!.fn.take(p);
-        if (job) {
-          conn.rrCursor = idx + 1;
-          return job;
-        }
-      }
-    }
-    return undefined;
   }
 
   #assign(conn: Connection, job: Job, kind: PacketType): void {
@@ -250,7 +309,7 @@ export class ServerCore {
     fn.running++;
     job.state = 'running';
     job.worker = conn;
-    job.startedAt = Date.now();
+    job.startedAt = this.options.clock.now();
     conn.workerJobs.add(job);
     // A tenant's worker knows the function by its name without the tenant prefix.
     const name = conn.tenant === null ? fn.name : fn.localName;
@@ -264,19 +323,19 @@ export class ServerCore {
     const ability = conn.abilities.find((a) => a.fn === fn);
     if (ability && ability.timeoutMs > 0) {
       // One timer per assignment, cleared by the terminal packet (gearmand #301 kept one per connection).
-      job.timeoutTimer = setTimeout(() => {
+      job.timeoutTimer = this.options.clock.setTimeout(() => {
         job.timeoutTimer = null;
         if (job.state === 'running' && job.worker === conn) {
           this.logger.info(`worker timeout reached on job ${job.handle}, requeueing`);
-          this.requeue(job);
+          this.#requeue(job);
         }
       }, ability.timeoutMs);
     }
   }
 
-  /** Whether `conn` could take a job now (PRE_SLEEP answers NOOP at once if so). */
-  hasWorkFor(conn: Connection): boolean {
-    if (this.draining) return false;
+  /** Whether `conn` could take a job now. */
+  #hasWorkFor(conn: Connection): boolean {
+    if (this.#draining) return false;
     for (const a of conn.abilities) if (a.fn.hasRunnable()) return true;
     return false;
   }
@@ -285,22 +344,23 @@ export class ServerCore {
    * The worker holding `job` is gone (disconnect, CANT_DO, RESET_ABILITIES, timeout): back to the
    * tail of its list with its status reset, or failed once `jobRetries` attempts are used up.
    */
-  requeue(job: Job): void {
+  #requeue(job: Job): void {
     const fn = job.fn;
     const worker = job.worker;
     if (worker) worker.workerJobs.delete(job);
     job.worker = null;
     if (job.timeoutTimer) {
-      clearTimeout(job.timeoutTimer);
+      this.options.clock.clearTimeout(job.timeoutTimer);
       job.timeoutTimer = null;
     }
     fn.running--;
     job.retries++;
     job.numerator = '0';
     job.denominator = '0';
-    this.stats.requeued++;
+    this.#stats.requeued++;
     if (job.ignore) {
       this.#free(job);
+      this.#checkIdle();
       return;
     }
     if (this.options.jobRetries > 0 && job.retries >= this.options.jobRetries) {
@@ -308,36 +368,45 @@ export class ServerCore {
       const fail = response(PacketType.WORK_FAIL, job.handle);
       for (const c of job.clients) c.send(fail);
       fn.failed++;
-      this.stats.failed++;
+      this.#stats.failed++;
       this.hooks?.jobEnded(job, 'fail', `dropped after ${job.retries} attempts`);
       this.#free(job);
+      this.#checkIdle();
       return;
     }
     fn.enqueue(job);
-    this.wake(fn);
+    this.#wake(fn);
+    this.#checkIdle();
   }
 
   /** The job ended with a terminal packet (already forwarded to its clients). */
   finish(job: Job, outcome: HookOutcome, reason?: string): void {
     const fn = job.fn;
-    this.onJobEnd?.(job, outcome);
+    for (const listener of this.#jobEndListeners) listener(job, outcome);
     this.hooks?.jobEnded(job, outcome, reason);
     if (job.worker) job.worker.workerJobs.delete(job);
     job.worker = null;
     if (job.timeoutTimer) {
-      clearTimeout(job.timeoutTimer);
+      this.options.clock.clearTimeout(job.timeoutTimer);
       job.timeoutTimer = null;
     }
     fn.running--;
     if (outcome === 'complete') {
       fn.completed++;
-      this.stats.completed++;
+      this.#stats.completed++;
     } else {
       fn.failed++;
-      if (outcome === 'exception') this.stats.exceptions++;
-      else this.stats.failed++;
+      if (outcome === 'exception') this.#stats.exceptions++;
+      else this.#stats.failed++;
     }
     this.#free(job);
+    this.#checkIdle();
+  }
+
+  /** Call `listener` whenever a job ends with a terminal packet; returns its removal. */
+  onJobEnd(listener: JobEndListener): () => void {
+    this.#jobEndListeners.add(listener);
+    return () => this.#jobEndListeners.delete(listener);
   }
 
   /** Forget a job that is not running: counters, maps, clients, stored row. */
@@ -349,14 +418,14 @@ export class ServerCore {
     job.state = 'done';
     // Nothing may keep a finished job alive: not the epoch heap until its time, not a run queue
     // that no worker reads.
-    if (was === 'scheduled') this.epochs.remove(job);
+    if (was === 'scheduled') this.#epochs.remove(job);
     else if (was === 'queued') fn.compact(job.priority);
-    this.jobs.delete(job.handle);
+    this.#jobs.delete(job.handle);
     if (job.coalesceKey !== '' && fn.byUnique.get(job.coalesceKey) === job) fn.byUnique.delete(job.coalesceKey);
     for (const c of job.clients) c.clientJobs.delete(job);
     job.clients = [];
-    if (job.persisted && this.batcher) {
-      this.batcher.remove({ functionName: fn.name, unique: job.storeKey });
+    if (job.persisted && this.#queue) {
+      this.#queue.remove({ functionName: fn.name, unique: job.storeKey });
       job.persisted = false;
     }
   }
@@ -370,6 +439,7 @@ export class ServerCore {
   release(job: Job): void {
     job.fn.running--;
     this.#free(job);
+    this.#checkIdle();
   }
 
   /** Admin `cancel job`: clients get WORK_FAIL; a running job runs on, its result discarded. */
@@ -382,8 +452,8 @@ export class ServerCore {
     job.clients = [];
     if (job.state === 'running') {
       job.ignore = true;
-      if (job.persisted && this.batcher) {
-        this.batcher.remove({ functionName: job.fn.name, unique: job.storeKey });
+      if (job.persisted && this.#queue) {
+        this.#queue.remove({ functionName: job.fn.name, unique: job.storeKey });
         job.persisted = false;
       }
       if (job.coalesceKey !== '' && job.fn.byUnique.get(job.coalesceKey) === job) job.fn.byUnique.delete(job.coalesceKey);
@@ -394,8 +464,24 @@ export class ServerCore {
 
   // ---------------------------------------------------------------- connections
 
+  /** A new peer; counted as accepted. */
+  connectionOpened(conn: Connection): void {
+    this.#connections.add(conn);
+    this.#stats.connectionsAccepted++;
+  }
+
+  /** A peer turned away before it became a connection (a limit, TLS, its certificate). */
+  connectionRefused(): void {
+    this.#stats.connectionsRefused++;
+  }
+
+  /** A peer cut off because it did not read its replies (maxPendingOutput). */
+  connectionCutOff(): void {
+    this.#stats.connectionsCutOff++;
+  }
+
   connectionClosed(conn: Connection): void {
-    if (!this.connections.delete(conn)) return;
+    if (!this.#connections.delete(conn)) return;
     if (conn.tenant) conn.tenant.connections--;
     // Foreground jobs of a departed client: drop them if nobody else waits and they did not start.
     for (const job of conn.clientJobs) {
@@ -406,7 +492,7 @@ export class ServerCore {
     }
     conn.clientJobs.clear();
     // Jobs held by a departed worker go back to their queues.
-    for (const job of [...conn.workerJobs]) this.requeue(job);
+    for (const job of [...conn.workerJobs]) this.#requeue(job);
     this.removeAbilities(conn);
   }
 
@@ -433,7 +519,7 @@ export class ServerCore {
     conn.abilities.splice(i, 1);
     fn.workers.delete(conn);
     fn.sleepers.delete(conn);
-    for (const job of [...conn.workerJobs]) if (job.fn === fn) this.requeue(job);
+    for (const job of [...conn.workerJobs]) if (job.fn === fn) this.#requeue(job);
   }
 
   removeAbilities(conn: Connection): void {
@@ -443,22 +529,56 @@ export class ServerCore {
       a.fn.sleepers.delete(conn);
     }
     conn.abilities.length = 0;
-    for (const job of [...conn.workerJobs]) this.requeue(job);
+    for (const job of [...conn.workerJobs]) this.#requeue(job);
   }
 
-  /** Jobs currently running on workers. */
-  get runningCount(): number {
-    let n = 0;
-    for (const fn of this.functions.values()) n += fn.running;
-    return n;
+  // ---------------------------------------------------------------- shutdown
+
+  /** Admin `shutdown [graceful]` was accepted. */
+  requestShutdown(graceful: boolean): void {
+    this.#onShutdownRequest?.(graceful);
+  }
+
+  /** Graceful shutdown: hand out no more jobs (running ones finish). */
+  beginDraining(): void {
+    this.#draining = true;
+  }
+
+  /**
+   * Resolves once no job runs (at once if none does); rejects with AbortError when `signal`
+   * fires first. With beginDraining() the core then stays idle.
+   */
+  whenIdle(signal?: AbortSignal): Promise<void> {
+    if (this.runningCount === 0) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(new AbortError('whenIdle aborted', { cause: signal.reason }));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.#idleWaiters = this.#idleWaiters.filter((w) => w !== wake);
+        reject(new AbortError('whenIdle aborted', { cause: signal?.reason }));
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      this.#idleWaiters.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Wake whenIdle() callers if the last running job just ended. */
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0 || this.runningCount > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   shutdown(): void {
     this.relay?.close();
     this.hooks?.close();
-    this.epochs.clear();
-    for (const job of this.jobs.values()) {
-      if (job.timeoutTimer) clearTimeout(job.timeoutTimer);
+    this.#epochs.clear();
+    for (const job of this.#jobs.values()) {
+      this.options.clock.clearTimeout(job.timeoutTimer);
       job.timeoutTimer = null;
     }
   }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock, type ClockTimer } from '../clock.ts';
 import type { Job } from './job.ts';
 
 /** Due earlier, or at the same second submitted earlier (FIFO among jobs due together). */
@@ -12,13 +13,13 @@ function before(a: Job, b: Job): boolean {
 export class EpochScheduler {
   readonly #heap: Job[] = [];
   readonly #onDue: (job: Job) => void;
-  readonly #now: () => number;
-  #timer: NodeJS.Timeout | null = null;
+  readonly #clock: Clock;
+  #timer: ClockTimer | null = null;
   #timerAt = Infinity;
 
-  constructor(onDue: (job: Job) => void, now: () => number = Date.now) {
+  constructor(onDue: (job: Job) => void, clock: Clock = systemClock) {
     this.#onDue = onDue;
-    this.#now = now;
+    this.#clock = clock;
   }
 
   get size(): number {
@@ -91,25 +92,24 @@ export class EpochScheduler {
   #arm(): void {
     const next = this.#heap[0];
     if (!next) {
-      if (this.#timer) clearTimeout(this.#timer);
+      this.#clock.clearTimeout(this.#timer);
       this.#timer = null;
       this.#timerAt = Infinity;
       return;
     }
     const at = next.whenToRun * 1000;
     if (this.#timer && at >= this.#timerAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#timerAt = at;
     // setTimeout caps at 2^31-1 ms; far-future jobs re-arm when that fires.
-    const delay = Math.min(Math.max(0, at - this.#now()), 0x7fffffff);
-    this.#timer = setTimeout(() => this.#fire(), delay);
-    this.#timer.unref();
+    const delay = Math.min(Math.max(0, at - this.#clock.now()), 0x7fffffff);
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), delay).unref();
   }
 
   #fire(): void {
     this.#timer = null;
     this.#timerAt = Infinity;
-    const now = this.#now();
+    const now = this.#clock.now();
     while (this.#heap.length > 0 && this.#heap[0]!.whenToRun * 1000 <= now) {
       const job = this.#pop()!;
       if (job.state === 'scheduled') this.#onDue(job);
@@ -123,7 +123,7 @@ export class EpochScheduler {
   }
 
   clear(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
     this.#heap.length = 0;
   }

@@ -1,15 +1,16 @@
 import net from 'node:net';
-import { ClosedError, StoreError } from '../errors.ts';
+import { ClosedError, OutputLimitError, StoreError } from '../errors.ts';
 import { Connection } from './connection.ts';
 import { ServerCore, type ServerStats } from './core.ts';
-import { coalesceKeyOf, Job, Priority, visibleUnique } from './job.ts';
-import { parseServerOptions, type JobServerOptions, type ResolvedServerOptions } from './options.ts';
-import type { JobStore, StoredJob } from './store/types.ts';
-import { WriteBatcher } from './write-batcher.ts';
-import { refuseConnection } from './limits.ts';
-import { TlsAcceptor, type TlsPeer } from './tls.ts';
 import { MonitorServer, type HttpAddress } from './http/http-server.ts';
 import { localStreamPair } from './http/local-stream.ts';
+import { refuseConnection } from './limits.ts';
+import { parseServerOptions, type JobServerOptions, type ResolvedServerOptions } from './options.ts';
+import { dispatchFrame } from './packet-dispatch.ts';
+import { Relay } from './relay.ts';
+import type { JobStore, StoredJob } from './store/types.ts';
+import { TlsAcceptor, type TlsPeer } from './tls.ts';
+import { WriteBatcher } from './write-batcher.ts';
 
 /** How long a graceful close waits for hooks to deliver their backlog. */
 const HOOK_DRAIN_MS = 2000;
@@ -40,6 +41,8 @@ export class JobServer {
   readonly #core: ServerCore;
   readonly #server: net.Server;
   #store: JobStore | null = null;
+  /** Group commit in front of #store (persistent queues only). */
+  #queue: WriteBatcher | null = null;
   #nextConnId = 1;
   #state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
   #address: ServerAddress | null = null;
@@ -53,18 +56,21 @@ export class JobServer {
 
   constructor(options: JobServerOptions = {}) {
     this.options = parseServerOptions(options);
-    this.#core = new ServerCore(this.options);
-    this.#core.onShutdownRequest = (graceful) => {
-      for (const l of this.#shutdownListeners) l(graceful);
-      if (this.#shutdownListeners.length === 0) {
-        if (graceful) void this.close();
-        else this.destroy();
-      }
-    };
+    const relayRules = this.options.relay ?? [];
+    this.#core = new ServerCore(this.options, {
+      ...(relayRules.length > 0 ? { relay: (core: ServerCore) => new Relay(core, relayRules) } : {}),
+      onShutdownRequest: (graceful) => {
+        for (const l of this.#shutdownListeners) l(graceful);
+        if (this.#shutdownListeners.length === 0) {
+          if (graceful) void this.close();
+          else this.destroy();
+        }
+      },
+    });
     this.#tls = this.options.tls
       ? new TlsAcceptor(this.options.tls, this.options.logger, {
           secure: (peer) => this.#acceptTls(peer),
-          refused: () => this.#core.stats.connectionsRefused++,
+          refused: () => this.#core.connectionRefused(),
         })
       : null;
     this.#server = net.createServer({ noDelay: true }, (socket) => this.#onSocket(socket));
@@ -112,34 +118,7 @@ export class JobServer {
       await store.open();
       const rows: StoredJob[] = [];
       for await (const row of store.replay()) rows.push(row);
-      // Handles are <prefix>:<seq>. A replayed job keeps its number, and numbering restarts above
-      // both the stored jobs and the clock, so a handle from before the restart never names
-      // another job after it.
-      this.#core.bumpSeq(Math.max(Date.now() * 100, ...rows.map((r) => r.seq)));
-      for (const row of rows) {
-        const fn = this.#core.fn(row.functionName);
-        // Rows written by gearmand have no seq: they get new numbers, in replay order.
-        const seq = row.seq > 0 ? row.seq : this.#core.nextSeq();
-        const job = new Job(
-          {
-            fn,
-            unique: visibleUnique(row.unique),
-            storeKey: row.unique,
-            coalesceKey: coalesceKeyOf(visibleUnique(row.unique), row.data),
-            data: row.data,
-            priority: row.priority as number as Priority,
-            background: true,
-            whenToRun: row.whenToRun,
-            reducer: row.reducer,
-          },
-          this.#core.handleFor(seq),
-          seq,
-        );
-        job.persisted = true;
-        this.#core.jobs.set(job.handle, job);
-        if (job.coalesceKey !== '') fn.byUnique.set(job.coalesceKey, job);
-        this.#core.admit(job);
-      }
+      this.#core.restore(rows);
       const replayed = rows.length;
       if (replayed > 0) this.options.logger.info(`replayed ${replayed} job(s) from the ${store.kind} queue`);
     } catch (err) {
@@ -147,7 +126,8 @@ export class JobServer {
       throw err instanceof StoreError ? err : new StoreError(`cannot open the ${store.kind} queue: ${(err as Error).message}`, { cause: err });
     }
     this.#store = store;
-    this.#core.batcher = new WriteBatcher(store, this.options.logger);
+    this.#queue = new WriteBatcher(store, this.options.logger);
+    this.#core.persistTo(this.#queue);
   }
 
   /** A socket from the listener: connection limit, then TLS (when on), then a Connection. */
@@ -158,7 +138,7 @@ export class JobServer {
     }
     const max = this.options.maxConnections;
     if (this.#core.connections.size + this.#handshaking.size >= max) {
-      this.#core.stats.connectionsRefused++;
+      this.#core.connectionRefused();
       const now = Date.now();
       if (now - this.#lastLimitWarning >= 1000) {
         this.#lastLimitWarning = now;
@@ -194,7 +174,7 @@ export class JobServer {
     }
     const id = tenants.identify(peer.certificate);
     if (id.kind === 'refused') {
-      this.#core.stats.connectionsRefused++;
+      this.#core.connectionRefused();
       logger.info(`TLS peer ${who}: ${id.reason}`);
       refuseConnection(peer.socket, id.code, id.reason);
       return;
@@ -207,7 +187,7 @@ export class JobServer {
     const tenant = id.tenant;
     const limit = tenant.limits.maxConnections;
     if (limit > 0 && tenant.connections >= limit) {
-      this.#core.stats.connectionsRefused++;
+      this.#core.connectionRefused();
       logger.warn(`tenant ${tenant.name} is at its limit of ${limit} connections: refusing ${who}`);
       refuseConnection(peer.socket, 'TOO_MANY_CONNECTIONS', `tenant ${tenant.name} is at its limit of ${limit} connections`);
       return;
@@ -241,18 +221,17 @@ export class JobServer {
         maxPendingOutput: this.options.maxPendingOutput,
       },
       {
-        frame: (c, frame) => this.#core.onFrame(c, frame),
+        frame: (c, frame) => dispatchFrame(this.#core, c, frame),
         error: (c, err) => {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ECONNRESET' || code === 'EPIPE') return;
-          if (code === 'ERR_OUTPUT_LIMIT') this.#core.stats.connectionsCutOff++;
+          if (err instanceof OutputLimitError) this.#core.connectionCutOff();
           this.options.logger.warn(`connection ${c.remoteAddress}:${c.remotePort}: ${err.message}`);
         },
         close: (c) => this.#core.connectionClosed(c),
       },
     );
-    this.#core.connections.add(conn);
-    this.#core.stats.connectionsAccepted++;
+    this.#core.connectionOpened(conn);
     return conn;
   }
 
@@ -330,16 +309,26 @@ export class JobServer {
 
   async #close(options: CloseOptions): Promise<void> {
     this.#state = 'closing';
-    this.#core.draining = true;
+    this.#core.beginDraining();
     this.#server.close();
     this.#http?.stopAccepting();
     const deadline = options.timeoutMs !== undefined ? Date.now() + options.timeoutMs : Infinity;
     // Running jobs end first; then the HTTP answers of those that ended reach their clients.
-    const busy = () => this.#core.runningCount > 0 || (this.#http?.answersOnTheWay() ?? 0) > 0;
-    while (busy() && Date.now() < deadline && !options.signal?.aborted) {
-      await new Promise((r) => setTimeout(r, 20));
+    const giveUp = new AbortController();
+    const onAbort = () => giveUp.abort();
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = options.timeoutMs !== undefined ? setTimeout(onAbort, options.timeoutMs) : null;
+    try {
+      await this.#core.whenIdle(giveUp.signal);
+      await this.#http?.whenAnswered(giveUp.signal);
+    } catch {
+      // Gave up waiting (timeoutMs or the signal): what still runs is cut off below.
+    } finally {
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
     }
-    await this.#core.batcher?.drain();
+    await this.#queue?.drain();
     // Give hooks a moment to deliver the last events; a dead receiver cannot hold the close up.
     await this.#core.hooks?.drain(Math.min(deadline, Date.now() + HOOK_DRAIN_MS), options.signal);
     await this.#http?.close();
@@ -366,7 +355,7 @@ export class JobServer {
   #finish(): void {
     this.#state = 'closed';
     this.#core.shutdown();
-    this.#core.batcher?.close();
+    this.#queue?.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

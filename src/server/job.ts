@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { ClockTimer } from '../clock.ts';
 import type { Connection } from './connection.ts';
 import type { FunctionEntry } from './function-entry.ts';
+import type { StoredJob } from './store/types.ts';
 
 const GENERATED_KEY_PREFIX = 'gt:';
 const PAYLOAD_KEY_PREFIX = 'gt-:';
@@ -44,6 +46,35 @@ export interface NewJobSpec {
   background: boolean;
   whenToRun: number;
   reducer: string | null;
+}
+
+/** A background job's row in the persistent queue. */
+export function storedRowOf(job: Job): StoredJob {
+  return {
+    unique: job.storeKey,
+    functionName: job.fn.name,
+    priority: job.priority as number,
+    data: job.data,
+    whenToRun: job.whenToRun,
+    reducer: job.reducer,
+    seq: job.seq,
+  };
+}
+
+/** The job a stored row describes (a replay after a restart): always a background job. */
+export function specOfStoredRow(row: StoredJob, fn: FunctionEntry): NewJobSpec {
+  const unique = visibleUnique(row.unique);
+  return {
+    fn,
+    unique,
+    storeKey: row.unique,
+    coalesceKey: coalesceKeyOf(unique, row.data),
+    data: row.data,
+    priority: row.priority as number as Priority,
+    background: true,
+    whenToRun: row.whenToRun,
+    reducer: row.reducer,
+  };
 }
 
 /** Priority as stored by gearmand: 0 HIGH, 1 NORMAL, 2 LOW. */
@@ -98,7 +129,7 @@ export class Job {
   ignore = false;
   /** A row for this job is in the persistent queue. */
   persisted = false;
-  timeoutTimer: NodeJS.Timeout | null = null;
+  timeoutTimer: ClockTimer | null = null;
   startedAt = 0;
 
   constructor(

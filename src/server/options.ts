@@ -3,6 +3,7 @@ import type tls from 'node:tls';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.ts';
 import { DEFAULT_MAX_PACKET_SIZE } from '../protocol/index.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import { LOG_LEVELS, silentLogger, type Logger } from '../logger.ts';
 import type { JobStore } from './store/types.ts';
 import { serverTlsSchema } from './tls.ts';
@@ -97,17 +98,20 @@ export interface JobServerOptions extends JobServerOptionsInput {
   /** A queue module instance; overrides `queue`. */
   store?: JobStore;
   logger?: Logger;
+  /** The clock of CAN_DO_TIMEOUT and epoch jobs (tests pass a fake one); the system clock by default. */
+  clock?: Clock;
 }
 
 export interface ResolvedServerOptions extends Readonly<z.output<typeof optionsSchema>> {
   readonly jobHandlePrefix: string;
   readonly store: JobStore | undefined;
   readonly logger: Logger;
+  readonly clock: Clock;
 }
 
 /** Validate server options; errors name the offending option. */
 export function parseServerOptions(input: JobServerOptions = {}): ResolvedServerOptions {
-  const { store, logger, ...rest } = input;
+  const { store, logger, clock, ...rest } = input;
   const parsed = optionsSchema.safeParse(rest);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -122,5 +126,6 @@ export function parseServerOptions(input: JobServerOptions = {}): ResolvedServer
     jobHandlePrefix: parsed.data.jobHandlePrefix ?? `H:${os.hostname()}`,
     store,
     logger: logger ?? silentLogger,
+    clock: clock ?? systemClock,
   });
 }

@@ -56,3 +56,17 @@ export function hopsOf(clientId: string): string[] | null {
   if (!clientId.startsWith(RELAY_CLIENT_PREFIX)) return null;
   return clientId.slice(RELAY_CLIENT_PREFIX.length).split(',').filter((h) => h.length > 0);
 }
+
+export interface RelayStats {
+  /** Jobs submitted to a remote server (attempts). */
+  relayed: number;
+  completed: number;
+  /** Foreground jobs that ended with WORK_FAIL/WORK_EXCEPTION there, or whose relay failed. */
+  failed: number;
+  /** Background jobs a remote server acknowledged (their local rows are removed). */
+  handedOver: number;
+  /** Background hand-over attempts that failed and will be retried. */
+  retries: number;
+  /** Submissions this server refused because it had relayed them already. */
+  loopsRefused: number;
+}

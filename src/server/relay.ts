@@ -30,30 +30,16 @@ import { JobExceptionError, JobFailedError, ServerError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { PacketType, response } from '../protocol/index.ts';
 import type { Connection } from './connection.ts';
-import type { ServerCore } from './core.ts';
+import type { JobRelay, ServerCore } from './core.ts';
 import { functionMatcher } from './function-pattern.ts';
 import { Priority, type Job } from './job.ts';
-import { hopsOf, MAX_RELAY_HOPS, relayClientId, type RelayRule } from './relay-spec.ts';
+import { hopsOf, MAX_RELAY_HOPS, relayClientId, type RelayRule, type RelayStats } from './relay-spec.ts';
 
 /** Backoff between attempts to hand a background job over: 0.5 s doubling to 30 s. */
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
 const PRIORITY_NAMES: Record<Priority, ClientPriority> = { [Priority.HIGH]: 'high', [Priority.NORMAL]: 'normal', [Priority.LOW]: 'low' };
-
-export interface RelayStats {
-  /** Jobs submitted to a remote server (attempts). */
-  relayed: number;
-  completed: number;
-  /** Foreground jobs that ended with WORK_FAIL/WORK_EXCEPTION there, or whose relay failed. */
-  failed: number;
-  /** Background jobs a remote server acknowledged (their local rows are removed). */
-  handedOver: number;
-  /** Background hand-over attempts that failed and will be retried. */
-  retries: number;
-  /** Submissions this server refused because it had relayed them already. */
-  loopsRefused: number;
-}
 
 interface CompiledRule {
   readonly rule: RelayRule;
@@ -62,7 +48,7 @@ interface CompiledRule {
   readonly clients: Map<string, Client>;
 }
 
-export class Relay {
+export class Relay implements JobRelay {
   readonly stats: RelayStats = { relayed: 0, completed: 0, failed: 0, handedOver: 0, retries: 0, loopsRefused: 0 };
   readonly #core: ServerCore;
   readonly #rules: CompiledRule[];
@@ -112,9 +98,7 @@ export class Relay {
     const hops = [...(this.#origins.get(job) ?? []), this.serverId];
     if (hops.length > MAX_RELAY_HOPS) return false;
     const client = this.#client(rule, hops);
-    job.state = 'running';
-    job.startedAt = Date.now();
-    fn.running++;
+    this.#core.relayStarted(job);
     this.stats.relayed++;
     const opts = {
       priority: PRIORITY_NAMES[job.priority],
@@ -243,7 +227,7 @@ export class Relay {
         this.#core.release(job);
         return;
       }
-      fn.running--;
+      this.#core.relayReturned(job);
       const reason = this.#reason(client, err);
       if (err instanceof ServerError && err.serverCode === 'RELAY_LOOP') {
         this.#logger.warn(`background job ${job.handle} (${fn.name}) stays in the local queue: ${reason}`);

@@ -22,7 +22,6 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.ts';
-import type { FunctionEntry } from './function-entry.ts';
 
 /** Separates a tenant's name from its function names on the server. */
 export const TENANT_SEPARATOR = '/';
@@ -101,6 +100,17 @@ export interface TenantLimits {
   readonly maxConnections: number;
 }
 
+/** What tenancy reads of a function on the server (server/function-entry.ts). */
+export interface TenantFunction {
+  readonly name: string;
+  /** The tenant whose prefix the name carries, or null. */
+  readonly owner: Tenant | null;
+  /** The name without the tenant prefix. */
+  readonly localName: string;
+  /** Jobs queued, scheduled or running. */
+  readonly total: number;
+}
+
 /** One tenant while the server runs. */
 export class Tenant {
   readonly name: string;
@@ -110,7 +120,7 @@ export class Tenant {
   /** Open connections of the tenant. */
   connections = 0;
   /** The tenant's functions (for its job total). */
-  readonly functions = new Set<FunctionEntry>();
+  readonly functions = new Set<TenantFunction>();
 
   constructor(name: string, limits: TenantLimits) {
     this.name = name;
@@ -223,11 +233,11 @@ export function qualify(conn: Scoped, name: string): string {
 }
 
 /** Whether a connection may see (and act on) a function. */
-export function visible(conn: Scoped, fn: FunctionEntry): boolean {
+export function visible(conn: Scoped, fn: TenantFunction): boolean {
   return conn.tenant === null || fn.owner === conn.tenant;
 }
 
 /** The name a connection knows a function by. */
-export function displayName(conn: Scoped, fn: FunctionEntry): string {
+export function displayName(conn: Scoped, fn: TenantFunction): string {
   return conn.tenant === null ? fn.name : fn.localName;
 }

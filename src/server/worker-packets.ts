@@ -36,13 +36,7 @@ export function handleWorkerPacket(core: ServerCore, conn: Connection, frame: Bi
       core.removeAbilities(conn);
       return true;
     case PacketType.PRE_SLEEP:
-      if (core.hasWorkFor(conn)) {
-        core.sendNoop(conn);
-      } else {
-        conn.sleeping = true;
-        conn.noopSent = false;
-        for (const a of conn.abilities) a.fn.sleepers.add(conn);
-      }
+      core.preSleep(conn);
       return true;
     case PacketType.GRAB_JOB:
     case PacketType.GRAB_JOB_UNIQ:

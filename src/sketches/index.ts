@@ -4,5 +4,3 @@ export type { HyperLogLogOptions } from './hyperloglog.ts';
 export { TDigest, DEFAULT_COMPRESSION } from './tdigest.ts';
 export type { TDigestOptions } from './tdigest.ts';
 export { topK, byWeightThenKey } from './top-k.ts';
-export { AccessLogState, HOUR_P, DAY_P, PERIOD_P } from './access-log-state.ts';
-export type { AccessLogConfig, RequestPart } from './access-log-state.ts';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import analyze from '../../jobs/analyze.ts';
 import { writeLog, type FieldName, type LogRecord } from '../../src/logs/index.ts';
-import type { AnalysisResult, TopList } from '../../src/report/analysis-result.ts';
+import type { AnalysisResult, TopList } from '../../src/weblog/index.ts';
 import { parseRecords, runLocally } from './analyze-harness.ts';
 import { countBy, rankError, readRecords, searchTerms, top, urlHost, type RefRecord } from './analyze-reference.ts';
 
@@ -160,8 +160,8 @@ test('response-size percentiles are within 1 % rank error; count, sum, min and m
     const d = r.responseSizes;
     t.is(d.count, sizes.length);
     t.is(d.sum, sizes.reduce((a, b) => a + b, 0));
-    t.is(d.min, sizes[0]);
-    t.is(d.max, sizes[sizes.length - 1]);
+    t.is(d.min, sizes.at(0) ?? null);
+    t.is(d.max, sizes.at(-1) ?? null);
     t.deepEqual(d.percentiles.map((p) => p.p), [50, 75, 90, 95, 99, 99.9]);
     for (const p of d.percentiles) t.true(rankError(sizes, p.p / 100, p.value) <= 0.01, `p${p.p} = ${p.value} (${parts} parts)`);
   }
@@ -275,7 +275,7 @@ test('with %D in the format, latency percentiles are reported in µs; a common l
   const sorted = Float64Array.from(durations).sort();
   t.is(r.latency!.unit, 'µs');
   t.is(r.latency!.count, durations.length);
-  t.is(r.latency!.max, sorted[sorted.length - 1]);
+  t.is(r.latency!.max, sorted.at(-1) ?? null);
   for (const p of r.latency!.percentiles) t.true(rankError(sorted, p.p / 100, p.value) <= 0.01, `latency p${p.p}`);
 
   const common = path.join(dir, 'common.log');

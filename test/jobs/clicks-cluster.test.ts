@@ -8,7 +8,7 @@
 import test from 'ava';
 import path from 'node:path';
 import { writeLog } from '../../src/logs/index.ts';
-import { clicksResultSchema, type ClicksResult } from '../../src/report/analysis-result.ts';
+import { clicksResultSchema, type ClicksResult } from '../../src/weblog/index.ts';
 import { spawnGeartrain, startNode, startServerProcess, tempDir } from '../helpers/cluster.ts';
 import { nearestRank, ranked, reference } from './clicks-reference.ts';
 

@@ -8,13 +8,13 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import clicks, { type ClicksState } from '../../jobs/clicks.ts';
+import clicks from '../../jobs/clicks.ts';
 import type { Client } from '../../src/client/index.ts';
 import { executeMapTask } from '../../src/mapreduce/map-executor.ts';
 import { PartialStore } from '../../src/mapreduce/partial-store.ts';
 import { executeReduceTask } from '../../src/mapreduce/reduce-executor.ts';
 import type { FilterSpec, MapResult, ShardSpec } from '../../src/mapreduce/wire.ts';
-import type { ClicksResult } from '../../src/report/analysis-result.ts';
+import type { ClicksResult, ClicksState } from '../../src/weblog/index.ts';
 
 export interface MapTaskInput {
   /** The node the task stands for (MapContext.node). */

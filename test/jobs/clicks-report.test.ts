@@ -15,7 +15,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { run as reportCli } from '../../src/cli/report.ts';
 import type { CliIO } from '../../src/cli/io.ts';
 import { writeLog } from '../../src/logs/index.ts';
-import { clicksResultSchema } from '../../src/report/analysis-result.ts';
+import { clicksResultSchema } from '../../src/weblog/index.ts';
 import { runEngine, shard } from './clicks-harness.ts';
 
 const ARTIFACTS = path.resolve('test-artifacts');

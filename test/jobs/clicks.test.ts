@@ -14,9 +14,9 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import clicks, { type ClicksState } from '../../jobs/clicks.ts';
+import clicks from '../../jobs/clicks.ts';
 import { writeLog } from '../../src/logs/index.ts';
-import { clicksResultSchema, type ClicksResult } from '../../src/report/analysis-result.ts';
+import { clicksResultSchema, type ClicksResult, type ClicksState } from '../../src/weblog/index.ts';
 import { mergePartials, runEngine, shard, type MapTaskInput } from './clicks-harness.ts';
 import { nearestRank, ranked, reference, type RefOptions, type RefResult } from './clicks-reference.ts';
 

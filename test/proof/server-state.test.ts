@@ -48,11 +48,11 @@ test('a cancelled epoch job is released at once, not when its time comes', async
   client.send(T.SUBMIT_JOB_EPOCH, 'later', 'u1', tomorrow, 'one');
   client.send(T.SUBMIT_JOB_EPOCH, 'later', 'u2', tomorrow, 'two');
   const [a, b] = await client.nextN(2);
-  t.is(server.core.epochs.size, 2);
+  t.is(server.core.scheduledCount, 2);
   t.is(await admin.admin(`cancel job ${a!.text[0]}`), 'OK\r\n');
-  t.is(server.core.epochs.size, 1, 'cancel job releases the scheduled job');
+  t.is(server.core.scheduledCount, 1, 'cancel job releases the scheduled job');
   t.is(await admin.admin('drop function later'), 'OK\r\n');
-  t.is(server.core.epochs.size, 0, `drop function releases its scheduled jobs (${b!.text[0]})`);
+  t.is(server.core.scheduledCount, 0, `drop function releases its scheduled jobs (${b!.text[0]})`);
 });
 
 test('CAN_DO_TIMEOUT beyond what a timer can hold does not take the job back after 1 ms', async (t) => {

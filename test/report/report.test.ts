@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import analyze from '../../jobs/analyze.ts';
 import top from '../../jobs/top.ts';

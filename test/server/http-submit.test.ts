@@ -246,12 +246,7 @@ test('close() called the moment the last job ends still delivers that job\'s HTT
   await r.worker().register('hs_last', async () => 'done').start();
   // The job has left the server's tables but its WORK_COMPLETE has not reached the HTTP side yet.
   let closing: Promise<void> | undefined;
-  const core = r.server.core;
-  const monitor = core.onJobEnd;
-  core.onJobEnd = (job, outcome) => {
-    monitor?.(job, outcome);
-    queueMicrotask(() => (closing ??= r.server.close()));
-  };
+  r.server.core.onJobEnd(() => queueMicrotask(() => (closing ??= r.server.close())));
   const res = await r.post('hs_last', 'x');
   t.is(res.status, 200);
   t.is(await res.text(), 'done');

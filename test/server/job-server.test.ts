@@ -1,7 +1,7 @@
 import test from 'ava';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { JobServer } from '../../src/server/index.ts';
+import { JobServer, type JobStore } from '../../src/server/index.ts';
 import { PacketType, request, Decoder, type Frame } from '../../src/protocol/index.ts';
 import { waitFor } from '../helpers/ports.ts';
 
@@ -62,6 +62,63 @@ test('close() waits for a running job to finish, and refuses new assignments mea
   t.is(complete.args[1]!.toString(), 'done');
   await closing;
   t.true(closed);
+});
+
+test('core.whenIdle() resolves when the last running job ends, and rejects with ERR_ABORTED when its signal fires first', async (t) => {
+  const server = new JobServer({ port: 0 });
+  const { port } = await server.listen();
+  t.teardown(() => server.destroy());
+  await server.core.whenIdle();
+  const client = await peer(port);
+  const worker = await peer(port);
+  worker.send(PacketType.CAN_DO, 'slow');
+  client.send(PacketType.SUBMIT_JOB, 'slow', '', 'a');
+  client.send(PacketType.SUBMIT_JOB, 'slow', '', 'b');
+  await client.next(PacketType.JOB_CREATED);
+  await client.next(PacketType.JOB_CREATED);
+  worker.send(PacketType.GRAB_JOB);
+  const first = await worker.next(PacketType.JOB_ASSIGN);
+  worker.send(PacketType.GRAB_JOB);
+  const second = await worker.next(PacketType.JOB_ASSIGN);
+
+  const gaveUp = new AbortController();
+  const abandoned = server.core.whenIdle(gaveUp.signal);
+  gaveUp.abort();
+  await t.throwsAsync(abandoned, { code: 'ERR_ABORTED' });
+
+  let idle = false;
+  const waiting = server.core.whenIdle().then(() => (idle = true));
+  worker.send(PacketType.WORK_COMPLETE, first.args[0]!, 'one');
+  await client.next(PacketType.WORK_COMPLETE);
+  t.false(idle, 'one job still runs');
+  worker.send(PacketType.WORK_FAIL, second.args[0]!);
+  await client.next(PacketType.WORK_FAIL);
+  await waiting;
+  t.is(server.core.runningCount, 0);
+});
+
+test('a persistent queue of 200,000 stored jobs replays, and new handles number above them', async (t) => {
+  const n = 200_000;
+  const top = Date.now() * 100 + 5 * n;
+  const stored: JobStore = {
+    kind: 'test',
+    open: async () => {},
+    async *replay() {
+      for (let i = 0; i < n; i++) yield { unique: `u${i}`, functionName: 'many', priority: 1, data: Buffer.from('x'), whenToRun: 0, reducer: null, seq: top - i };
+    },
+    add: async () => {},
+    remove: async () => {},
+    close: async () => {},
+  };
+  const server = new JobServer({ port: 0, store: stored });
+  const { port } = await server.listen();
+  t.teardown(() => server.destroy());
+  t.is(server.core.jobs.size, n);
+  t.is(server.core.functions.get('many')?.queuedTotal, n);
+  const client = await peer(port);
+  client.send(PacketType.SUBMIT_JOB_BG, 'many', 'new', 'y');
+  const created = await client.next(PacketType.JOB_CREATED);
+  t.is(created.args[0]!.toString(), `${server.options.jobHandlePrefix}:${top + 1}`);
 });
 
 test('destroy() drops every connection at once', async (t) => {

@@ -188,6 +188,7 @@ test('entries expire after their TTL', async (t) => {
     return r !== 'f:x#1' ? r : undefined;
   }, 'the entry to expire', 5000, 50);
   t.is(fresh, 'f:x#2');
+  t.is(calls.f, 2, 'the worker ran the job again only once the entry expired');
   t.true(s.server.core.resultCache!.stats.expired >= 1);
 });
 

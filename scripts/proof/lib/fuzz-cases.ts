@@ -370,7 +370,10 @@ export function mutate(rng: Rng, frame: Buffer, m: Mutation): Buffer {
     }
     case 'flip': {
       const n = rng.range(1, 6);
-      for (let i = 0; i < n && out.length > 0; i++) out[rng.int(out.length)] ^= 1 << rng.int(8);
+      for (let i = 0; i < n && out.length > 0; i++) {
+        const at = rng.int(out.length);
+        out.writeUInt8(out.readUInt8(at) ^ (1 << rng.int(8)), at);
+      }
       return out;
     }
     case 'type':

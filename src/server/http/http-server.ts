@@ -53,6 +53,8 @@ export class MonitorServer {
   #timer: NodeJS.Timeout | null = null;
   #address: HttpAddress | null = null;
   #closed = false;
+  /** Removes the job-end listener of the run tracker. */
+  #offJobEnd: (() => void) | null = null;
 
   constructor(options: MonitorServerOptions) {
     this.#o = options;
@@ -81,7 +83,7 @@ export class MonitorServer {
     this.#http.on('error', (err) => this.#o.logger.warn(`http: ${err.message}`));
     const a = this.#http.address() as net.AddressInfo;
     this.#address = { host: a.address, port: a.port };
-    this.#o.core.onJobEnd = (job, outcome) => this.#runs.taskEnded(job, outcome);
+    this.#offJobEnd = this.#o.core.onJobEnd((job, outcome) => this.#runs.taskEnded(job, outcome));
     this.#timer = setInterval(() => this.#throughput.tick(), SAMPLE_INTERVAL_MS);
     this.#timer.unref();
     return { ...this.#address };
@@ -157,10 +159,10 @@ export class MonitorServer {
     if (this.#address) this.#http.close();
   }
 
-  /** Foreground HTTP submissions whose job ended but whose answer is still being delivered. */
-  answersOnTheWay(): number {
+  /** Resolves once the foreground HTTP submissions whose job ended have their answers (see HttpSubmitter). */
+  whenAnswered(signal?: AbortSignal): Promise<void> {
     const jobs = this.#o.core.jobs;
-    return this.#submitter.answersOnTheWay((handle) => jobs.has(handle));
+    return this.#submitter.whenAnswered((handle) => jobs.has(handle), signal);
   }
 
   /** Stop: fail submissions in flight, drop every HTTP connection. */
@@ -168,7 +170,7 @@ export class MonitorServer {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#address) this.#o.core.onJobEnd = null;
+    this.#offJobEnd?.();
     this.#gc.close();
     this.#submitter.close();
     if (!this.#address) return;

@@ -8,7 +8,7 @@ import { GEARMAND_COMPAT_VERSION, GEARTRAIN_VERSION } from '../../version.ts';
 import type { Connection } from '../connection.ts';
 import type { ServerCore } from '../core.ts';
 import type { HookStats } from '../hooks.ts';
-import type { RelayStats } from '../relay.ts';
+import type { RelayStats } from '../relay-spec.ts';
 import type { ResultCacheStats } from '../result-cache.ts';
 import type { GcInfo } from './gc-watcher.ts';
 import type { RunInfo } from './runs.ts';

@@ -22,7 +22,8 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import { Client } from '../../client/client.ts';
-import { GeartrainError, InvalidArgumentError, JobExceptionError, JobFailedError, ServerError } from '../../errors.ts';
+import { raceSignal } from '../../client/deadline.ts';
+import { AbortError, GeartrainError, InvalidArgumentError, JobExceptionError, JobFailedError, ServerError } from '../../errors.ts';
 import type { Logger } from '../../logger.ts';
 import { GEARMAN_MAX_UNIQUE_SIZE } from '../../protocol/packet-types.ts';
 
@@ -109,8 +110,8 @@ export class HttpSubmitter {
   readonly #options: HttpSubmitterOptions;
   #client: Client | null = null;
   #closed = false;
-  /** Foreground submissions not answered yet, by their job (handle known once created). */
-  readonly #waiting = new Set<{ readonly handle: string | undefined }>();
+  /** Foreground submissions not answered yet: their job (handle known once created) → their answer's end. */
+  readonly #waiting = new Map<{ readonly handle: string | undefined }, Promise<void>>();
   /** Jobs accepted through HTTP. */
   submitted = 0;
 
@@ -142,10 +143,11 @@ export class HttpSubmitter {
     }
     const ac = new AbortController();
     const onClose = () => {
-      if (!res.writableFinished) ac.abort(new Error('HTTP client went away'));
+      if (!res.writableFinished) ac.abort(new AbortError('HTTP client went away'));
     };
     res.on('close', onClose);
     let foreground: { readonly handle: string | undefined } | undefined;
+    let answered = () => {};
     try {
       const sub = parseSubmitRequest(req, pathname);
       // The unique key takes at most GEARMAN_MAX_UNIQUE_SIZE bytes (a generated one included).
@@ -167,7 +169,7 @@ export class HttpSubmitter {
       void job.created.then(() => this.submitted++, () => {});
       const chunks: Buffer[] = [];
       foreground = job;
-      this.#waiting.add(job);
+      this.#waiting.set(job, new Promise<void>((resolve) => (answered = resolve)));
       try {
         for await (const u of job) if (u.type === 'data') chunks.push(u.data);
         chunks.push(await job.result);
@@ -206,18 +208,19 @@ export class HttpSubmitter {
     } finally {
       res.off('close', onClose);
       if (foreground) this.#waiting.delete(foreground);
+      answered();
     }
   }
 
   /**
-   * Foreground submissions whose job the server no longer holds (it ended) but whose answer has
-   * not reached the HTTP client: the result is on its way through the in-process stream. A
-   * graceful close waits for these before it fails what is left.
+   * Resolves once the foreground submissions whose job the server no longer holds (it ended) have
+   * been answered: their result was on its way through the in-process stream. A graceful close
+   * waits for these, once no job runs, before it fails what is left. Rejects when `signal` fires.
    */
-  answersOnTheWay(serverHolds: (handle: string) => boolean): number {
-    let n = 0;
-    for (const job of this.#waiting) if (job.handle !== undefined && !serverHolds(job.handle)) n++;
-    return n;
+  whenAnswered(serverHolds: (handle: string) => boolean, signal?: AbortSignal): Promise<void> {
+    const onTheWay: Promise<void>[] = [];
+    for (const [job, answer] of this.#waiting) if (job.handle !== undefined && !serverHolds(job.handle)) onTheWay.push(answer);
+    return raceSignal(Promise.all(onTheWay).then(() => {}), signal);
   }
 
   /** Fail what is in flight and drop the in-process connection. */

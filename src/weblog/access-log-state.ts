@@ -12,10 +12,8 @@
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { detachString, type FieldName, type LogRecord } from '../logs/index.ts';
-import { isStaticPath } from '../report/web-terms.ts';
-import { combine53, hashLanes, lanes } from './hash.ts';
-import { HyperLogLog } from './hyperloglog.ts';
-import { TDigest } from './tdigest.ts';
+import { combine53, hashLanes, HyperLogLog, lanes, TDigest } from '../sketches/index.ts';
+import { isStaticPath } from './web-terms.ts';
 
 export type RequestPart = 'method' | 'path' | 'query' | 'protocol';
 

@@ -1,14 +1,13 @@
 /**
  * The shape of `analyze`'s result (its finalize output, the `result` of `geartrain run analyze
- * --json`) and of the `--json` file the report reads. The report renders a panel per section
- * present, so other jobs (`clicks`: sessions, funnel) add sections rather than a new format.
+ * --json`) and of `clicks`' result. The report renders a panel per section present, so other
+ * jobs (`clicks`: sessions, funnel) add sections rather than a new format.
  *
  * Conventions: counts are numbers; times are ISO 8601 strings; a "top list" holds the rows
  * that survived the cut to the top K, plus `total` (hits over all keys, not only the rows shown)
  * and `distinct` (number of keys before the cut), so a reader can tell what was left out.
  */
 import { z } from 'zod';
-import { parseStatsSchema } from '../logs/index.ts';
 
 const count = z.number().nonnegative();
 
@@ -232,21 +231,3 @@ export const clicksResultSchema = z.object({
     .optional(),
 });
 export type ClicksResult = z.infer<typeof clicksResultSchema>;
-
-/**
- * What the report accepts as its input: the `--json` output of `geartrain run JOB` (only the
- * fields read here are checked; others pass). `result` is validated per section by the report,
- * so a result that has only some sections (another job's) still renders.
- */
-export const reportInputSchema = z.looseObject({
-  job: z.string().optional(),
-  result: z.looseObject({}),
-  counters: z.record(z.string(), z.number()).optional(),
-  stats: parseStatsSchema.nullable().optional(),
-  nodes: z.array(z.string()).optional(),
-  timings: z.looseObject({ total: z.number().optional() }).optional(),
-  bytes: z.number().optional(),
-  partial: z.boolean().optional(),
-  missing: z.array(z.object({ node: z.string(), path: z.string() })).optional(),
-});
-export type ReportInput = z.infer<typeof reportInputSchema>;

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { ManualClock } from '../src/clock.ts';
+import { FakeClock } from './fake-clock.ts';
 
-test('ManualClock runs due timers in time order, ties in creation order, with now() at each timer', (t) => {
-  const clock = new ManualClock(1000);
+test('FakeClock runs due timers in time order, ties in creation order, with now() at each timer', (t) => {
+  const clock = new FakeClock(1000);
   const seen: string[] = [];
   clock.setTimeout(() => seen.push(`b@${clock.now()}`), 20);
   clock.setTimeout(() => seen.push(`a@${clock.now()}`), 10);
@@ -17,8 +17,8 @@ test('ManualClock runs due timers in time order, ties in creation order, with no
   t.is(clock.pending, 0);
 });
 
-test('ManualClock intervals repeat until cleared; a timer set by a timer runs in the same advance when due', (t) => {
-  const clock = new ManualClock();
+test('FakeClock intervals repeat until cleared; a timer set by a timer runs in the same advance when due', (t) => {
+  const clock = new FakeClock(0);
   let ticks = 0;
   const iv = clock.setInterval(() => ticks++, 100);
   let chained = -1;
@@ -31,8 +31,8 @@ test('ManualClock intervals repeat until cleared; a timer set by a timer runs in
   t.is(ticks, 3);
 });
 
-test('ManualClock.advanceAsync lets promise callbacks scheduled by a timer run before the next one', async (t) => {
-  const clock = new ManualClock();
+test('FakeClock.advanceAsync lets promise callbacks scheduled by a timer run before the next one', async (t) => {
+  const clock = new FakeClock(0);
   const order: string[] = [];
   clock.setTimeout(() => void Promise.resolve().then(() => order.push('then')), 10);
   clock.setTimeout(() => order.push('second'), 20);
