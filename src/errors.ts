@@ -21,6 +21,7 @@
  * | ERR_NODE_UNAVAILABLE   | NodeUnavailableError   | a log node needed by a run is gone                    |
  * | ERR_CODE_REFUSED       | CodeRefusedError       | a node refused to run shipped code                    |
  * | ERR_LOG_FORMAT         | LogFormatError         | a LogFormat string that cannot be compiled            |
+ * | ERR_TASK_REFUSED       | TaskRefusedError       | a node refused a task: unsigned, expired, bad signature, or a command it may not run |
  */
 export type ErrorCode =
   | 'ERR_PROTOCOL'
@@ -39,7 +40,8 @@ export type ErrorCode =
   | 'ERR_TASK_FAILED'
   | 'ERR_NODE_UNAVAILABLE'
   | 'ERR_CODE_REFUSED'
-  | 'ERR_LOG_FORMAT';
+  | 'ERR_LOG_FORMAT'
+  | 'ERR_TASK_REFUSED';
 
 const kGeartrainError = Symbol.for('geartrain.error');
 
@@ -188,5 +190,16 @@ export class CodeRefusedError extends GeartrainError {
 export class LogFormatError extends GeartrainError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_LOG_FORMAT', message, options);
+  }
+}
+
+/**
+ * A log node refused a task or request: it is unsigned, expired or signed with another secret
+ * (src/mapreduce/task-auth.ts), or it asks for something the node was not started to allow
+ * (a shell command without --allow-exec). The message says which, never the secret.
+ */
+export class TaskRefusedError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_TASK_REFUSED', message, options);
   }
 }
