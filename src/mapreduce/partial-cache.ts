@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { pathUnder } from './store-names.ts';
 
 const entrySchema = z.object({
   days: z.array(z.number().int()),
@@ -35,9 +36,8 @@ export class PartialCache {
   }
 
   #dir(key: string, shardId: string, format: string, start: number, end: number): string {
-    if (!/^[0-9a-f]{16,64}$/.test(key)) throw new Error(`bad cache key ${key}`);
     const entry = createHash('sha256').update(`${shardId}\0${format}\0${start}\0${end}`).digest('hex').slice(0, 32);
-    return path.join(this.#root, key, entry);
+    return pathUnder(this.#root, [key, entry], 'cache key');
   }
 
   /** The entry for this range, or null. A damaged entry counts as missing. */
