@@ -22,8 +22,7 @@ import { silentLogger, type Logger } from '../logger.ts';
 import { ClusterView, fetchCatalog, fetchNodeInfo } from './discovery.ts';
 import { fetchAll, fetchChunks } from './fetch.ts';
 import { mergeRunChunks } from './run-cursor.ts';
-import { builtinJobPath, importJobFile, sha256Hex } from './job-loader.ts';
-import { GEARTRAIN_VERSION } from '../version.ts';
+import { builtinJobPath, importJobFile } from './job-loader.ts';
 import { decodeState, resolveJob, type AnyJob, type JobDefinition, type RenderedResult, type SortedJob } from './job-definition.ts';
 import { planMapTasks, type PlannedTask } from './planner.ts';
 import { shipJobFile, type ShippedCode } from './ship-code.ts';
@@ -269,8 +268,8 @@ class Run {
   def: JobDefinition | null = null;
   params: unknown = undefined;
   shipped: ShippedCode | null = null;
-  /** Partial-cache key of an incremental run (null: not incremental). */
-  cacheKey: string | null = null;
+  /** Summary tasks use the nodes' partial caches (--incremental). */
+  incremental = false;
   filter: FilterSpec = {};
   progress = { phase: 'plan' as RunProgress['phase'], bytesDone: 0, bytesTotal: 0, tasksDone: 0, tasksRunning: 0, tasksTotal: 0 };
   readonly taskBytes = new Map<string, number>();
@@ -331,7 +330,7 @@ class Run {
         ...(until !== undefined ? { until } : {}),
         splitBytes: this.o.splitBytes ?? DEFAULT_SPLIT_BYTES,
         slots,
-        fixedSplits: this.cacheKey !== null,
+        fixedSplits: this.incremental,
       });
       const tPlan = Date.now();
       this.progress = { ...this.progress, phase: 'map', bytesTotal: plan.bytes, tasksTotal: plan.tasks.length };
@@ -403,9 +402,8 @@ class Run {
       if (this.def.kind !== 'summary' || !('records' in this.def.input(this.params))) {
         throw new InvalidArgumentError(`--incremental works for summary jobs over parsed records; ${this.def.name} is not one`, { field: 'incremental' });
       }
-      // The job's code, parameters and record filters decide what a cached partial means.
-      const code = this.jobRef.type === 'builtin' ? sha256Hex(fs.readFileSync(builtinJobPath(this.jobRef.name))) : this.jobRef.type === 'code' ? this.jobRef.hash : '';
-      this.cacheKey = sha256Hex(JSON.stringify({ v: GEARTRAIN_VERSION, code, params: this.params, where: this.o.where ?? null, vhost: this.o.vhost ?? null }));
+      // Each node keys its cache by the code it loaded, the parameters and the record filters.
+      this.incremental = true;
     }
   }
 
@@ -451,7 +449,7 @@ class Run {
       filter: this.filter,
       ...(partitions !== undefined ? { partitions } : {}),
       ...(this.o.memoryBudget !== undefined ? { memoryBudget: this.o.memoryBudget } : {}),
-      ...(this.cacheKey ? { incremental: { key: this.cacheKey } } : {}),
+      ...(this.incremental ? { incremental: true } : {}),
       ...(this.rangeBoundaries.length > 0 ? { rangeBoundaries: this.rangeBoundaries.map((b) => b.toString('hex')) } : {}),
     };
   }

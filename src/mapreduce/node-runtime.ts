@@ -52,7 +52,7 @@ export interface NodeRuntimeOptions {
    * Where a shard of this node is now, by id (a rotated file has a new path), or undefined when
    * the node does not hold it. Map tasks may only read shards found here.
    */
-  readonly locateShard: (id: string) => Promise<{ readonly path: string } | undefined>;
+  readonly locateShard: (id: string) => Promise<{ readonly path: string; readonly gzip: boolean } | undefined>;
   readonly allowCode?: boolean;
   readonly allowExec?: boolean;
   /** The zone (minutes east of UTC) of the node's most recent log lines, when known. */
@@ -124,13 +124,13 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     return job;
   };
 
-  /** Each shard with its current path; refuses shards this node does not hold. */
+  /** Each shard where and as the node holds it (path, compression); refuses shards it does not hold. */
   const localize = (shards: readonly ShardSpec[]): Promise<ShardSpec[]> =>
     Promise.all(
       shards.map(async (s) => {
         const where = await options.locateShard(s.id);
         if (!where) throw new InvalidArgumentError(`node ${name} does not hold shard ${s.id} (${s.path})`, { field: 'shards.id' });
-        return where.path === s.path ? s : { ...s, path: where.path };
+        return where.path === s.path && where.gzip === s.gzip ? s : { ...s, path: where.path, gzip: where.gzip };
       }),
     );
 

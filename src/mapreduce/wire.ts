@@ -91,8 +91,8 @@ export const mapTaskSchema = z.object({
   memoryBudget: z.number().int().min(64 * 1024).optional(),
   /** Sorted jobs split by key range: R-1 boundaries (hex), record goes to the first range whose bound exceeds its key. */
   rangeBoundaries: z.array(z.string().regex(/^[0-9a-f]*$/)).optional(),
-  /** Summary jobs: use and fill the node's partial cache under this key (partial-cache.ts). */
-  incremental: z.object({ key: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  /** Summary jobs: use and fill the node's partial cache, under a key the node computes (partial-cache.ts). */
+  incremental: z.boolean().optional(),
 });
 export type MapTask = z.infer<typeof mapTaskSchema>;
 
