@@ -9,7 +9,8 @@
  *   geartrain.catalog@<node>  the node's shards
  *   geartrain.code@<hash>     (served by the coordinator of an ad-hoc run) the job's bundled code
  *
- * Run ids, task ids and partial keys are store names (store-names.ts).
+ * A node started with GEARTRAIN_SECRET takes these payloads only inside a signed envelope
+ * (task-auth.ts); run ids, task ids and partial keys are store names (store-names.ts).
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.ts';
