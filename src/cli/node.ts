@@ -46,6 +46,7 @@ ${SERVER_FLAGS_HELP}
                          can then run any command on this node (needs GEARTRAIN_SECRET)
   --ingest-secret-file F logger takes only batches signed with the secret in F (or set
                          GEARTRAIN_INGEST_SECRET); geartrain ship/job sign when it is set
+  --follow-symlinks      serve log files whose symlinks lead out of the --logs directories
   --verbose LEVEL        FATAL, ERROR, WARNING, NOTICE, INFO, DEBUG (default WARNING), to stderr
   -H, --help             this help
 
@@ -129,6 +130,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'allow-code': { type: 'boolean' },
       'allow-exec': { type: 'boolean' },
       'ingest-secret-file': { type: 'string' },
+      'follow-symlinks': { type: 'boolean' },
       verbose: { type: 'string' },
       ...TLS_OPTIONS,
       help: { type: 'boolean', short: 'H' },
@@ -180,6 +182,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     allowExec,
     ...(secret ? { secret } : {}),
     ...(ingestSecret ? { ingestSecret } : {}),
+    ...(values['follow-symlinks'] ? { followSymlinks: true } : {}),
     connection: { ...reconnect, tls },
     logService: {
       concurrency: intFlag(values['ingest-concurrency'], 'ingest-concurrency', DEFAULT_INGEST_CONCURRENCY, 1),

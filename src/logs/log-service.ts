@@ -55,6 +55,8 @@ export interface LogServiceOptions {
   readonly name: string;
   readonly sources: readonly LogSource[];
   readonly dataDir: string;
+  /** Serve log files whose symlinks lead out of the directories of their globs. */
+  readonly followSymlinks?: boolean;
   /** Format of ingested lines (nickname or LogFormat string). Default `combined`. */
   readonly format?: string | LogFormat;
   /** Copies of each ingested batch, this node's included. Default 1. */
@@ -158,7 +160,7 @@ export async function startLogService(opts: LogServiceOptions): Promise<LogServi
   try {
     store = await SegmentStore.open({ dir: path.join(dataDir, 'segments'), node: name, format: format.spec, maxSegmentBytes: opts.maxSegmentBytes, logger });
     const cache = new ScanCache(dataDir, logger);
-    const files = new FileShards({ sources: opts.sources, cache, exclude: [dataDir], logger });
+    const files = new FileShards({ sources: opts.sources, cache, exclude: [dataDir], followSymlinks: opts.followSymlinks ?? false, logger });
     const catalog = new LogCatalog({ node: name, files, store, ingestFormat: format.spec, replicas, scanBudgetBytes: opts.scanBudgetBytes });
     const discovery = new PeerDiscovery({ servers, self: name, peers: opts.peers, logger, ...(opts.workerOptions?.tls ? { tls: opts.workerOptions.tls } : {}) });
     const s = store;

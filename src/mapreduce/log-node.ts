@@ -19,6 +19,8 @@ export interface LogNodeOptions {
   readonly name: string;
   readonly sources: readonly LogSource[];
   readonly dataDir: string;
+  /** Serve log files whose symlinks lead out of the directories of their `--logs` globs. */
+  readonly followSymlinks?: boolean;
   /** Default format of sources without one, and of ingested lines. */
   readonly format?: string | LogFormat;
   /** Map tasks at once (task threads); default: CPU count. */
@@ -65,6 +67,7 @@ export async function startLogNode(o: LogNodeOptions): Promise<LogNode> {
     name: o.name,
     sources: o.sources,
     dataDir: o.dataDir,
+    followSymlinks: o.followSymlinks ?? false,
     format,
     ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
     ...(o.peers !== undefined ? { peers: o.peers } : {}),
