@@ -38,6 +38,8 @@ const HELP = `usage: geartrain server [flags]
       --max-packet-size B  largest packet accepted (default 67108864)
       --http-port N        HTTP monitor (/), /status, /metrics and POST /FUNC job submission (0 = any free port)
       --http-listen HOST   address of the HTTP port (default: the --listen address)
+      --http-host NAME     a name the HTTP port answers to, besides its address, IP addresses and
+                           localhost (repeatable); requests naming another Host are refused
       --ssl                TLS on the port (implied by the --ssl-* flags); files default to
                            GEARMAND_SERVER_PEM / GEARMAND_SERVER_KEY / GEARMAND_CA_CERTIFICATE,
                            then gearmand's ${GEARMAND_DEFAULT_CERTIFICATE} and .key
@@ -122,6 +124,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'max-packet-size': { type: 'string' },
       'http-port': { type: 'string' },
       'http-listen': { type: 'string' },
+      'http-host': { type: 'string', multiple: true },
       ssl: { type: 'boolean' },
       'ssl-certificate': { type: 'string' },
       'ssl-key': { type: 'string' },
@@ -186,6 +189,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     maxPacketSize: intFlag(values['max-packet-size'], 'max-packet-size', 64 * 1024 * 1024),
     httpPort: values['http-port'] !== undefined ? intFlag(values['http-port'], 'http-port', 0) : undefined,
     httpHost: values['http-listen'],
+    httpAllowedHosts: values['http-host'],
     verbose,
     logger,
     ...securityOptions(values, io.env),

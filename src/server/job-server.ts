@@ -157,7 +157,7 @@ export class JobServer {
       return;
     }
     const max = this.options.maxConnections;
-    if (this.#core.connections.size + this.#handshaking.size >= max) {
+    if (!this.#hasRoom()) {
       this.#core.stats.connectionsRefused++;
       const now = Date.now();
       if (now - this.#lastLimitWarning >= 1000) {
@@ -177,6 +177,12 @@ export class JobServer {
     this.#handshaking.add(socket);
     socket.once('close', () => this.#handshaking.delete(socket));
     this.#tls.accept(socket);
+  }
+
+  /** Connections of both ports (HTTP ones included) are below `maxConnections`. */
+  #hasRoom(): boolean {
+    const open = this.#core.connections.size + this.#handshaking.size + (this.#http?.openConnections ?? 0);
+    return open < this.options.maxConnections;
   }
 
   /** A TLS peer after its handshake: its tenant (when the server has tenants), then a Connection. */
@@ -269,6 +275,8 @@ export class JobServer {
       },
       maxPacketSize: this.options.maxPacketSize,
       allowSubmit: this.options.tls === undefined,
+      allowedHosts: this.options.httpAllowedHosts ?? [],
+      hasRoom: () => this.#hasRoom(),
       logger: this.options.logger,
     });
     try {

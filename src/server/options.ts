@@ -79,6 +79,11 @@ const optionsSchema = z
     httpPort: z.number().int().min(0).max(65535).optional(),
     /** Address the HTTP port binds; default: the job server's `host`. */
     httpHost: z.string().min(1).optional(),
+    /**
+     * Names the HTTP port answers to besides its listen address, IP addresses and `localhost`
+     * (`--http-host`): a request with another Host is refused (DNS rebinding).
+     */
+    httpAllowedHosts: z.array(z.string().min(1)).optional(),
     verbose: z.enum(LOG_LEVELS).default('ERROR'),
     /** Keep results of finished foreground jobs with a unique key (result-cache.ts); off when absent. */
     resultCache: resultCacheSchema.optional(),
