@@ -48,7 +48,8 @@ const HELP = `usage: geartrain server [flags]
       --ssl-ca-file F      CA of client certificates: clients are asked for one, checked against F
       --ssl-require-client-cert  refuse clients without a certificate
       --tenants FILE       tenants by client certificate (JSON; needs --ssl-ca-file; docs/security.md)
-      --max-connections N  connections at once (default 100000); the next ones are refused
+      --max-connections N  connections at once, HTTP ones included (default: the open-files limit
+                           less an eighth and a reserve); the next ones are refused
       --max-queue N        default maxqueue of every function (default 0 = unlimited)
       --max-pending-output B  cut off a peer with more unread output than this (default 268435456)
       --admin-token T      other hosts may change state (cancel, drop, create, maxqueue, shutdown)

@@ -6,7 +6,7 @@ import { coalesceKeyOf, Job, Priority, visibleUnique } from './job.ts';
 import { parseServerOptions, type JobServerOptions, type ResolvedServerOptions } from './options.ts';
 import type { JobStore, StoredJob } from './store/types.ts';
 import { WriteBatcher } from './write-batcher.ts';
-import { refuseConnection } from './limits.ts';
+import { ADMIN_RESERVE, isLoopback, refuseConnection, REFUSAL_WAIT_MS } from './limits.ts';
 import { TlsAcceptor, type TlsPeer } from './tls.ts';
 import { MonitorServer, type HttpAddress } from './http/http-server.ts';
 import { localStreamPair } from './http/local-stream.ts';
@@ -50,6 +50,8 @@ export class JobServer {
   readonly #handshaking = new Set<net.Socket>();
   #lastLimitWarning = 0;
   #http: MonitorServer | null = null;
+  /** Loopback admin peers served beyond the connection limit. */
+  readonly #adminReserve = new Set<net.Socket>();
 
   constructor(options: JobServerOptions = {}) {
     this.options = parseServerOptions(options);
@@ -158,6 +160,10 @@ export class JobServer {
     }
     const max = this.options.maxConnections;
     if (!this.#hasRoom()) {
+      if (!this.#tls && this.#adminReserve.size < ADMIN_RESERVE && isLoopback(socket.remoteAddress ?? '')) {
+        this.#acceptAdminOverLimit(socket, max);
+        return;
+      }
       this.#core.stats.connectionsRefused++;
       const now = Date.now();
       if (now - this.#lastLimitWarning >= 1000) {
@@ -183,6 +189,30 @@ export class JobServer {
   #hasRoom(): boolean {
     const open = this.#core.connections.size + this.#handshaking.size + (this.#http?.openConnections ?? 0);
     return open < this.options.maxConnections;
+  }
+
+  /**
+   * At the limit, a loopback peer that speaks the admin dialect is still served (up to
+   * ADMIN_RESERVE of them), so an operator can see what fills the server; others are refused.
+   */
+  #acceptAdminOverLimit(socket: net.Socket, max: number): void {
+    this.#adminReserve.add(socket);
+    socket.once('close', () => this.#adminReserve.delete(socket));
+    socket.on('error', () => {});
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_WAIT_MS);
+    timer.unref();
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      socket.pause();
+      if (chunk[0] === 0 || chunk[0] === 0x16) {
+        this.#adminReserve.delete(socket);
+        this.#core.stats.connectionsRefused++;
+        refuseConnection(socket, 'TOO_MANY_CONNECTIONS', `the server is at its limit of ${max} connections`, { firstChunk: chunk });
+        return;
+      }
+      socket.unshift(chunk);
+      if (this.#accept(socket)) socket.resume();
+    });
   }
 
   /** A TLS peer after its handshake: its tenant (when the server has tenants), then a Connection. */

@@ -10,11 +10,11 @@ import { tenantsFileSchema } from './tenants.ts';
 import { resultCacheSchema } from './result-cache.ts';
 import { relayRuleSchema } from './relay-spec.ts';
 import { hookSchema } from './hooks-spec.ts';
+import { defaultMaxConnections } from './limits.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 export const DEFAULT_MAX_PENDING_OUTPUT = 256 * 1024 * 1024;
-export const DEFAULT_MAX_CONNECTIONS = 100_000;
 
 /** Queue module names, with gearmand's spellings accepted as aliases. */
 const QUEUE_ALIASES: Record<string, 'memory' | 'sqlite' | 'postgres' | 'redis'> = {
@@ -62,7 +62,8 @@ const optionsSchema = z
     workerWakeup: z.number().int().min(0).default(0),
     /** Send WORK_EXCEPTION to every client, not only those that asked (gearmand --exceptions). */
     exceptions: z.boolean().default(false),
-    maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
+    /** Default: the descriptor limit less a reserve (limits.ts defaultMaxConnections). */
+    maxConnections: z.number().int().min(1).optional(),
     /** Default `maxqueue` of every function (queued + running jobs); 0 = unlimited (gearmand). */
     maxQueue: z.number().int().min(0).default(0),
     /** TLS on the whole listener (gearmand --ssl); PEM contents, not paths. */
@@ -106,6 +107,7 @@ export interface JobServerOptions extends JobServerOptionsInput {
 
 export interface ResolvedServerOptions extends Readonly<z.output<typeof optionsSchema>> {
   readonly jobHandlePrefix: string;
+  readonly maxConnections: number;
   readonly store: JobStore | undefined;
   readonly logger: Logger;
 }
@@ -125,6 +127,7 @@ export function parseServerOptions(input: JobServerOptions = {}): ResolvedServer
   return Object.freeze({
     ...parsed.data,
     jobHandlePrefix: parsed.data.jobHandlePrefix ?? `H:${os.hostname()}`,
+    maxConnections: parsed.data.maxConnections ?? defaultMaxConnections(),
     store,
     logger: logger ?? silentLogger,
   });
