@@ -24,6 +24,7 @@
  * | ERR_OUTPUT_LIMIT       | OutputLimitError       | a peer did not read its replies (maxPendingOutput)    |
  * | ERR_DATA_CORRUPT       | DataCorruptError       | a stored or fetched partial or run is truncated       |
  * | ERR_PROCESS_FAILED     | ProcessFailedError     | a process geartrain started exited with a failure     |
+ * | ERR_TASK_REFUSED       | TaskRefusedError       | a node refused a task: unsigned, expired, bad signature, or a command it may not run |
  *
  * An error crosses a thread boundary (task threads) as `serializeError()` data and comes back
  * from `deserializeError()` as the same class, code and fields.
@@ -48,7 +49,8 @@ export type ErrorCode =
   | 'ERR_LOG_FORMAT'
   | 'ERR_OUTPUT_LIMIT'
   | 'ERR_DATA_CORRUPT'
-  | 'ERR_PROCESS_FAILED';
+  | 'ERR_PROCESS_FAILED'
+  | 'ERR_TASK_REFUSED';
 
 const kGeartrainError = Symbol.for('geartrain.error');
 
@@ -223,6 +225,17 @@ export class ProcessFailedError extends GeartrainError {
   }
 }
 
+/**
+ * A log node refused a task or request: it is unsigned, expired or signed with another secret
+ * (src/mapreduce/task-auth.ts), or it asks for something the node was not started to allow
+ * (a shell command without --allow-exec). The message says which, never the secret.
+ */
+export class TaskRefusedError extends GeartrainError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_TASK_REFUSED', message, options);
+  }
+}
+
 /** Each code's class, for deserializeError(). */
 const CLASSES: Readonly<Record<ErrorCode, abstract new (...args: never[]) => GeartrainError>> = {
   ERR_PROTOCOL: ProtocolError,
@@ -245,6 +258,7 @@ const CLASSES: Readonly<Record<ErrorCode, abstract new (...args: never[]) => Gea
   ERR_OUTPUT_LIMIT: OutputLimitError,
   ERR_DATA_CORRUPT: DataCorruptError,
   ERR_PROCESS_FAILED: ProcessFailedError,
+  ERR_TASK_REFUSED: TaskRefusedError,
 };
 
 /**

@@ -20,6 +20,7 @@ import { Worker } from '../client/worker.ts';
 import { refusalCodeOf } from '../client/tls-errors.ts';
 import type { JobContext, WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError, JobExceptionError, JobFailedError, NoServersError } from '../errors.ts';
+import { ingestSealer } from '../mapreduce/task-auth.ts';
 import { formatCliError, type CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
@@ -151,6 +152,8 @@ async function* workloads(flags: Flags, positionals: string[], stdin: NodeJS.Rea
 
 async function runClient(flags: Flags, functions: string[], positionals: string[], servers: string[], tls: TlsSetting, timeoutMs: number | undefined, io: CliIO): Promise<number> {
   const client = new Client({ servers, tls, connectAttempts: 2 });
+  // Lines sent to logger are signed when the nodes take only signed ones (docs/security.md).
+  const seal = ingestSealer(io.env.GEARTRAIN_INGEST_SECRET || undefined);
   const priority = flags.high ? 'high' : flags.low ? 'low' : 'normal';
   const prefix = (fn: string) => (flags.prefix ? `${fn}: ` : '');
   let failed = false;
@@ -189,7 +192,7 @@ async function runClient(flags: Flags, functions: string[], positionals: string[
   try {
     for await (const data of workloads(flags, positionals, io.stdin)) {
       const jobs = functions.map((fn) =>
-        client.submit(fn, data, { priority, background: flags.background === true, unique: flags.unique, timeoutMs, signal: io.signal, updates: !flags.background }),
+        client.submit(fn, seal(fn, data), { priority, background: flags.background === true, unique: flags.unique, timeoutMs, signal: io.signal, updates: !flags.background }),
       );
       if (flags.background) {
         for (const job of jobs) {

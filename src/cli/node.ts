@@ -19,6 +19,7 @@ import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
+import { checkNodePermissions } from '../mapreduce/job-gate.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
 
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
@@ -40,12 +41,19 @@ ${SERVER_FLAGS_HELP}
   --ingest-concurrency N logger jobs at once, fsync'd together (default ${DEFAULT_INGEST_CONCURRENCY})
   --segment-bytes B      start a new segment past this size (default ${DEFAULT_MAX_SEGMENT_BYTES})
   --poll-ms MS           re-list and scan the log files this often (default ${DEFAULT_POLL_MS}; 0 = on request)
-  --allow-code           run job code shipped by the coordinator
-  --allow-exec           run external mapper commands
+  --allow-code           run job code shipped by the coordinator (needs GEARTRAIN_SECRET)
+  --allow-exec           run shell commands of streaming jobs: anyone holding GEARTRAIN_SECRET
+                         can then run any command on this node (needs GEARTRAIN_SECRET)
+  --ingest-secret-file F logger takes only batches signed with the secret in F (or set
+                         GEARTRAIN_INGEST_SECRET); geartrain ship/job sign when it is set
+  --follow-symlinks      serve log files whose symlinks lead out of the --logs directories
   --verbose LEVEL        FATAL, ERROR, WARNING, NOTICE, INFO, DEBUG (default WARNING), to stderr
   -H, --help             this help
 
 Functions: logger, logger@NAME, geartrain.replica@NAME, geartrain.catalog@NAME (+ map/reduce).
+GEARTRAIN_SECRET: the cluster secret; with it every task and request must be signed with it
+(geartrain run does so when it has the same value). Without it the node runs built-in jobs only,
+for any client of its job servers (docs/security.md, "Log nodes").
 SIGTERM/SIGINT: stop taking jobs, finish the running ones, exit 0.
 `;
 
@@ -79,6 +87,19 @@ async function waitForRegistration(
   return [...missing];
 }
 
+/** A secret kept in a file (so `ps` does not show it): its first line. */
+function readSecretFile(file: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`--ingest-secret-file ${file}: ${(err as Error).message}`, { field: 'ingest-secret-file' });
+  }
+  const secret = text.split('\n')[0]!.trim();
+  if (secret.length === 0) throw new InvalidArgumentError(`--ingest-secret-file ${file} is empty`, { field: 'ingest-secret-file' });
+  return secret;
+}
+
 /** Test-only: `GEARTRAIN_TEST_HOLD_AFTER_STORE=FILE` appends each stored job's handle to FILE and never completes the job. */
 function holdAfterStore(env: NodeJS.ProcessEnv): ((job: WorkerJob) => Promise<void>) | undefined {
   const file = env.GEARTRAIN_TEST_HOLD_AFTER_STORE;
@@ -108,6 +129,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'poll-ms': { type: 'string' },
       'allow-code': { type: 'boolean' },
       'allow-exec': { type: 'boolean' },
+      'ingest-secret-file': { type: 'string' },
+      'follow-symlinks': { type: 'boolean' },
       verbose: { type: 'string' },
       ...TLS_OPTIONS,
       help: { type: 'boolean', short: 'H' },
@@ -135,6 +158,16 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const concurrency = intFlag(values.concurrency, 'concurrency', os.availableParallelism(), 1);
   const reconnect = { reconnectDelayMs: 100, maxReconnectDelayMs: 2000 } as const;
   const tls = resolveTls(values, io.env) ?? false;
+  const secret = io.env.GEARTRAIN_SECRET || undefined;
+  const ingestSecret = values['ingest-secret-file'] !== undefined ? readSecretFile(values['ingest-secret-file']) : io.env.GEARTRAIN_INGEST_SECRET || undefined;
+  const allowCode = values['allow-code'] === true;
+  const allowExec = values['allow-exec'] === true;
+  try {
+    checkNodePermissions({ allowCode, allowExec, secret });
+  } catch (err) {
+    io.stderr.write(`geartrain node: ${(err as Error).message}\n`);
+    return 2;
+  }
 
   const node = await startLogNode({
     servers,
@@ -145,9 +178,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     concurrency,
     replicas,
     ...(peers ? { peers } : {}),
-    allowCode: values['allow-code'] === true,
-    allowExec: values['allow-exec'] === true,
-    ...(io.env.GEARTRAIN_SECRET ? { secret: io.env.GEARTRAIN_SECRET } : {}),
+    allowCode,
+    allowExec,
+    ...(secret ? { secret } : {}),
+    ...(ingestSecret ? { ingestSecret } : {}),
+    ...(values['follow-symlinks'] ? { followSymlinks: true } : {}),
     connection: { ...reconnect, tls },
     logService: {
       concurrency: intFlag(values['ingest-concurrency'], 'ingest-concurrency', DEFAULT_INGEST_CONCURRENCY, 1),

@@ -38,6 +38,8 @@ const HELP = `usage: geartrain server [flags]
       --max-packet-size B  largest packet accepted (default 67108864)
       --http-port N        HTTP monitor (/), /status, /metrics and POST /FUNC job submission (0 = any free port)
       --http-listen HOST   address of the HTTP port (default: the --listen address)
+      --http-host NAME     a name the HTTP port answers to, besides its address, IP addresses and
+                           localhost (repeatable); requests naming another Host are refused
       --ssl                TLS on the port (implied by the --ssl-* flags); files default to
                            GEARMAND_SERVER_PEM / GEARMAND_SERVER_KEY / GEARMAND_CA_CERTIFICATE,
                            then gearmand's ${GEARMAND_DEFAULT_CERTIFICATE} and .key
@@ -46,7 +48,8 @@ const HELP = `usage: geartrain server [flags]
       --ssl-ca-file F      CA of client certificates: clients are asked for one, checked against F
       --ssl-require-client-cert  refuse clients without a certificate
       --tenants FILE       tenants by client certificate (JSON; needs --ssl-ca-file; docs/security.md)
-      --max-connections N  connections at once (default 100000); the next ones are refused
+      --max-connections N  connections at once, HTTP ones included (default: the open-files limit
+                           less an eighth and a reserve); the next ones are refused
       --max-queue N        default maxqueue of every function (default 0 = unlimited)
       --max-pending-output B  cut off a peer with more unread output than this (default 268435456)
       --admin-token T      other hosts may change state (cancel, drop, create, maxqueue, shutdown)
@@ -122,6 +125,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'max-packet-size': { type: 'string' },
       'http-port': { type: 'string' },
       'http-listen': { type: 'string' },
+      'http-host': { type: 'string', multiple: true },
       ssl: { type: 'boolean' },
       'ssl-certificate': { type: 'string' },
       'ssl-key': { type: 'string' },
@@ -186,6 +190,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     maxPacketSize: intFlag(values['max-packet-size'], 'max-packet-size', 64 * 1024 * 1024),
     httpPort: values['http-port'] !== undefined ? intFlag(values['http-port'], 'http-port', 0) : undefined,
     httpHost: values['http-listen'],
+    httpAllowedHosts: values['http-host'],
     verbose,
     logger,
     ...securityOptions(values, io.env),

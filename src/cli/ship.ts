@@ -13,6 +13,7 @@ import { Client } from '../client/client.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { lineLogger } from '../logger.ts';
 import { DEFAULT_BATCH_LINES, DEFAULT_BATCH_MS, Shipper } from '../logs/ship.ts';
+import { ingestSealer } from '../mapreduce/task-auth.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
@@ -83,6 +84,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     spoolDir: values.spool ?? defaultSpool(),
     batchLines: intFlag(values['batch-lines'], 'batch-lines', DEFAULT_BATCH_LINES, 1),
     batchMs: intFlag(values['batch-ms'], 'batch-ms', DEFAULT_BATCH_MS, 1),
+    seal: ingestSealer(io.env.GEARTRAIN_INGEST_SECRET || undefined),
     logger,
   });
   // SIGTERM/SIGINT end the input like EOF does: what was read is still sent or spooled.

@@ -7,14 +7,18 @@
  * - a file that shrank, or whose first line changed, was truncated in place (copytruncate): its
  *   shard restarts with a new id and an empty scan;
  * - a plain file that grew is scanned from where the last scan stopped (`tail -f`).
+ *
+ * Files are served by their real path (symlinks resolved). One whose real path leaves the
+ * directories of the `--logs` globs (`ln -s /etc/shadow logs/x.log`) is refused with a warning,
+ * unless `followSymlinks`; so is anything under the node's data directory.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../client/options.ts';
 import { DEFAULT_TIME_TOLERANCE_MS, type ShardInfo } from './catalog.ts';
 import { isGzipFile } from './files.ts';
-import { listLogFiles } from './glob.ts';
+import { globDirectories, listLogFiles } from './glob.ts';
 import type { LogSource } from './log-sources.ts';
 import type { ScanCache } from './scan-cache.ts';
 import { emptyScan, estimateTimes, readHead, scanPlainFile, scanWholeFile, type ScanState } from './shard-scan.ts';
@@ -58,8 +62,20 @@ export interface FileShardsOptions {
   readonly cache: ScanCache;
   /** Files below these directories are never served as log files (the node's own data). */
   readonly exclude?: readonly string[];
+  /** Serve files whose real path lies outside the directories of their glob (symlinks). */
+  readonly followSymlinks?: boolean;
   readonly logger?: Logger;
   readonly now?: () => number;
+}
+
+function isUnder(file: string, dir: string): boolean {
+  return file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+}
+
+/** The real paths of the directories a glob lists (those that exist). */
+async function realDirectories(pattern: string): Promise<string[]> {
+  const dirs = await Promise.all(globDirectories(pattern).map((d) => realpath(d).catch(() => undefined)));
+  return dirs.filter((d): d is string => d !== undefined);
 }
 
 function shardId(dev: number, ino: number, generation: number, headHash: string): string {
@@ -70,6 +86,9 @@ export class FileShards {
   readonly #sources: readonly LogSource[];
   readonly #cache: ScanCache;
   readonly #exclude: readonly string[];
+  readonly #followSymlinks: boolean;
+  /** Links already warned about (each once). */
+  readonly #refused = new Set<string>();
   readonly #logger: Logger | undefined;
   readonly #now: () => number;
   #files = new Map<string, TrackedFile>();
@@ -81,6 +100,7 @@ export class FileShards {
     this.#sources = opts.sources;
     this.#cache = opts.cache;
     this.#exclude = (opts.exclude ?? []).map((d) => path.resolve(d) + path.sep);
+    this.#followSymlinks = opts.followSymlinks ?? false;
     this.#logger = opts.logger;
     this.#now = opts.now ?? Date.now;
   }
@@ -114,11 +134,13 @@ export class FileShards {
         this.#logger?.warn?.(`cannot list ${source.pattern}: ${(err as Error).message}`);
         continue;
       }
+      const roots = this.#followSymlinks ? [] : await realDirectories(source.pattern);
       for (const p of paths) {
         const abs = path.resolve(p);
-        if (this.#exclude.some((d) => abs.startsWith(d))) continue;
         try {
-          const f = await this.#track(abs, source);
+          const real = await this.#admit(abs, roots);
+          if (real === undefined) continue;
+          const f = await this.#track(real, source);
           if (f && !next.has(f.key)) next.set(f.key, f);
         } catch (err) {
           // Rotated or deleted between the listing and the stat: it shows up at its new name next time.
@@ -127,6 +149,21 @@ export class FileShards {
       }
     }
     this.#files = next;
+  }
+
+  /**
+   * The real path to serve for a listed file, or undefined when it is refused: it is in the data
+   * directory, or (without followSymlinks) it leaves the glob's directories.
+   */
+  async #admit(listed: string, roots: readonly string[]): Promise<string | undefined> {
+    const real = await realpath(listed);
+    if (this.#exclude.some((d) => listed.startsWith(d) || real.startsWith(d))) return undefined;
+    if (this.#followSymlinks || roots.some((r) => isUnder(real, r))) return real;
+    if (!this.#refused.has(listed)) {
+      this.#refused.add(listed);
+      this.#logger?.warn?.(`not serving ${listed}: it leads to ${real}, outside the --logs directories (start the node with --follow-symlinks to serve it)`);
+    }
+    return undefined;
   }
 
   async #track(file: string, source: LogSource): Promise<TrackedFile | undefined> {
@@ -325,9 +362,23 @@ export class FileShards {
     return out;
   }
 
-  /** The tracked file with this shard id (after the last refresh). */
-  find(id: string): { path: string; gzip: boolean; size: number; format: string } | undefined {
-    for (const f of this.#files.values()) if (f.id === id) return { path: f.path, gzip: f.gzip, size: f.size, format: f.source.format.spec };
+  /**
+   * The tracked file with this shard id (after the last refresh), checked against the disk just
+   * before a task reads it: its path must still be its real path and name the same file (device,
+   * inode), so a symlink put in its place since the last refresh is not followed. Undefined when
+   * there is no such file or the check fails.
+   */
+  async locate(id: string): Promise<{ path: string; gzip: boolean; size: number; format: string } | undefined> {
+    for (const f of this.#files.values()) {
+      if (f.id !== id) continue;
+      try {
+        const [real, st] = await Promise.all([realpath(f.path), stat(f.path)]);
+        if (real !== f.path || `${st.dev}:${st.ino}` !== f.key) return undefined;
+      } catch {
+        return undefined;
+      }
+      return { path: f.path, gzip: f.gzip, size: f.size, format: f.source.format.spec };
+    }
     return undefined;
   }
 

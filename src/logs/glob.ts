@@ -121,6 +121,18 @@ async function walk(base: string, segs: string[], i: number, out: Set<string>, s
   }
 }
 
+/**
+ * The directories a pattern lists files in, one per brace alternative: the part before its first
+ * wildcard segment, or the named file's directory (`/srv/logs/site-?/access.log` → `/srv/logs`).
+ */
+export function globDirectories(pattern: string): string[] {
+  return expandBraces(pattern).map((p) => {
+    const segs = p.split('/');
+    const first = segs.findIndex((s) => MAGIC.test(s));
+    return first < 0 ? path.dirname(p) : segs.slice(0, first).join('/') || '/';
+  });
+}
+
 const collator = new Intl.Collator('en', { numeric: true });
 
 /**

@@ -82,6 +82,8 @@ export interface ReplicatorOptions {
   readonly logger?: Logger;
   /** Called when a segment's replica set broke, so no new batch goes to it. */
   readonly seal: (segment: SegmentFile) => void;
+  /** Signs each copy for its peer (the cluster secret), when the nodes have one. */
+  readonly sign?: ((fn: string, body: Buffer) => Buffer | string) | undefined;
 }
 
 function rank(segmentId: string, node: string): string {
@@ -173,7 +175,9 @@ export class Replicator {
     try {
       // The same batch always has the same unique: the server coalesces a resend with one still queued.
       const unique = `r:${header.segmentId}:${header.offset}`;
-      await this.#o.client.call(replicaFunction(peer), encodeReplica(header, data), { unique, timeoutMs: this.#timeoutMs, updates: false, signal: abort.signal });
+      const fn = replicaFunction(peer);
+      const payload = encodeReplica(header, data);
+      await this.#o.client.call(fn, this.#o.sign ? this.#o.sign(fn, payload) : payload, { unique, timeoutMs: this.#timeoutMs, updates: false, signal: abort.signal });
     } catch (err) {
       throw abort.signal.aborted ? (abort.signal.reason as Error) : err;
     } finally {

@@ -11,13 +11,18 @@
  *
  * Data directory: `segments/` (ingested segments), `scan-cache.json`, and `node.lock` (one node
  * per data directory).
+ *
+ * Signatures: the node assembly (mapreduce/log-node.ts) passes guards that check each payload's
+ * signature (mapreduce/task-auth.ts) and a sealer for the copies this node sends: catalogue
+ * requests and replica stores need the cluster secret when the node has one; `logger` needs the
+ * ingest secret only when one is set.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '../client/client.ts';
 import type { Logger, WorkerOptions } from '../client/options.ts';
 import { Worker } from '../client/worker.ts';
-import type { WorkerJob } from '../client/worker-job.ts';
+import type { JobContext, WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError, StoreError } from '../errors.ts';
 import { parseCatalogRequest } from './catalog.ts';
 import { FileShards } from './file-shards.ts';
@@ -50,6 +55,8 @@ export interface LogServiceOptions {
   readonly name: string;
   readonly sources: readonly LogSource[];
   readonly dataDir: string;
+  /** Serve log files whose symlinks lead out of the directories of their globs. */
+  readonly followSymlinks?: boolean;
   /** Format of ingested lines (nickname or LogFormat string). Default `combined`. */
   readonly format?: string | LogFormat;
   /** Copies of each ingested batch, this node's included. Default 1. */
@@ -69,6 +76,17 @@ export interface LogServiceOptions {
   readonly logger?: Logger;
   /** See IngestorOptions.afterStore. */
   readonly afterStore?: (job: WorkerJob) => void | Promise<void>;
+  /** Checks catalogue requests and replica stores, returning their bodies (the cluster secret). */
+  readonly requestGuard?: PayloadGuard;
+  /** Checks logger batches, returning their lines (the ingest secret). */
+  readonly ingestGuard?: PayloadGuard;
+  /** Signs the replica stores this node sends (the cluster secret). */
+  readonly seal?: (fn: string, body: Buffer) => Buffer | string;
+}
+
+/** Returns the body of a payload that may be served, or throws saying why not. */
+export interface PayloadGuard {
+  open(fn: string, payload: Buffer): Buffer;
 }
 
 export interface LogService {
@@ -89,6 +107,12 @@ export interface LogService {
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** The handler, given the job with its payload's body once `guard` let it through. */
+function guarded<R>(guard: PayloadGuard | undefined, handler: (job: WorkerJob, ctx: JobContext) => Promise<R>): (job: WorkerJob, ctx: JobContext) => Promise<R> {
+  if (!guard) return handler;
+  return (job, ctx) => handler({ ...job, payload: guard.open(job.function, job.payload) }, ctx);
+}
 
 /** Takes `DATA/node.lock` (a stale lock of a dead process is taken over). */
 function lockDataDir(dataDir: string, name: string): () => void {
@@ -136,13 +160,13 @@ export async function startLogService(opts: LogServiceOptions): Promise<LogServi
   try {
     store = await SegmentStore.open({ dir: path.join(dataDir, 'segments'), node: name, format: format.spec, maxSegmentBytes: opts.maxSegmentBytes, logger });
     const cache = new ScanCache(dataDir, logger);
-    const files = new FileShards({ sources: opts.sources, cache, exclude: [dataDir], logger });
+    const files = new FileShards({ sources: opts.sources, cache, exclude: [dataDir], followSymlinks: opts.followSymlinks ?? false, logger });
     const catalog = new LogCatalog({ node: name, files, store, ingestFormat: format.spec, replicas, scanBudgetBytes: opts.scanBudgetBytes });
     const discovery = new PeerDiscovery({ servers, self: name, peers: opts.peers, logger, ...(opts.workerOptions?.tls ? { tls: opts.workerOptions.tls } : {}) });
     const s = store;
     const replicator =
       replicas > 1
-        ? new Replicator({ client, discovery, self: name, replicas, timeoutMs: opts.replicaTimeoutMs, logger, seal: (seg) => s.seal(seg) })
+        ? new Replicator({ client, discovery, self: name, replicas, timeoutMs: opts.replicaTimeoutMs, logger, seal: (seg) => s.seal(seg), sign: opts.seal })
         : undefined;
     const ingestor = new Ingestor({ store, format, replicator, logger, afterStore: opts.afterStore });
 
@@ -152,9 +176,12 @@ export async function startLogService(opts: LogServiceOptions): Promise<LogServi
     const serviceWorker = new Worker({ ...opts.workerOptions, servers, concurrency: 16, clientId: serviceId, logger });
     const loggerFns = [LOGGER_FUNCTION, loggerFunction(name)];
     const serviceFns = [replicaFunction(name), catalogFunction(name)];
-    for (const fn of loggerFns) loggerWorker.register(fn, ingestor.logger);
-    serviceWorker.register(replicaFunction(name), ingestor.replica);
-    serviceWorker.register(catalogFunction(name), async (job) => JSON.stringify(await catalog.snapshot(parseCatalogRequest(job.payload))));
+    for (const fn of loggerFns) loggerWorker.register(fn, guarded(opts.ingestGuard, ingestor.logger));
+    serviceWorker.register(replicaFunction(name), guarded(opts.requestGuard, ingestor.replica));
+    serviceWorker.register(
+      catalogFunction(name),
+      guarded(opts.requestGuard, async (job) => JSON.stringify(await catalog.snapshot(parseCatalogRequest(job.payload)))),
+    );
 
     cleanup = async () => {
       loggerWorker.destroy();

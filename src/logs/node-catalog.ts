@@ -73,10 +73,10 @@ export class LogCatalog {
     if (seg) {
       return { id, kind: 'segment', path: seg.dataPath, gzip: false, size: seg.contiguous, format: seg.header.format };
     }
-    let f = this.#o.files.find(id);
+    let f = await this.#o.files.locate(id);
     if (!f) {
       await this.#o.files.refresh();
-      f = this.#o.files.find(id);
+      f = await this.#o.files.locate(id);
     }
     return f ? { id, kind: 'file', ...f } : undefined;
   }

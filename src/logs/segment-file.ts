@@ -91,8 +91,9 @@ export class SegmentFile {
   readonly indexPath: string;
   /** Committed batches by offset. */
   readonly #records = new Map<number, BatchRecord>();
-  /** Batches queued or being committed, by offset. */
+  /** Batches queued or being committed, by offset, and their lengths. */
   readonly #pending = new Map<number, Promise<void>>();
+  readonly #pendingLength = new Map<number, number>();
   #queue: Entry[] = [];
   #flushing = false;
   #data: FileHandle | undefined;
@@ -108,6 +109,8 @@ export class SegmentFile {
   peers: string[] = [];
   /** Time of the last commit (or the file's mtime when opened). */
   mtimeMs: number;
+  /** End of the furthest batch stored or queued: where the data file ends once they are written. */
+  extent = 0;
   // The gapless prefix and its totals.
   contiguous = 0;
   lines = 0;
@@ -203,6 +206,7 @@ export class SegmentFile {
       if (st.size > end) await self.#data.truncate(end);
       self.#index = await open(self.indexPath, 'a');
       self.nextOffset = end;
+      self.extent = end;
       self.peers = peers;
       self.sealed = true;
       self.mtimeMs = st.mtimeMs;
@@ -220,6 +224,19 @@ export class SegmentFile {
     return this.#records.get(offset) ?? this.#pending.get(offset);
   }
 
+  /**
+   * Whether `[offset, offset + length)` overlaps a stored or queued batch that does not start at
+   * `offset`. Only a write before the end can: that case is rare (copies out of order), so a scan.
+   */
+  overlaps(offset: number, length: number): boolean {
+    if (offset >= this.extent) return false;
+    const end = offset + length;
+    const hits = (start: number, n: number) => start !== offset && start < end && offset < start + n;
+    for (const r of this.#records.values()) if (hits(r.offset, r.length)) return true;
+    for (const [start, n] of this.#pendingLength) if (hits(start, n)) return true;
+    return false;
+  }
+
   /** Origin: reserves the next `data.length` bytes and queues the batch. */
   append(data: Buffer, meta: Omit<BatchRecord, 'offset' | 'length'>): { offset: number; committed: Promise<void> } {
     const offset = this.nextOffset;
@@ -230,14 +247,18 @@ export class SegmentFile {
   /** Queues a batch at `offset`; resolves when it is stored. */
   write(offset: number, data: Buffer, meta: Omit<BatchRecord, 'offset' | 'length'>): Promise<void> {
     const record: BatchRecord = { offset, length: data.length, ...meta };
+    this.extent = Math.max(this.extent, offset + data.length);
     const committed = new Promise<void>((resolve, reject) => {
       if (this.#broken || this.#closed) return reject(this.#broken ?? new StoreError(`segment ${this.header.name} is closed`));
       this.#queue.push({ kind: 'batch', record, data, resolve, reject });
       this.#kick();
     });
     this.#pending.set(offset, committed);
+    this.#pendingLength.set(offset, data.length);
     const done = () => {
-      if (this.#pending.get(offset) === committed) this.#pending.delete(offset);
+      if (this.#pending.get(offset) !== committed) return;
+      this.#pending.delete(offset);
+      this.#pendingLength.delete(offset);
     };
     committed.then(done, done);
     return committed;

@@ -22,6 +22,13 @@ export const DEFAULT_MAX_DEDUPE_KEYS = 500_000;
  * since numbers its handles from 1 again, and a new job must not pass for an old one.
  */
 export const HANDLE_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * How long a replica batch that starts past its segment's end waits for the batches before it
+ * (copies sent at once may arrive out of order, through different job servers).
+ */
+export const DEFAULT_REPLICA_GAP_WAIT_MS = 5000;
+/** Replica batches of one segment waiting for earlier ones at once; more are refused at once. */
+const MAX_GAP_WAITERS = 8;
 
 /** Where a stored batch is. */
 export interface BatchLocation {
@@ -45,6 +52,8 @@ export interface SegmentStoreOptions {
   readonly maxDedupeKeys?: number;
   readonly logger?: Logger;
   readonly now?: () => number;
+  /** See DEFAULT_REPLICA_GAP_WAIT_MS. */
+  readonly replicaGapWaitMs?: number;
 }
 
 /** What a replicated batch says about where it goes (see ingest-replication.ts). */
@@ -80,6 +89,9 @@ export class SegmentStore {
   readonly #sequence = new Map<string, number>();
   #current: SegmentFile | undefined;
   #closed = false;
+  readonly #gapWaitMs: number;
+  /** Replica batches waiting for their segment to grow up to their offset, by segment id. */
+  readonly #gapWaiters = new Map<string, Set<() => void>>();
 
   private constructor(opts: SegmentStoreOptions) {
     this.dir = opts.dir;
@@ -92,6 +104,7 @@ export class SegmentStore {
     this.#maxKeys = opts.maxDedupeKeys ?? DEFAULT_MAX_DEDUPE_KEYS;
     this.#logger = opts.logger;
     this.#now = opts.now ?? Date.now;
+    this.#gapWaitMs = opts.replicaGapWaitMs ?? DEFAULT_REPLICA_GAP_WAIT_MS;
   }
 
   /** Opens (creating if needed) the segment directory and recovers every segment in it. */
@@ -200,6 +213,8 @@ export class SegmentStore {
     this.#checkOpen();
     let seg = this.#segments.get(target.segmentId);
     if (seg && seg.header.origin === this.node) throw new StoreError(`segment ${target.segment} belongs to this node; a replica of it was refused`);
+    await this.#waitForEnd(target);
+    seg = this.#segments.get(target.segmentId);
     if (!seg) {
       const header: SegmentHeader = { id: target.segmentId, origin: target.origin, name: target.segment, format: target.format, created: target.created };
       seg = SegmentFile.create(this.dir, header, this.#freeName(target.segment, target.segmentId));
@@ -218,10 +233,52 @@ export class SegmentStore {
       if (meta.key !== undefined && !this.#keys.has(meta.key)) this.#remember(meta.key, seg, existing);
       return 'duplicate';
     }
+    if (seg.overlaps(target.offset, data.length)) {
+      throw new InvalidArgumentError(`replica batch at ${target.segment}:${target.offset} (${data.length} bytes) overlaps batches stored before`, { field: 'offset' });
+    }
     const committed = seg.write(target.offset, data, meta);
+    this.#grew(seg.id);
     await committed;
     if (meta.key !== undefined) this.#setKey(meta.key, { segment: seg, offset: target.offset, length: data.length, committed, at: this.#now() });
     return 'stored';
+  }
+
+  /**
+   * A replica batch is written where its segment ends or before, never past it: a file with a hole
+   * would be read as zeros, and an offset of 2^31 would make a 2 GiB sparse file. One that starts
+   * past the end waits (briefly) for the batches before it, then is refused.
+   */
+  async #waitForEnd(target: ReplicaTarget): Promise<void> {
+    const deadline = this.#now() + this.#gapWaitMs;
+    for (;;) {
+      const end = this.#segments.get(target.segmentId)?.extent ?? 0;
+      if (target.offset <= end) return;
+      let waiters = this.#gapWaiters.get(target.segmentId);
+      const left = deadline - this.#now();
+      if (left <= 0 || (waiters?.size ?? 0) >= MAX_GAP_WAITERS || this.#closed) {
+        throw new InvalidArgumentError(
+          `replica batch at ${target.segment}:${target.offset} starts past the end of the segment here (${end} bytes): the batches before it did not arrive`,
+          { field: 'offset' },
+        );
+      }
+      if (!waiters) this.#gapWaiters.set(target.segmentId, (waiters = new Set()));
+      const set = waiters;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          set.delete(wake);
+          if (set.size === 0 && this.#gapWaiters.get(target.segmentId) === set) this.#gapWaiters.delete(target.segmentId);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        set.add(wake);
+      });
+    }
+  }
+
+  /** Wakes replica batches waiting for this segment to grow. */
+  #grew(segmentId: string): void {
+    for (const wake of [...(this.#gapWaiters.get(segmentId) ?? [])]) wake();
   }
 
   /** Waits for queued batches and closes every segment. */

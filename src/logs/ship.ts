@@ -36,6 +36,8 @@ export interface ShipperOptions {
   /** Backoff between attempts while no server answers: from min to max, doubling. */
   readonly retryDelayMs?: { readonly min: number; readonly max: number };
   readonly logger?: Logger;
+  /** Signs each batch as it is sent (the ingest secret; mapreduce/task-auth.ts ingestSealer). */
+  readonly seal?: (fn: string, body: Buffer) => Buffer | string;
 }
 
 export interface ShipResult {
@@ -63,6 +65,7 @@ export class Shipper {
   readonly #timeoutMs: number;
   readonly #retry: { min: number; max: number };
   readonly #logger: Logger | undefined;
+  readonly #sign: ((fn: string, body: Buffer) => Buffer | string) | undefined;
   readonly #spool: Spool;
   readonly #id = 's' + randomBytes(8).toString('hex');
   #seq = 0;
@@ -96,6 +99,7 @@ export class Shipper {
     this.#retry = opts.retryDelayMs ?? { min: 100, max: 2000 };
     this.#delay = this.#retry.min;
     this.#logger = opts.logger;
+    this.#sign = opts.seal;
     this.#spool = new Spool(opts.spoolDir, this.#id);
     const adopted = this.#spool.adoptOrphans();
     if (adopted > 0) this.#logger?.info?.(`sending ${adopted} batches left in ${this.#spool.dir} by an earlier ship`);
@@ -242,7 +246,8 @@ export class Shipper {
 
   async #submit(batch: SpooledBatch): Promise<boolean> {
     try {
-      await this.#client.submitBackground(this.#fn, batch.data, { unique: batch.unique, timeoutMs: this.#timeoutMs, signal: this.#abort.signal });
+      const payload = this.#sign ? this.#sign(this.#fn, batch.data) : batch.data;
+      await this.#client.submitBackground(this.#fn, payload, { unique: batch.unique, timeoutMs: this.#timeoutMs, signal: this.#abort.signal });
       if (this.#lastError !== undefined) this.#logger?.info?.(`job server answers again; sending the spooled lines`);
       this.#lastError = undefined;
       return true;

@@ -15,19 +15,19 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, type ClientOptions } from '../client/index.ts';
-import { AbortError, InvalidArgumentError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
+import { AbortError, InvalidArgumentError, JobExceptionError, NodeUnavailableError, TaskFailedError, TaskRefusedError } from '../errors.ts';
 import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import type { NodeCatalog } from '../logs/catalog.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { ClusterView, fetchCatalog, fetchNodeInfo } from './discovery.ts';
 import { fetchAll, fetchChunks } from './fetch.ts';
 import { mergeRunChunks } from './run-cursor.ts';
-import { builtinJobPath, importJobFile, sha256Hex } from './job-loader.ts';
-import { GEARTRAIN_VERSION } from '../version.ts';
+import { builtinJobPath, importJobFile } from './job-loader.ts';
 import { decodeState, resolveJob, type AnyJob, type JobDefinition, type RenderedResult, type SortedJob } from './job-definition.ts';
 import { planMapTasks, type PlannedTask } from './planner.ts';
 import { shipJobFile, type ShippedCode } from './ship-code.ts';
 import { StragglerDetector } from './speculation.ts';
+import { isSignatureRefusal, sealerFor, type Sealer } from './task-auth.ts';
 import { callTask } from './task-runner.ts';
 import {
   fetchFunction,
@@ -106,8 +106,13 @@ export interface RunJobOptions {
    * caches and reuse them, so a re-run over grown or rotated logs reads only what is new.
    */
   readonly incremental?: boolean;
-  /** Shared secret to sign shipped code (default GEARTRAIN_SECRET). */
+  /**
+   * The cluster secret (default GEARTRAIN_SECRET): signs shipped code, and every task and request
+   * sent to the nodes (nodes that have it take nothing unsigned).
+   */
   readonly secret?: string;
+  /** How long a signed task stays valid after it is sent (default 15 minutes; retries sign anew). */
+  readonly taskTtlMs?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: RunProgress) => void;
   /**
@@ -253,6 +258,9 @@ class Run {
   readonly retries: number;
   readonly timeoutMs: number;
   readonly ac = new AbortController();
+  readonly secret: string | undefined;
+  /** Signs a payload for its function (see send()). */
+  readonly seal: Sealer;
   readonly involved = new Set<string>();
   readonly counters: Record<string, number> = Object.create(null);
   readonly stats = new ParseStats();
@@ -269,8 +277,8 @@ class Run {
   def: JobDefinition | null = null;
   params: unknown = undefined;
   shipped: ShippedCode | null = null;
-  /** Partial-cache key of an incremental run (null: not incremental). */
-  cacheKey: string | null = null;
+  /** Summary tasks use the nodes' partial caches (--incremental). */
+  incremental = false;
   filter: FilterSpec = {};
   progress = { phase: 'plan' as RunProgress['phase'], bytesDone: 0, bytesTotal: 0, tasksDone: 0, tasksRunning: 0, tasksTotal: 0 };
   readonly taskBytes = new Map<string, number>();
@@ -289,6 +297,8 @@ class Run {
     this.retries = options.retries ?? DEFAULT_RETRIES;
     this.timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.logger = options.logger ?? silentLogger;
+    this.secret = options.secret ?? (process.env.GEARTRAIN_SECRET || undefined);
+    this.seal = sealerFor(this.secret, options.taskTtlMs !== undefined ? { ttlMs: options.taskTtlMs } : {});
     this.client = new Client({ servers: [...options.servers], ...(options.tls ? { tls: options.tls } : {}) });
     this.cluster = new ClusterView(options.servers, options.tls);
     if (options.signal) {
@@ -331,7 +341,7 @@ class Run {
         ...(until !== undefined ? { until } : {}),
         splitBytes: this.o.splitBytes ?? DEFAULT_SPLIT_BYTES,
         slots,
-        fixedSplits: this.cacheKey !== null,
+        fixedSplits: this.incremental,
       });
       const tPlan = Date.now();
       this.progress = { ...this.progress, phase: 'map', bytesTotal: plan.bytes, tasksTotal: plan.tasks.length };
@@ -373,10 +383,27 @@ class Run {
     } catch (err) {
       if (this.signal.aborted) await this.cancelOnNodes();
       if (this.o.signal?.aborted && !(err instanceof AbortError)) throw new AbortError('run cancelled', { cause: err });
-      throw err;
+      throw this.explainRefusal(err);
     } finally {
       await this.cleanup();
     }
+  }
+
+  /**
+   * Every payload for a node goes through here: signed with the cluster secret when there is one,
+   * anew on each call (a retry gets a fresh expiry).
+   */
+  send(fn: string, body: string, options: Parameters<Client['call']>[2]): Promise<Buffer> {
+    return this.client.call(fn, this.seal(fn, body), options);
+  }
+
+  /** A node's refusal of an unsigned or badly signed task, with what to do about it. */
+  explainRefusal(err: unknown): unknown {
+    const refusal = [err, (err as { cause?: unknown })?.cause].find((e) => e instanceof JobExceptionError && isSignatureRefusal(e.payload.toString('utf8')));
+    if (!refusal) return err;
+    const text = (refusal as JobExceptionError).payload.toString('utf8');
+    const hint = this.secret ? ' (the nodes were started with another GEARTRAIN_SECRET?)' : ': set GEARTRAIN_SECRET to the nodes\' secret where you run geartrain';
+    return new TaskRefusedError(`${text}${hint}`, { cause: err });
   }
 
   async loadJob(): Promise<void> {
@@ -390,7 +417,7 @@ class Run {
     if (!name) throw new InvalidArgumentError('no job given', { field: 'job' });
     const isFile = name.includes('/') || /\.(m?[jt]s)$/.test(name);
     if (isFile) {
-      this.shipped = await shipJobFile(name, this.o.servers, this.o.secret ?? process.env.GEARTRAIN_SECRET, this.o.tls);
+      this.shipped = await shipJobFile(name, this.o.servers, this.secret, this.o.tls);
       this.job = this.shipped.job;
       this.jobRef = { type: 'code', hash: this.shipped.hash, signature: this.shipped.signature };
     } else {
@@ -403,9 +430,8 @@ class Run {
       if (this.def.kind !== 'summary' || !('records' in this.def.input(this.params))) {
         throw new InvalidArgumentError(`--incremental works for summary jobs over parsed records; ${this.def.name} is not one`, { field: 'incremental' });
       }
-      // The job's code, parameters and record filters decide what a cached partial means.
-      const code = this.jobRef.type === 'builtin' ? sha256Hex(fs.readFileSync(builtinJobPath(this.jobRef.name))) : this.jobRef.type === 'code' ? this.jobRef.hash : '';
-      this.cacheKey = sha256Hex(JSON.stringify({ v: GEARTRAIN_VERSION, code, params: this.params, where: this.o.where ?? null, vhost: this.o.vhost ?? null }));
+      // Each node keys its cache by the code it loaded, the parameters and the record filters.
+      this.incremental = true;
     }
   }
 
@@ -422,8 +448,8 @@ class Run {
     await Promise.all(
       [...nodes].map(async (node) => {
         const [cat, info] = await Promise.all([
-          fetchCatalog(this.client, node, this.signal, this.timeoutMs, this.o.since !== undefined || this.o.until !== undefined),
-          fetchNodeInfo(this.client, node, this.signal, this.timeoutMs),
+          fetchCatalog(this.client, node, this.signal, this.timeoutMs, this.o.since !== undefined || this.o.until !== undefined, this.seal),
+          fetchNodeInfo(this.client, node, this.signal, this.timeoutMs, this.seal),
         ]);
         catalogs.push(cat);
         slots.set(node, info.slots);
@@ -451,7 +477,7 @@ class Run {
       filter: this.filter,
       ...(partitions !== undefined ? { partitions } : {}),
       ...(this.o.memoryBudget !== undefined ? { memoryBudget: this.o.memoryBudget } : {}),
-      ...(this.cacheKey ? { incremental: { key: this.cacheKey } } : {}),
+      ...(this.incremental ? { incremental: true } : {}),
       ...(this.rangeBoundaries.length > 0 ? { rangeBoundaries: this.rangeBoundaries.map((b) => b.toString('hex')) } : {}),
     };
   }
@@ -470,7 +496,7 @@ class Run {
     const keys: Buffer[] = [];
     await Promise.all(
       [...byNode].map(async ([node, shards]) => {
-        const data = await this.client.call(
+        const data = await this.send(
           fetchFunction(node),
           JSON.stringify({ op: 'sample', job: this.jobRef, params: this.params ?? null, shards, perShard, seed: 12345 }),
           { priority: 'high', timeoutMs: this.timeoutMs, signal: this.signal },
@@ -559,9 +585,10 @@ class Run {
   /** One copy of a map task on `node`; `ms` is how long that copy took. */
   #callMap(task: PlannedTask, node: string, unique: string, signal: AbortSignal): Promise<MapCopyResult> {
     const started = Date.now();
+    const fn = mapFunction(node);
     return callTask(this.client, {
-      fn: mapFunction(node),
-      payload: JSON.stringify(this.mapTask(task, this.#partitions)),
+      fn,
+      payload: this.seal(fn, JSON.stringify(this.mapTask(task, this.#partitions))),
       unique,
       idleTimeoutMs: this.timeoutMs,
       signal,
@@ -639,9 +666,7 @@ class Run {
   /** Stop the losing copy of a task: stop waiting for it, and abort it on its node. */
   #cancelCopy(node: string, task: PlannedTask, ac: AbortController): void {
     ac.abort(new AbortError(`another copy of map task ${task.taskId} finished first`));
-    this.client
-      .call(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId, taskId: task.taskId }), { priority: 'high', timeoutMs: 2000 })
-      .catch(() => {});
+    this.send(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId, taskId: task.taskId }), { priority: 'high', timeoutMs: 2000 }).catch(() => {});
   }
 
   async mapPhase(tasks: readonly PlannedTask[], slots: Map<string, number>): Promise<MapOutput[]> {
@@ -812,9 +837,10 @@ class Run {
       };
       this.reduceTasks++;
       try {
+        const fn = reduceFunction(step.node ?? undefined);
         const data = await callTask(this.client, {
-          fn: reduceFunction(step.node ?? undefined),
-          payload: JSON.stringify(task),
+          fn,
+          payload: this.seal(fn, JSON.stringify(task)),
           unique: `${this.runId}:${task.taskId}`,
           idleTimeoutMs: this.timeoutMs,
           signal: this.signal,
@@ -869,7 +895,7 @@ class Run {
   // ------------------------------------------------------------------ finish
 
   async finish(final: Partial[]): Promise<{ result?: unknown; rendered?: RenderedResult; lines?: Buffer[]; outputLines: number; partialsAtRoot: number }> {
-    const src = { client: this.client, signal: this.signal };
+    const src = { client: this.client, signal: this.signal, seal: this.seal };
     const runInfo = { runId: this.runId, nodes: [...this.involved].sort(), counters: this.counters, startedAt: Date.now() };
     if (this.def && (this.def.kind === 'summary' || this.def.kind === 'keyed')) {
       const data = await fetchAll(final[0]!.ref, src);
@@ -929,14 +955,14 @@ class Run {
   async cancelOnNodes(): Promise<void> {
     await Promise.all(
       [...this.involved].map((node) =>
-        this.client.call(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId }), { priority: 'high', timeoutMs: 2000 }).catch(() => {}),
+        this.send(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId }), { priority: 'high', timeoutMs: 2000 }).catch(() => {}),
       ),
     );
   }
 
   async cleanup(): Promise<void> {
     const drops = [...this.involved].map((node) =>
-      this.client.call(fetchFunction(node), JSON.stringify({ op: 'drop', runId: this.runId }), { priority: 'high', timeoutMs: 3000 }).catch(() => {}),
+      this.send(fetchFunction(node), JSON.stringify({ op: 'drop', runId: this.runId }), { priority: 'high', timeoutMs: 3000 }).catch(() => {}),
     );
     await Promise.all(drops);
     await this.shipped?.close().catch(() => {});

@@ -6,6 +6,7 @@
 import { AdminClient, type AdminClientOptions, type Client } from '../client/index.ts';
 import { NodeUnavailableError } from '../errors.ts';
 import { parseNodeCatalog, type NodeCatalog } from '../logs/catalog.ts';
+import { unsealed, type Sealer } from './task-auth.ts';
 import { catalogFunction, fetchFunction, MAP_PREFIX, nodeInfoSchema, parseWire, type NodeInfo } from './wire.ts';
 
 export class ClusterView {
@@ -63,13 +64,22 @@ export class ClusterView {
  * yet, so time spans are exact for pruning by --since/--until; without time bounds the estimates
  * will do and the node answers at once.
  */
-export async function fetchCatalog(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number, exactTimes: boolean): Promise<NodeCatalog> {
+export async function fetchCatalog(
+  client: Client,
+  node: string,
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+  exactTimes: boolean,
+  seal: Sealer = unsealed,
+): Promise<NodeCatalog> {
   const request = { scanBudgetBytes: exactTimes ? 256 * 1024 * 1024 : 0 };
-  const data = await client.call(catalogFunction(node), JSON.stringify(request), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
+  const fn = catalogFunction(node);
+  const data = await client.call(fn, seal(fn, JSON.stringify(request)), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
   return parseNodeCatalog(data);
 }
 
-export async function fetchNodeInfo(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<NodeInfo> {
-  const data = await client.call(fetchFunction(node), JSON.stringify({ op: 'info' }), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
+export async function fetchNodeInfo(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number, seal: Sealer = unsealed): Promise<NodeInfo> {
+  const fn = fetchFunction(node);
+  const data = await client.call(fn, seal(fn, JSON.stringify({ op: 'info' })), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
   return parseWire(nodeInfoSchema, data, 'node info');
 }

@@ -6,6 +6,7 @@
 import type { Client } from '../client/index.ts';
 import { DataCorruptError } from '../errors.ts';
 import type { PartialStore } from './partial-store.ts';
+import { unsealed, type Sealer } from './task-auth.ts';
 import { fetchFunction, type Ref } from './wire.ts';
 
 export const DEFAULT_FETCH_CHUNK = 1024 * 1024;
@@ -16,12 +17,15 @@ export interface FetchSource {
   readonly store?: PartialStore;
   readonly signal?: AbortSignal;
   readonly chunkSize?: number;
+  /** Signs each request with the cluster secret (nodes that have one take nothing unsigned). */
+  readonly seal?: Sealer;
 }
 
 async function getChunk(ref: Ref, offset: number, length: number, src: FetchSource): Promise<Buffer> {
   if (src.store && ref.node === src.store.node) return src.store.read(ref.key, offset, length);
-  const request = JSON.stringify({ op: 'get', key: ref.key, offset, length });
-  return src.client.call(fetchFunction(ref.node), request, { priority: 'high', ...(src.signal ? { signal: src.signal } : {}) });
+  const fn = fetchFunction(ref.node);
+  const request = (src.seal ?? unsealed)(fn, JSON.stringify({ op: 'get', key: ref.key, offset, length }));
+  return src.client.call(fn, request, { priority: 'high', ...(src.signal ? { signal: src.signal } : {}) });
 }
 
 /** The ref's bytes, chunk by chunk, one request ahead. */

@@ -10,13 +10,17 @@ import { silentLogger, type Logger } from '../logger.ts';
 import { compileLogFormat, type LogFormat } from '../logs/index.ts';
 import type { LogSource } from '../logs/log-sources.ts';
 import { startLogService, type LogService, type LogServiceOptions } from '../logs/log-service.ts';
+import { checkNodePermissions } from './job-gate.ts';
 import { startNodeRuntime, type NodeRuntime } from './node-runtime.ts';
+import { sealerFor, TaskGuard } from './task-auth.ts';
 
 export interface LogNodeOptions {
   readonly servers: readonly string[];
   readonly name: string;
   readonly sources: readonly LogSource[];
   readonly dataDir: string;
+  /** Serve log files whose symlinks lead out of the directories of their `--logs` globs. */
+  readonly followSymlinks?: boolean;
   /** Default format of sources without one, and of ingested lines. */
   readonly format?: string | LogFormat;
   /** Map tasks at once (task threads); default: CPU count. */
@@ -25,7 +29,10 @@ export interface LogNodeOptions {
   readonly peers?: readonly string[];
   readonly allowCode?: boolean;
   readonly allowExec?: boolean;
+  /** The cluster secret (GEARTRAIN_SECRET): every task and request must be signed with it. */
   readonly secret?: string;
+  /** Makes `logger` take only batches signed with it (GEARTRAIN_INGEST_SECRET). */
+  readonly ingestSecret?: string;
   /** Connection options shared by every worker and the client (reconnect delays, TLS…). */
   readonly connection?: Omit<WorkerOptions, 'servers' | 'concurrency' | 'clientId' | 'logger'>;
   /** Log-service options beyond the basics (ingest concurrency, segment size, polling…). */
@@ -45,6 +52,7 @@ export interface LogNode {
 
 export async function startLogNode(o: LogNodeOptions): Promise<LogNode> {
   const logger = o.logger ?? silentLogger;
+  checkNodePermissions(o);
   const servers = [...o.servers];
   const connection = o.connection ?? {};
   const format = typeof o.format === 'object' ? o.format : compileLogFormat(o.format ?? 'combined');
@@ -59,10 +67,14 @@ export async function startLogNode(o: LogNodeOptions): Promise<LogNode> {
     name: o.name,
     sources: o.sources,
     dataDir: o.dataDir,
+    followSymlinks: o.followSymlinks ?? false,
     format,
     ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
     ...(o.peers !== undefined ? { peers: o.peers } : {}),
     workerOptions: connection,
+    requestGuard: new TaskGuard({ node: o.name, secret: o.secret }),
+    ingestGuard: new TaskGuard({ node: o.name, secret: o.ingestSecret, kind: 'ingest' }),
+    seal: sealerFor(o.secret),
     logger,
   });
   const runtime = await startNodeRuntime({
@@ -80,6 +92,11 @@ export async function startLogNode(o: LogNodeOptions): Promise<LogNode> {
     logger,
   });
   await worker.start();
+  if (!o.secret) {
+    logger.warn(
+      `node ${o.name} has no GEARTRAIN_SECRET: any client of its job servers can read its logs and run built-in jobs over them (set GEARTRAIN_SECRET on the nodes and where geartrain run runs to allow only those who hold it)`,
+    );
+  }
   return {
     name: o.name,
     logs,

@@ -4,7 +4,7 @@
  * task thread (task-thread.ts) so a node with N slots maps N shards in parallel.
  */
 import fs from 'node:fs';
-import { AbortError, InvalidArgumentError } from '../errors.ts';
+import { AbortError, InvalidArgumentError, TaskFailedError } from '../errors.ts';
 import {
   compileLogFormat,
   ParseStats,
@@ -18,7 +18,7 @@ import {
 } from '../logs/index.ts';
 import { ParsedTime, scanBracketTime } from '../logs/time.ts';
 import { compileFilter, type RecordFilter } from './filter.ts';
-import { classifyDay, DAY_MS, PartialCache } from './partial-cache.ts';
+import { classifyDay, DAY_MS, incrementalCacheKey, PartialCache } from './partial-cache.ts';
 import { resolveJob, encodeState, decodeState, type AnyJob, type JobDefinition, type KeyedJob, type MapContext, type SortedJob, type SummaryJob } from './job-definition.ts';
 import { SortedOutput, PartitionedOutput, hashPartition, rangeOf } from './map-output.ts';
 import type { PartialStore } from './partial-store.ts';
@@ -28,6 +28,8 @@ export interface MapEnv {
   readonly node: string;
   readonly store: PartialStore;
   readonly job: AnyJob;
+  /** The module file `job` was imported from: incremental runs key the node's cache by its hash. */
+  readonly jobFile?: string;
   readonly signal?: AbortSignal;
   /** Called with bytes read so far and bytes planned, at most every 100 ms. */
   readonly onProgress?: (done: number, total: number) => void;
@@ -297,12 +299,16 @@ async function incrementalSummary(
   const { since, until, ...rest } = task.filter;
   const baseFilter = compileFilter(rest);
   const cache = new PartialCache(env.store.dataDir);
-  const key = task.incremental!.key;
+  if (!env.jobFile) throw new TaskFailedError(`map task ${task.taskId}: an incremental run needs the job's module file`);
+  const key = incrementalCacheKey(env.jobFile, params, task.filter);
   const result = job.create(params);
   const addEncoded = (data: Buffer) => job.merge(result, decodeState(job, data, params), params);
   for (const shard of task.shards) {
     const end = shard.end ?? shardBytes(shard);
-    const cached = await cache.get(key, shard.id, shard.format, shard.start, end);
+    // A range that reaches past the file's end today would be cached short, and served short once
+    // the file has grown: such a range is read, never cached.
+    const cacheable = shard.gzip || end - shard.start <= shardBytes({ ...shard, end: null });
+    const cached = cacheable ? await cache.get(key, shard.id, shard.format, shard.start, end) : null;
     const boundaryDays = cached ? cached.entry.days.filter((d) => classifyDay(d, since, until) === 'boundary') : [];
     if (cached) {
       for (const day of cached.entry.days) if (classifyDay(day, since, until) === 'inside') addEncoded(await cached.read(day));
@@ -356,7 +362,7 @@ async function incrementalSummary(
       const encoded = new Map<number, Buffer>();
       for (const [day, st] of days) encoded.set(day, encodeState(job, st, params));
       const rangeCounters = { bytes_read: bytes, lines_read: shardStats.lines, records: shardStats.records, bad_lines: shardStats.invalidLines };
-      await cache.put(key, shard.id, shard.format, shard.start, end, encoded, { stats: shardStats.toJSON(), counters: rangeCounters });
+      if (cacheable) await cache.put(key, shard.id, shard.format, shard.start, end, encoded, { stats: shardStats.toJSON(), counters: rangeCounters });
       for (const [day, data] of encoded) if (classifyDay(day, since, until) === 'inside') addEncoded(data);
       stats.merge(shardStats);
       for (const [k, v] of Object.entries(rangeCounters)) counters.add(k, v);

@@ -7,22 +7,27 @@
  * a slot, or reducers on two nodes that fetch from each other while holding every slot would wait
  * forever. Maps take at most `concurrency` slots, reduces as many, fetches many more.
  *
- * Safety: a map task may only read files the node serves (its catalogue), shipped code runs only
- * with `allowCode` and a valid signature, and shell commands only with `allowExec`.
+ * Safety: with a secret, every payload must be signed with it (task-auth.ts); every job a task
+ * names passes one gate (job-gate.ts: shell commands only with `allowExec`, shipped code only with
+ * `allowCode` and a valid signature); a map task may only read shards the node serves (its
+ * catalogue says where and how); run ids and keys never leave the partial store (store-names.ts).
  */
 import os from 'node:os';
+import type { z } from 'zod';
 import type { Client, JobContext, Worker, WorkerJob } from '../client/index.ts';
-import { AbortError, CodeRefusedError, InvalidArgumentError } from '../errors.ts';
+import { AbortError, InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { silentLogger } from '../logger.ts';
 import { GEARTRAIN_VERSION } from '../version.ts';
-import { CodeCache, importJobFile, jobModulePath, verifyCodeSignature } from './job-loader.ts';
+import { admitJob, checkNodePermissions, type NodePolicy } from './job-gate.ts';
+import { CodeCache, importJobFile, jobModulePath } from './job-loader.ts';
 import { resolveJob, type AnyJob } from './job-definition.ts';
 import { sampleSortedKeys } from './map-executor.ts';
 import { PartialStore } from './partial-store.ts';
 import { executeReduceTask } from './reduce-executor.ts';
 import { executeStreamingMap, executeStreamingReduce } from './streaming.ts';
 import { TaskPool } from './task-pool.ts';
+import { sealerFor, TaskGuard } from './task-auth.ts';
 import {
   codeFunction,
   fetchFunction,
@@ -52,12 +57,16 @@ export interface NodeRuntimeOptions {
    * Where a shard of this node is now, by id (a rotated file has a new path), or undefined when
    * the node does not hold it. Map tasks may only read shards found here.
    */
-  readonly locateShard: (id: string) => Promise<{ readonly path: string } | undefined>;
+  readonly locateShard: (id: string) => Promise<{ readonly path: string; readonly gzip: boolean } | undefined>;
   readonly allowCode?: boolean;
   readonly allowExec?: boolean;
   /** The zone (minutes east of UTC) of the node's most recent log lines, when known. */
   readonly logZone?: () => Promise<number | undefined>;
-  /** Shared secret for shipped code signatures (GEARTRAIN_SECRET). */
+  /**
+   * The cluster secret (GEARTRAIN_SECRET): every task and request must be signed with it
+   * (task-auth.ts), and the node signs its own fetches from other nodes. Without it the node runs
+   * built-in jobs only, for anyone who can reach its job servers.
+   */
   readonly secret?: string;
   readonly logger?: Logger;
 }
@@ -72,6 +81,17 @@ export interface NodeRuntime {
 export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
   const { name, worker, client } = options;
   const logger = options.logger ?? silentLogger;
+  checkNodePermissions(options);
+  const guard = new TaskGuard({ node: name, secret: options.secret });
+  const seal = sealerFor(options.secret);
+  const policy: NodePolicy = { node: name, secret: options.secret, allowCode: !!options.allowCode, allowExec: !!options.allowExec };
+  /** A payload that may run here: signed (when the node has a secret), valid, and its job admitted. */
+  const receive = <T>(schema: z.ZodType<T>, job: WorkerJob, what: string): T => {
+    const task = parseWire(schema, guard.open(job.function, job.payload), what);
+    const ref = (task as { job?: JobRef }).job;
+    if (ref) admitJob(ref, policy);
+    return task;
+  };
   const store = new PartialStore(options.dataDir, name);
   store.startSweeping();
   const code = new CodeCache(options.dataDir);
@@ -103,8 +123,6 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
 
   const resolveJobPath = async (ref: JobRef, signal: AbortSignal): Promise<string> => {
     if (ref.type === 'code') {
-      if (!options.allowCode) throw new CodeRefusedError(`node ${name} was not started with --allow-code: it runs no shipped code`);
-      verifyCodeSignature(ref.hash, ref.signature, options.secret);
       if (!code.has(ref.hash)) {
         const bundle = await client.call(codeFunction(ref.hash), ref.hash, { signal, priority: 'high' });
         await code.put(ref.hash, bundle);
@@ -124,13 +142,13 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     return job;
   };
 
-  /** Each shard with its current path; refuses shards this node does not hold. */
+  /** Each shard where and as the node holds it (path, compression); refuses shards it does not hold. */
   const localize = (shards: readonly ShardSpec[]): Promise<ShardSpec[]> =>
     Promise.all(
       shards.map(async (s) => {
         const where = await options.locateShard(s.id);
         if (!where) throw new InvalidArgumentError(`node ${name} does not hold shard ${s.id} (${s.path})`, { field: 'shards.id' });
-        return where.path === s.path ? s : { ...s, path: where.path };
+        return where.path === s.path && where.gzip === s.gzip ? s : { ...s, path: where.path, gzip: where.gzip };
       }),
     );
 
@@ -139,13 +157,12 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   };
 
   mapWorker.register(mapFunction(name), async (job: WorkerJob, ctx: JobContext) => {
-    const parsed = parseWire(mapTaskSchema, job.payload, 'map task');
+    const parsed = receive(mapTaskSchema, job, 'map task');
     const task: MapTask = { ...parsed, shards: await localize(parsed.shards) };
     const t = track(task.runId, task.taskId, ctx);
     try {
       if (task.job.type === 'streaming') {
-        if (!options.allowExec && task.job.mapper) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
-        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, signal: t.signal, onProgress: progressReporter(ctx) }));
+        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, seal, signal: t.signal, onProgress: progressReporter(ctx) }));
       }
       const jobPath = await resolveJobPath(task.job, t.signal);
       const result = await pool.runMap(task, jobPath, { signal: t.signal, onProgress: progressReporter(ctx) });
@@ -156,17 +173,16 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   });
 
   const reduceHandler = async (job: WorkerJob, ctx: JobContext) => {
-    const task = parseWire(reduceTaskSchema, job.payload, 'reduce task');
+    const task = receive(reduceTaskSchema, job, 'reduce task');
     const t = track(task.runId, task.taskId, ctx);
     try {
       if (task.mode === 'streaming') {
         if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
-        if (!options.allowExec && task.job.reducer) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
-        return JSON.stringify(await executeStreamingReduce(task, { client, store, signal: t.signal }));
+        return JSON.stringify(await executeStreamingReduce(task, { client, store, seal, signal: t.signal }));
       }
       const needsJob = task.mode !== 'sorted';
       const def = needsJob ? await loadJob(task.job, t.signal) : null;
-      const result = await executeReduceTask(task, { client, store, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
+      const result = await executeReduceTask(task, { client, store, seal, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
       return JSON.stringify(result);
     } finally {
       t.done();
@@ -176,7 +192,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   reduceWorker.register(reduceFunction(name), reduceHandler);
 
   worker.register(fetchFunction(name), async (job: WorkerJob) => {
-    const req = parseWire(fetchRequestSchema, job.payload, 'fetch request');
+    const req = receive(fetchRequestSchema, job, 'fetch request');
     switch (req.op) {
       case 'get':
         return store.read(req.key, req.offset, req.length);

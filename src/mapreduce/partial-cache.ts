@@ -4,7 +4,9 @@
  * --since/--until, so later runs reuse whole days and recompute only new bytes and the days cut by
  * a time bound.
  *
- * An entry is identified by the run's cache key (job code, parameters, --where, --vhost), the
+ * An entry is identified by the run's cache key, which the node computes itself from the job code
+ * it loaded (a hash of the module file), the parameters, --where and --vhost (a task only asks for
+ * an incremental run: a key taken from a task could name another job's entries), the
  * shard id (the file's identity: device, inode, truncation, first line — so a renamed rotated file
  * keeps its entries), its format, and the byte range. Plans split files at fixed multiples of the
  * split size, so a grown file keeps its earlier ranges and only the last one changes.
@@ -16,7 +18,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { InvalidArgumentError } from '../errors.ts';
+import { GEARTRAIN_VERSION } from '../version.ts';
+import { pathUnder } from './store-names.ts';
+import type { FilterSpec } from './wire.ts';
 
 const entrySchema = z.object({
   days: z.array(z.number().int()),
@@ -36,9 +40,8 @@ export class PartialCache {
   }
 
   #dir(key: string, shardId: string, format: string, start: number, end: number): string {
-    if (!/^[0-9a-f]{16,64}$/.test(key)) throw new InvalidArgumentError(`bad cache key ${key}`, { field: 'key' });
     const entry = createHash('sha256').update(`${shardId}\0${format}\0${start}\0${end}`).digest('hex').slice(0, 32);
-    return path.join(this.#root, key, entry);
+    return pathUnder(this.#root, [key, entry], 'cache key');
   }
 
   /** The entry for this range, or null. A damaged entry counts as missing. */
@@ -63,6 +66,27 @@ export class PartialCache {
     await fs.promises.writeFile(tmp, JSON.stringify({ days: [...days.keys()].sort((a, b) => a - b), ...meta }));
     await fs.promises.rename(tmp, path.join(dir, 'days.json'));
   }
+}
+
+const fileHashes = new Map<string, { mtimeMs: number; size: number; hash: string }>();
+
+/** sha256 of a job module file, remembered while the file is unchanged. */
+export function jobCodeHash(file: string): string {
+  const st = fs.statSync(file);
+  const known = fileHashes.get(file);
+  if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) return known.hash;
+  const hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  fileHashes.set(file, { mtimeMs: st.mtimeMs, size: st.size, hash });
+  return hash;
+}
+
+/**
+ * The cache key of an incremental run: what decides the meaning of a cached partial. Time bounds
+ * are not part of it (entries are per day, cut at run time).
+ */
+export function incrementalCacheKey(jobFile: string, params: unknown, filter: FilterSpec): string {
+  const identity = { v: GEARTRAIN_VERSION, code: jobCodeHash(jobFile), params: params ?? null, where: filter.where ?? null, vhost: filter.vhost ?? null };
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
 }
 
 /** The days a time filter keeps whole, and those it cuts (their records are filtered one by one). */

@@ -7,9 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
+import { pathUnder, splitPartialKey } from './store-names.ts';
 import type { Ref } from './wire.ts';
-
-const SAFE = /^[A-Za-z0-9._-]+$/;
 
 export const DEFAULT_RUN_TTL_MS = 6 * 60 * 60 * 1000;
 
@@ -40,24 +39,20 @@ export class PartialStore {
   }
 
   #runDir(runId: string): string {
-    if (!SAFE.test(runId)) throw new InvalidArgumentError(`bad run id '${runId}'`, { field: 'runId' });
-    return path.join(this.root, runId);
+    return pathUnder(this.root, [runId], 'runId');
   }
 
   /** File path for a new partial; the key is `<runId>/<name>`. */
   pathFor(runId: string, name: string): { key: string; file: string } {
-    if (!SAFE.test(name)) throw new InvalidArgumentError(`bad partial name '${name}'`, { field: 'name' });
-    const dir = this.#runDir(runId);
-    fs.mkdirSync(dir, { recursive: true });
-    return { key: `${runId}/${name}`, file: path.join(dir, name) };
+    const file = pathUnder(this.root, [runId, name], 'partial name');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    return { key: `${runId}/${name}`, file };
   }
 
   #resolve(key: string): string {
-    const [runId, name, ...rest] = key.split('/');
-    if (!runId || !name || rest.length > 0 || !SAFE.test(runId) || !SAFE.test(name)) {
-      throw new InvalidArgumentError(`bad partial key '${key}'`, { field: 'key' });
-    }
-    return path.join(this.root, runId, name);
+    const parts = splitPartialKey(key);
+    if (!parts) throw new InvalidArgumentError(`bad partial key ${JSON.stringify(key)}: expected <runId>/<name>`, { field: 'key' });
+    return pathUnder(this.root, [parts.runId, parts.name], 'key');
   }
 
   /** Store bytes (atomically: a crash leaves no half-written partial). */

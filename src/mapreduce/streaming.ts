@@ -14,6 +14,7 @@ import { readLogFile, readLogRange, type LogChunkReader } from '../logs/index.ts
 import { fetchChunks } from './fetch.ts';
 import { SortedOutput, hashPartition } from './map-output.ts';
 import type { PartialStore } from './partial-store.ts';
+import type { Sealer } from './task-auth.ts';
 import { mergeRunChunks, RunFileWriter, runFileChunks } from './run-cursor.ts';
 import type { MapResult, MapTask, ReduceResult, ReduceTask, Ref, ShardSpec } from './wire.ts';
 
@@ -23,6 +24,8 @@ export interface StreamingEnv {
   readonly client: Client;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Signs fetches from other nodes (FetchSource.seal). */
+  readonly seal?: Sealer;
 }
 
 const MAPPER_FUNCTION_CHUNK = 1024 * 1024;
@@ -273,7 +276,7 @@ export async function executeStreamingReduce(task: ReduceTask, env: StreamingEnv
   const { file } = env.store.pathFor(task.runId, name);
   const w = new RunFileWriter(file);
   let n = 0;
-  const src = { client: env.client, store: env.store, ...(env.signal ? { signal: env.signal } : {}) };
+  const src = { client: env.client, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(env.seal ? { seal: env.seal } : {}) };
   const feed = linesOf((onValue) =>
     mergeRunChunks(
       task.inputs.map((ref) => fetchChunks(ref, src)),

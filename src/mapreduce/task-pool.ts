@@ -112,7 +112,7 @@ export class TaskPool {
   async runMap(task: MapTask, jobPath: string, options: RunMapOptions = {}): Promise<MapResult> {
     if (this.#slots.length === 0) {
       const job = await importJobFile(jobPath);
-      return executeMapTask(task, { node: this.#node, store: this.#store, job, ...options });
+      return executeMapTask(task, { node: this.#node, store: this.#store, job, jobFile: jobPath, ...options });
     }
     const slot = await this.#acquire(options.signal);
     const id = this.#nextId++;

@@ -8,7 +8,7 @@ import { AbortError, TimeoutError } from '../errors.ts';
 
 export interface TaskCall {
   readonly fn: string;
-  readonly payload: string;
+  readonly payload: string | Buffer;
   readonly unique: string;
   readonly idleTimeoutMs: number;
   readonly signal?: AbortSignal;

@@ -43,6 +43,7 @@ async function run(msg: Extract<ToThread, { type: 'map' }>): Promise<void> {
       node,
       store,
       job: await job,
+      jobFile: msg.jobPath,
       signal: abort.signal,
       onProgress: (done, total) => port.postMessage({ type: 'progress', id: msg.id, done, total } satisfies FromThread),
     });

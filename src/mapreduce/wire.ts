@@ -8,9 +8,13 @@
  *   geartrain.fetch@<node>    read a stored partial or sorted run, chunk by chunk; drop/cancel a run
  *   geartrain.catalog@<node>  the node's shards
  *   geartrain.code@<hash>     (served by the coordinator of an ad-hoc run) the job's bundled code
+ *
+ * A node started with GEARTRAIN_SECRET takes these payloads only inside a signed envelope
+ * (task-auth.ts); run ids, task ids and partial keys are store names (store-names.ts).
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.ts';
+import { partialKeySchema, storeNameSchema } from './store-names.ts';
 
 export const WIRE_VERSION = 1;
 
@@ -64,7 +68,7 @@ export type FilterSpec = z.infer<typeof filterSpecSchema>;
 
 export const refSchema = z.object({
   node: name,
-  key: z.string().min(1),
+  key: partialKeySchema,
   size: z.number().int().min(0),
   /** Records in a sorted run (0 for summaries). */
   records: z.number().int().min(0).default(0),
@@ -76,8 +80,8 @@ const countersSchema = z.record(z.string(), z.number());
 export const mapTaskSchema = z.object({
   v: z.literal(WIRE_VERSION),
   kind: z.literal('map'),
-  runId: z.string().min(1),
-  taskId: z.string().min(1),
+  runId: storeNameSchema,
+  taskId: storeNameSchema,
   job: jobRefSchema,
   params: z.unknown(),
   shards: z.array(shardSpecSchema).min(1),
@@ -88,8 +92,8 @@ export const mapTaskSchema = z.object({
   memoryBudget: z.number().int().min(64 * 1024).optional(),
   /** Sorted jobs split by key range: R-1 boundaries (hex), record goes to the first range whose bound exceeds its key. */
   rangeBoundaries: z.array(z.string().regex(/^[0-9a-f]*$/)).optional(),
-  /** Summary jobs: use and fill the node's partial cache under this key (partial-cache.ts). */
-  incremental: z.object({ key: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
+  /** Summary jobs: use and fill the node's partial cache, under a key the node computes (partial-cache.ts). */
+  incremental: z.boolean().optional(),
 });
 export type MapTask = z.infer<typeof mapTaskSchema>;
 
@@ -109,8 +113,8 @@ export type MapResult = z.infer<typeof mapResultSchema>;
 export const reduceTaskSchema = z.object({
   v: z.literal(WIRE_VERSION),
   kind: z.literal('reduce'),
-  runId: z.string().min(1),
-  taskId: z.string().min(1),
+  runId: storeNameSchema,
+  taskId: storeNameSchema,
   job: jobRefSchema,
   params: z.unknown(),
   /** summary: merge states; sorted: k-way merge runs; group: merge keyed runs and reduce groups; streaming: merge + reducer command. */
@@ -129,10 +133,10 @@ export const reduceResultSchema = z.object({
 export type ReduceResult = z.infer<typeof reduceResultSchema>;
 
 export const fetchRequestSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('get'), key: z.string().min(1), offset: z.number().int().min(0), length: z.number().int().min(1).max(64 * 1024 * 1024) }),
-  z.object({ op: z.literal('drop'), runId: z.string().min(1) }),
+  z.object({ op: z.literal('get'), key: partialKeySchema, offset: z.number().int().min(0), length: z.number().int().min(1).max(64 * 1024 * 1024) }),
+  z.object({ op: z.literal('drop'), runId: storeNameSchema }),
   /** Abort a run's tasks on this node; with `taskId`, only that task (the losing copy of a speculative pair). */
-  z.object({ op: z.literal('cancel'), runId: z.string().min(1), taskId: z.string().min(1).optional() }),
+  z.object({ op: z.literal('cancel'), runId: storeNameSchema, taskId: storeNameSchema.optional() }),
   z.object({ op: z.literal('info') }),
   /** Keys of a sorted job for lines read at random offsets of the shards (range partitioning). */
   z.object({

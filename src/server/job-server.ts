@@ -4,7 +4,7 @@ import { Connection } from './connection.ts';
 import { ServerCore, type ServerStats } from './core.ts';
 import { MonitorServer, type HttpAddress } from './http/http-server.ts';
 import { localStreamPair } from './http/local-stream.ts';
-import { refuseConnection } from './limits.ts';
+import { ADMIN_RESERVE, isLoopback, refuseConnection, REFUSAL_WAIT_MS } from './limits.ts';
 import { parseServerOptions, type JobServerOptions, type ResolvedServerOptions } from './options.ts';
 import { dispatchFrame } from './packet-dispatch.ts';
 import { Relay } from './relay.ts';
@@ -53,6 +53,8 @@ export class JobServer {
   readonly #handshaking = new Set<net.Socket>();
   #lastLimitWarning = 0;
   #http: MonitorServer | null = null;
+  /** Loopback admin peers served beyond the connection limit. */
+  readonly #adminReserve = new Set<net.Socket>();
 
   constructor(options: JobServerOptions = {}) {
     this.options = parseServerOptions(options);
@@ -137,7 +139,11 @@ export class JobServer {
       return;
     }
     const max = this.options.maxConnections;
-    if (this.#core.connections.size + this.#handshaking.size >= max) {
+    if (!this.#hasRoom()) {
+      if (!this.#tls && this.#adminReserve.size < ADMIN_RESERVE && isLoopback(socket.remoteAddress ?? '')) {
+        this.#acceptAdminOverLimit(socket, max);
+        return;
+      }
       this.#core.connectionRefused();
       const now = Date.now();
       if (now - this.#lastLimitWarning >= 1000) {
@@ -157,6 +163,36 @@ export class JobServer {
     this.#handshaking.add(socket);
     socket.once('close', () => this.#handshaking.delete(socket));
     this.#tls.accept(socket);
+  }
+
+  /** Connections of both ports (HTTP ones included) are below `maxConnections`. */
+  #hasRoom(): boolean {
+    const open = this.#core.connections.size + this.#handshaking.size + (this.#http?.openConnections ?? 0);
+    return open < this.options.maxConnections;
+  }
+
+  /**
+   * At the limit, a loopback peer that speaks the admin dialect is still served (up to
+   * ADMIN_RESERVE of them), so an operator can see what fills the server; others are refused.
+   */
+  #acceptAdminOverLimit(socket: net.Socket, max: number): void {
+    this.#adminReserve.add(socket);
+    socket.once('close', () => this.#adminReserve.delete(socket));
+    socket.on('error', () => {});
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_WAIT_MS);
+    timer.unref();
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      socket.pause();
+      if (chunk[0] === 0 || chunk[0] === 0x16) {
+        this.#adminReserve.delete(socket);
+        this.#core.connectionRefused();
+        refuseConnection(socket, 'TOO_MANY_CONNECTIONS', `the server is at its limit of ${max} connections`, { firstChunk: chunk });
+        return;
+      }
+      socket.unshift(chunk);
+      if (this.#accept(socket)) socket.resume();
+    });
   }
 
   /** A TLS peer after its handshake: its tenant (when the server has tenants), then a Connection. */
@@ -248,6 +284,8 @@ export class JobServer {
       },
       maxPacketSize: this.options.maxPacketSize,
       allowSubmit: this.options.tls === undefined,
+      allowedHosts: this.options.httpAllowedHosts ?? [],
+      hasRoom: () => this.#hasRoom(),
       logger: this.options.logger,
     });
     try {

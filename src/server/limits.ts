@@ -7,7 +7,9 @@
  * the contract with clients (src/client/connection.ts `REFUSAL_CODES`): TLS_REQUIRED,
  * CERTIFICATE_REQUIRED, CERTIFICATE_INVALID, UNKNOWN_TENANT, TOO_MANY_CONNECTIONS.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
 import type net from 'node:net';
 import { PacketType, response } from '../protocol/index.ts';
 
@@ -15,8 +17,57 @@ export type RefusalCode = 'TLS_REQUIRED' | 'CERTIFICATE_REQUIRED' | 'CERTIFICATE
 
 /** How long a refused peer has to send its first bytes before it is simply dropped. */
 export const REFUSAL_WAIT_MS = 2_000;
-/** Refused peers waiting for their reason at once; past this, new ones are dropped without one. */
+/**
+ * Refused peers waiting for their reason at once; past this, new ones are dropped without one.
+ * Each holds a descriptor meanwhile: a sixteenth of the descriptor limit at most.
+ */
 export const MAX_PENDING_REFUSALS = 256;
+
+/** Loopback admin (text) peers accepted beyond the connection limit, so an operator can look. */
+export const ADMIN_RESERVE = 4;
+
+let nofile: number | null | undefined;
+
+/**
+ * The process's open-files limit (RLIMIT_NOFILE, soft; Node raises it to the hard limit at
+ * start-up), or null when unlimited or unknown. Read from /proc/self/limits, else from the shell.
+ */
+export function descriptorLimit(): number | null {
+  if (nofile !== undefined) return nofile;
+  nofile = null;
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    if (m) return (nofile = m[1] === 'unlimited' ? null : Number(m[1]));
+  } catch {
+    // not Linux
+  }
+  try {
+    const text = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8', timeout: 2000 }).trim();
+    if (/^\d+$/.test(text)) nofile = Number(text);
+  } catch {
+    // no shell: unknown
+  }
+  return nofile;
+}
+
+function pendingRefusalCap(limit = descriptorLimit()): number {
+  return limit === null ? MAX_PENDING_REFUSALS : Math.max(1, Math.min(MAX_PENDING_REFUSALS, Math.ceil(limit / 16)));
+}
+
+/** Used when the limit cannot be read. */
+const FALLBACK_MAX_CONNECTIONS = 100_000;
+
+/**
+ * The default `maxConnections`: the descriptor limit less what the process needs besides
+ * connections — an eighth (at least 32) for files, stores, relays, hooks and Node itself, the
+ * refused peers waiting for their reason, and the admin reserve — so the server refuses peers
+ * with a reason instead of running out of descriptors (where new peers only get resets).
+ */
+export function defaultMaxConnections(limit = descriptorLimit()): number {
+  if (limit === null) return FALLBACK_MAX_CONNECTIONS;
+  const reserve = Math.max(32, Math.ceil(limit / 8)) + pendingRefusalCap(limit) + ADMIN_RESERVE;
+  return Math.max(1, limit - reserve);
+}
 
 /** How long a refused text peer may keep the connection to read its `ERR` line. */
 const TEXT_REFUSAL_LINGER_MS = 500;
@@ -56,7 +107,7 @@ export function refuseConnection(
     answer(options.firstChunk);
     return;
   }
-  if (pendingRefusals >= MAX_PENDING_REFUSALS) {
+  if (pendingRefusals >= pendingRefusalCap()) {
     socket.destroy();
     return;
   }

@@ -11,11 +11,11 @@ import { tenantsFileSchema } from './tenants.ts';
 import { resultCacheSchema } from './result-cache.ts';
 import { relayRuleSchema } from './relay-spec.ts';
 import { hookSchema } from './hooks-spec.ts';
+import { defaultMaxConnections } from './limits.ts';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_OUTPUT_HIGH_WATER = 4 * 1024 * 1024;
 export const DEFAULT_MAX_PENDING_OUTPUT = 256 * 1024 * 1024;
-export const DEFAULT_MAX_CONNECTIONS = 100_000;
 
 /** Queue module names, with gearmand's spellings accepted as aliases. */
 const QUEUE_ALIASES: Record<string, 'memory' | 'sqlite' | 'postgres' | 'redis'> = {
@@ -63,7 +63,8 @@ const optionsSchema = z
     workerWakeup: z.number().int().min(0).default(0),
     /** Send WORK_EXCEPTION to every client, not only those that asked (gearmand --exceptions). */
     exceptions: z.boolean().default(false),
-    maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
+    /** Default: the descriptor limit less a reserve (limits.ts defaultMaxConnections). */
+    maxConnections: z.number().int().min(1).optional(),
     /** Default `maxqueue` of every function (queued + running jobs); 0 = unlimited (gearmand). */
     maxQueue: z.number().int().min(0).default(0),
     /** TLS on the whole listener (gearmand --ssl); PEM contents, not paths. */
@@ -80,6 +81,11 @@ const optionsSchema = z
     httpPort: z.number().int().min(0).max(65535).optional(),
     /** Address the HTTP port binds; default: the job server's `host`. */
     httpHost: z.string().min(1).optional(),
+    /**
+     * Names the HTTP port answers to besides its listen address, IP addresses and `localhost`
+     * (`--http-host`): a request with another Host is refused (DNS rebinding).
+     */
+    httpAllowedHosts: z.array(z.string().min(1)).optional(),
     verbose: z.enum(LOG_LEVELS).default('ERROR'),
     /** Keep results of finished foreground jobs with a unique key (result-cache.ts); off when absent. */
     resultCache: resultCacheSchema.optional(),
@@ -104,6 +110,7 @@ export interface JobServerOptions extends JobServerOptionsInput {
 
 export interface ResolvedServerOptions extends Readonly<z.output<typeof optionsSchema>> {
   readonly jobHandlePrefix: string;
+  readonly maxConnections: number;
   readonly store: JobStore | undefined;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -124,6 +131,7 @@ export function parseServerOptions(input: JobServerOptions = {}): ResolvedServer
   return Object.freeze({
     ...parsed.data,
     jobHandlePrefix: parsed.data.jobHandlePrefix ?? `H:${os.hostname()}`,
+    maxConnections: parsed.data.maxConnections ?? defaultMaxConnections(),
     store,
     logger: logger ?? silentLogger,
     clock: clock ?? systemClock,

@@ -110,6 +110,23 @@ export async function startServerProcess(t: ExecutionContext, args: string[]): P
   return Object.assign(p, { port, address: `127.0.0.1:${port}` });
 }
 
+/**
+ * Starts `geartrain server -p 0 … ARGS` under `ulimit -n NOFILE` (so few descriptors that tests
+ * can reach the limit) and waits for its ready line; SIGKILLed at teardown.
+ */
+export async function startServerUnderFileLimit(t: ExecutionContext, nofile: number, args: string[] = []): Promise<{ child: ChildProcess; port: number; output(): string }> {
+  const quoted = [process.execPath, GEARTRAIN, 'server', '-p', '0', '-q', 'memory', '-L', '127.0.0.1', '--verbose', 'ERROR', ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`);
+  const child = spawn('bash', ['-c', `ulimit -n ${nofile} && exec ${quoted.join(' ')}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const port = Number((await waitFor(() => /^listening on 127\.0\.0\.1:(\d+)$/m.exec(out), 'the server to listen', 30_000))[1]);
+  return { child, port, output: () => out };
+}
+
 /** A client for the test, destroyed at teardown. */
 export function testClient(t: ExecutionContext, servers: string): Client {
   const c = new Client({ servers, reconnectDelayMs: 20, maxReconnectDelayMs: 200, timeoutMs: 20_000 });

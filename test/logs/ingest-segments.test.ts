@@ -77,16 +77,17 @@ test('after a crash, data never indexed and a torn index line are cut off; keys 
   t.is(next.header.name, 'n1-' + seg.header.name.split('-')[1] + '-0002');
 });
 
-test('replica batches may arrive out of order: only the gapless prefix is readable; a resent batch is a duplicate', async (t) => {
+test('replica batches may arrive out of order: a later one waits for the batches before it, one past the end alone is refused; a resent batch is a duplicate', async (t) => {
   const dir = path.join(tempDir(t), 'segments');
-  const store = await openStore(t, dir, { node: 'n2' });
+  const store = await openStore(t, dir, { node: 'n2', replicaGapWaitMs: 10_000 });
   const target = { segmentId: 's-0123456789abcdef', origin: 'n1', segment: 'n1-20261001-0001', format: 'combined', created: 1 };
   const a = Buffer.from('aaaa\n');
   const b = Buffer.from('bbb\n');
-  t.is(await store.writeReplica({ ...target, offset: a.length }, b, meta(1, 'kb')), 'stored');
-  const seg = store.get(target.segmentId)!;
-  t.is(seg.contiguous, 0, 'a gap at the start');
+  const later = store.writeReplica({ ...target, offset: a.length }, b, meta(1, 'kb'));
+  t.is(store.get(target.segmentId), undefined, 'nothing is written past the end of the segment (no hole)');
   t.is(await store.writeReplica({ ...target, offset: 0 }, a, meta(1, 'ka')), 'stored');
+  t.is(await later, 'stored');
+  const seg = store.get(target.segmentId)!;
   t.is(seg.contiguous, a.length + b.length);
   t.is(fs.readFileSync(seg.dataPath, 'utf8'), 'aaaa\nbbb\n');
   t.is(await store.writeReplica({ ...target, offset: 0 }, a, meta(1, 'ka')), 'duplicate');
@@ -97,4 +98,11 @@ test('replica batches may arrive out of order: only the gapless prefix is readab
   await store.append(own, Buffer.from('x\n'), meta(1)).committed;
   const refused = await t.throwsAsync<GeartrainError>(store.writeReplica({ ...target, segmentId: own.id, segment: own.header.name, offset: 0 }, a, meta(1)));
   t.is(refused?.code, 'ERR_STORE');
+
+  // Alone, a batch past the end waits for the ones before it, then is refused; nothing is created.
+  const hurried = await openStore(t, path.join(tempDir(t), 'segments'), { node: 'n3', replicaGapWaitMs: 50 });
+  const past = await t.throwsAsync<GeartrainError>(hurried.writeReplica({ ...target, offset: 2 ** 31 }, a, meta(1)));
+  t.is(past?.code, 'ERR_INVALID_ARGUMENT');
+  t.regex(past!.message, /starts past the end of the segment here \(0 bytes\)/);
+  t.is(hurried.get(target.segmentId), undefined);
 });

@@ -19,15 +19,18 @@ function running(pattern: string): boolean {
   }
 }
 
+/** --allow-exec needs the cluster secret. */
+const SECRET = 'cancel-test-secret-0123456789';
+
 test.serial('SIGINT to geartrain run cancels the tasks running on the nodes', async (t) => {
   const dir = tempDir(t);
   const server = await startServerProcess(t, ['-q', 'memory', '-p', '0']);
   const log = path.join(dir, 'a.log');
   await writeLog(log, { lines: 1000, seed: 1 });
-  await startNode(t, { name: 'slow', servers: server.address, data: path.join(dir, 'd'), logs: [log], extra: ['--concurrency', '1', '--poll-ms', '0', '--allow-exec'] });
+  await startNode(t, { name: 'slow', servers: server.address, data: path.join(dir, 'd'), logs: [log], extra: ['--concurrency', '1', '--poll-ms', '0', '--allow-exec'], env: { GEARTRAIN_SECRET: SECRET } });
   // A mapper that blocks: a marker in its command line lets the test find the process.
   const marker = `gt_cancel_${process.pid}_${Date.now()}`;
-  const run = spawnGeartrain(t, 'run', ['--mapper', `sleep 300 # ${marker}`, '--servers', server.address, '--wait-nodes', '1', '-q']);
+  const run = spawnGeartrain(t, 'run', ['--mapper', `sleep 300 # ${marker}`, '--servers', server.address, '--wait-nodes', '1', '-q'], { GEARTRAIN_SECRET: SECRET });
   // The coordinator's own command line holds the marker too: look for the shell the node started.
   const mapper = `^sh -c sleep 300 # ${marker}`;
   await waitFor(() => running(mapper), 'the mapper command running on the node', 20_000);

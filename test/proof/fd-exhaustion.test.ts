@@ -1,27 +1,18 @@
 /**
  * A server that runs out of file descriptors keeps running: `geartrain server` started with
- * `ulimit -n 96` gets 300 connections at once; the ones it cannot accept are closed, the ones
+ * `ulimit -n 96` (and a connection limit above that) gets 300 connections at once; the ones it cannot accept are closed, the ones
  * it holds are served, and once they leave it accepts and answers new peers.
  */
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import test from 'ava';
-import { GEARTRAIN } from '../client/helpers/cli.ts';
+import { startServerUnderFileLimit } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/ports.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { PacketType as T } from '../../src/protocol/packet-types.ts';
 
 test('out of file descriptors: excess connections are closed, the server keeps serving', async (t) => {
-  const child = spawn('bash', ['-c', `ulimit -n 96 && exec "${process.execPath}" "${GEARTRAIN}" server -p 0 -q memory -L 127.0.0.1 --verbose ERROR`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const port = Number((await waitFor(() => /^listening on 127\.0\.0\.1:(\d+)$/m.exec(out), 'the server to listen', 30_000))[1]);
+  // A limit above the descriptors (the default stays below them: test/security/descriptors.test.ts).
+  const { child, port, output } = await startServerUnderFileLimit(t, 96, ['--max-connections', '100000']);
 
   const sockets = Array.from({ length: 300 }, () => {
     const s = net.connect(port, '127.0.0.1');
@@ -33,7 +24,7 @@ test('out of file descriptors: excess connections are closed, the server keeps s
   // Connections the server could not take are closed by it; the rest stay open.
   await waitFor(() => closed.size > 0, 'the server to close connections it cannot hold', 20_000);
   t.true(closed.size < 300, 'some connections are held');
-  t.is(child.exitCode, null, `the server is still running: ${out}`);
+  t.is(child.exitCode, null, `the server is still running: ${output()}`);
 
   for (const s of sockets) s.destroy();
   // Until the server has seen those closes it is still at its limit: the kernel completes a new

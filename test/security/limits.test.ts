@@ -3,11 +3,13 @@
  * function (a server-wide default for `maxqueue`), and output pending for a peer that never reads
  * (cut off, not buffered forever).
  */
+import fs from 'node:fs';
 import test from 'ava';
 import net from 'node:net';
 import { Client, Worker } from '../../src/client/index.ts';
 import { JobServer } from '../../src/server/index.ts';
-import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING_OUTPUT } from '../../src/server/options.ts';
+import { DEFAULT_MAX_PENDING_OUTPUT } from '../../src/server/options.ts';
+import { ADMIN_RESERVE, defaultMaxConnections } from '../../src/server/limits.ts';
 import { request } from '../../src/protocol/encoder.ts';
 import { PacketType as T } from '../../src/protocol/packet-types.ts';
 import { waitFor } from '../helpers/ports.ts';
@@ -20,16 +22,22 @@ test.before(() => {
 });
 test.after.always(() => pki?.remove());
 
-test('defaults: 100000 connections, 256 MiB of pending output per peer, no maxqueue', (t) => {
+test('defaults: connections up to the open-files limit less a reserve, 256 MiB of pending output per peer, no maxqueue', (t) => {
   const o = new JobServer().options;
-  t.is(o.maxConnections, DEFAULT_MAX_CONNECTIONS);
-  t.is(DEFAULT_MAX_CONNECTIONS, 100_000);
+  const limit = Number(/^Max open files\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))![1]);
+  t.is(o.maxConnections, defaultMaxConnections(limit));
+  t.true(o.maxConnections < limit);
+  // An eighth (at least 32) for files, a sixteenth (at most 256) for refused peers, 4 for admin peers.
+  t.is(defaultMaxConnections(1024), 1024 - 128 - 64 - 4);
+  t.is(defaultMaxConnections(96), 96 - 32 - 6 - 4);
+  t.is(defaultMaxConnections(1_048_576), 1_048_576 - 131_072 - 256 - 4);
+  t.is(defaultMaxConnections(null), 100_000);
   t.is(o.maxPendingOutput, DEFAULT_MAX_PENDING_OUTPUT);
   t.is(DEFAULT_MAX_PENDING_OUTPUT, 256 * 1024 * 1024);
   t.is(o.maxQueue, 0);
 });
 
-test('maxConnections: the next connection is refused with TOO_MANY_CONNECTIONS in its own dialect; a freed slot is usable again', async (t) => {
+test('maxConnections: the next connection is refused with TOO_MANY_CONNECTIONS in its own dialect (past the admin reserve for loopback text peers); a freed slot is usable again', async (t) => {
   const { server, port, address } = await startServer(t, { maxConnections: 3 });
   const peers = [await rawPlain(t, port), await rawPlain(t, port), await rawPlain(t, port)];
   for (const p of peers) {
@@ -40,9 +48,18 @@ test('maxConnections: the next connection is refused with TOO_MANY_CONNECTIONS i
   binary.send(T.ECHO_REQ, 'one too many');
   t.deepEqual((await binary.next(T.ERROR)).text, ['TOO_MANY_CONNECTIONS', 'the server is at its limit of 3 connections']);
   await binary.closedByServer();
+  // An operator on loopback can still look: up to ADMIN_RESERVE text peers are served beyond the limit.
+  const operators = [];
+  for (let i = 0; i < ADMIN_RESERVE; i++) {
+    const op = await rawPlain(t, port);
+    op.sendRaw('version\n');
+    t.regex(await op.readAdminReply('line'), /^OK /);
+    operators.push(op);
+  }
   const text = await rawPlain(t, port);
   text.sendRaw('version\n');
   t.is(await text.readAdminReply('line'), 'ERR TOO_MANY_CONNECTIONS the+server+is+at+its+limit+of+3+connections\r\n');
+  for (const op of operators) await op.close();
   const client = new Client({ servers: address, connectAttempts: 1 });
   t.teardown(() => client.destroy());
   const err = await t.throwsAsync(client.submit('f', 'x').result);

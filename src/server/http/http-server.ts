@@ -2,9 +2,14 @@
  * The job server's optional HTTP port (`--http-port`): the live monitor page at `/`, `/status`
  * as JSON, `/metrics` for Prometheus, and gearmand-style job submission with `POST /FUNC`.
  * Started and stopped by JobServer; everything it shows is read from the same ServerCore.
+ *
+ * Guards: a request must name this server in its Host header (its listen address, an IP address,
+ * `localhost`, or a name given with --http-host), so a web page whose name was rebound to this
+ * machine (DNS rebinding) gets nothing; its connections count against the job server's
+ * `maxConnections`; slow headers and bodies are cut after a few seconds.
  */
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import type { Logger } from '../../logger.ts';
 import type { ServerCore } from '../core.ts';
 import { GcWatcher } from './gc-watcher.ts';
@@ -36,8 +41,19 @@ export interface MonitorServerOptions {
    * connection would skip the certificate checks.
    */
   readonly allowSubmit: boolean;
+  /** Host names accepted besides IP addresses, `localhost` and the listen address (--http-host). */
+  readonly allowedHosts?: readonly string[];
+  /** Whether one more connection fits under the server's limit (both ports count). */
+  readonly hasRoom?: () => boolean;
+  /** A request's headers must arrive within this (default 5 s), the whole request within requestTimeoutMs. */
+  readonly headersTimeoutMs?: number;
+  /** Default 10 s. The job's answer may take as long as the job: only the request is timed. */
+  readonly requestTimeoutMs?: number;
   readonly logger: Logger;
 }
+
+export const DEFAULT_HTTP_HEADERS_TIMEOUT_MS = 5_000;
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 10_000;
 
 const SAMPLE_INTERVAL_MS = 1000;
 const MONITOR_PATHS = new Set(['/', '/status', '/metrics']);
@@ -55,6 +71,8 @@ export class MonitorServer {
   #closed = false;
   /** Removes the job-end listener of the run tracker. */
   #offJobEnd: (() => void) | null = null;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #hosts: Set<string>;
 
   constructor(options: MonitorServerOptions) {
     this.#o = options;
@@ -68,7 +86,43 @@ export class MonitorServer {
       maxPacketSize: options.maxPacketSize,
       logger: options.logger,
     });
-    this.#http = http.createServer((req, res) => this.#route(req, res));
+    const headersTimeout = options.headersTimeoutMs ?? DEFAULT_HTTP_HEADERS_TIMEOUT_MS;
+    this.#http = http.createServer(
+      {
+        headersTimeout,
+        requestTimeout: Math.max(headersTimeout, options.requestTimeoutMs ?? DEFAULT_HTTP_REQUEST_TIMEOUT_MS),
+        // How often Node checks those two (default 30 s, which would let a slow peer stay that long).
+        connectionsCheckingInterval: Math.min(1000, headersTimeout),
+      },
+      (req, res) => this.#route(req, res),
+    );
+    this.#http.on('connection', (socket: net.Socket) => this.#onConnection(socket));
+    this.#hosts = new Set(['localhost', ...(options.allowedHosts ?? []), options.host].map(normalizeHost));
+  }
+
+  /** Open HTTP connections (they count against the job server's connection limit). */
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+
+  #onConnection(socket: net.Socket): void {
+    if (this.#o.hasRoom && !this.#o.hasRoom()) {
+      socket.on('error', () => {});
+      const body = 'the server is at its connection limit\n';
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
+
+  /** Whether the request's Host names this server (see the module comment). */
+  #hostAllowed(req: http.IncomingMessage): boolean {
+    const host = req.headers.host;
+    if (host === undefined) return req.httpVersionMajor === 1 && req.httpVersionMinor === 0;
+    const name = normalizeHost(hostName(host));
+    return net.isIP(name) !== 0 || this.#hosts.has(name);
   }
 
   async listen(): Promise<HttpAddress> {
@@ -114,6 +168,11 @@ export class MonitorServer {
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
     const method = req.method ?? 'GET';
+    if (!this.#hostAllowed(req)) {
+      const hint = `Host ${JSON.stringify(req.headers.host ?? '')} is not a name of this server: it answers to its address, localhost and the names given with --http-host\n`;
+      send(res, 421, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }, hint, method === 'HEAD');
+      return;
+    }
     if (method === 'POST' || method === 'PUT') {
       if (!this.#o.allowSubmit) {
         send(res, 403, { 'Content-Type': 'text/plain; charset=utf-8' }, 'HTTP job submission is off: the job port requires TLS\n');
@@ -184,6 +243,20 @@ export class MonitorServer {
   destroy(): void {
     void this.close();
   }
+}
+
+/** The host part of a Host header value (`[::1]:8080` → `::1`, `example.net:80` → `example.net`). */
+function hostName(value: string): string {
+  if (value.startsWith('[')) {
+    const close = value.indexOf(']');
+    return close > 0 ? value.slice(1, close) : value;
+  }
+  const colon = value.lastIndexOf(':');
+  return colon >= 0 && value.indexOf(':') === colon ? value.slice(0, colon) : value;
+}
+
+function normalizeHost(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
 }
 
 /** Browsers send Origin on cross-origin POSTs; tools such as curl send none. */
