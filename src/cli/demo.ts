@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../dist-mode.ts';
 import { writeLog, generateLog } from '../logs/index.ts';
 import { runJob } from '../mapreduce/coordinator.ts';
 import { renderReport } from '../report/index.ts';
 import { JobServer } from '../server/index.ts';
+import { parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
 import { formatBytes, formatDuration, formatTable } from './render.ts';
 
@@ -26,6 +26,7 @@ const HELP = `usage: geartrain demo [--lines N] [--out report.html] [--keep]
   --lines N      lines of generated log per node (default 150000)
   --out FILE     where to write the HTML report (default ./report.html)
   --keep         keep the temp directory (logs, node data) and print its path
+  -H, --help     this help
 `;
 
 interface Proc {
@@ -56,7 +57,7 @@ function exited(p: Proc): Promise<number | null> {
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { lines: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'H' } } });
+  const { values } = parseFlags('geartrain demo', { args: argv, options: { lines: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'H' } } });
   if (values.help) {
     io.stdout.write(HELP);
     return 0;

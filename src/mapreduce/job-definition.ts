@@ -58,6 +58,8 @@ export interface CliSpec {
   /** Flags: `{ i: { param: 'ignoreCase', type: 'boolean' }, by: { param: 'by', type: 'string' } }`. */
   readonly flags?: Readonly<Record<string, { readonly param: string; readonly type: 'boolean' | 'string' | 'number'; readonly alias?: string; readonly multiple?: boolean }>>;
   readonly usage?: string;
+  /** What `geartrain run JOB -H` prints after the usage and description: the flags, one per line. */
+  readonly help?: string;
 }
 
 interface JobBase<P> {

@@ -17,7 +17,7 @@ import { refusedPort } from '../helpers/ports.ts';
 
 const STACK = /^\s+at .+:\d+/m;
 /** How to list a command's flags: the hint for an unknown or incomplete flag. */
-const helpHint = (cmd: string) => new RegExp(`geartrain ${cmd} (-H|--help)`);
+const helpHint = (cmd: string) => new RegExp(`geartrain ${cmd}( \\w+)? (-H|--help)`);
 
 interface Case {
   readonly args: readonly string[];

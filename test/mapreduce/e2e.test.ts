@@ -109,10 +109,10 @@ test.serial('a bad --where is refused before any task runs, naming the problem',
   const files = await generate(t, dir, { lines: 100 });
   const c = await startCluster(t, 'geartrain', files.slice(0, 1), dir);
   const r = await run(t, c, ['count', '--by', 'status', '--where', 'stat>=500']);
-  t.is(r.code, 1);
+  t.is(r.code, 2, 'a usage error');
   t.regex(r.stderr, /unknown field 'stat'/);
   t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
   const unknown = await run(t, c, ['nosuchjob']);
-  t.is(unknown.code, 1);
+  t.is(unknown.code, 2, 'a usage error');
   t.regex(unknown.stderr, /unknown job 'nosuchjob'/);
 });
