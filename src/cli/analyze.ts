@@ -13,7 +13,7 @@ import { startLogNode } from '../mapreduce/log-node.ts';
 import { JobServer } from '../server/index.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './conventions.ts';
-import { COMMON, jobOptions, loadJobForCli, runWith } from './run.ts';
+import { commonFor, jobOptions, loadJobForCli, runWith } from './run.ts';
 
 export const summary = 'analyze log files on this machine, no server or node to start (--html report)';
 
@@ -35,7 +35,7 @@ node, one map task per core. Same panels and numbers as \`geartrain run analyze\
  * FILE… are the arguments before `--job J`; those after it are J's own (`--job top duration`).
  * Which flags take a value comes from run's table and J's, so `--funnel /,/x` needs no '='.
  */
-async function splitArguments(argv: readonly string[]): Promise<{ files: string[]; format: string; job: string; rest: string[] }> {
+async function splitArguments(argv: readonly string[]): Promise<{ files: string[]; format: string; job: string; rest: string[]; help: boolean }> {
   let format = 'combined';
   let job = 'analyze';
   let jobAt = Infinity;
@@ -56,9 +56,10 @@ async function splitArguments(argv: readonly string[]): Promise<{ files: string[
     }
   }
   const loaded = await loadJobForCli(job);
-  const { tokens } = parseFlags('geartrain analyze', {
+  const jobFlags = jobOptions('cli' in loaded ? loaded.cli : undefined).options;
+  const { values, tokens } = parseFlags('geartrain analyze', {
     args: others,
-    options: { ...COMMON, ...jobOptions('cli' in loaded ? loaded.cli : undefined).options },
+    options: { ...commonFor(jobFlags), ...jobFlags },
     allowPositionals: true,
     tokens: true,
   });
@@ -70,15 +71,15 @@ async function splitArguments(argv: readonly string[]): Promise<{ files: string[
       fileIndexes.add(t.index);
     }
   }
-  return { files, format, job, rest: others.filter((_, i) => !fileIndexes.has(i)) };
+  return { files, format, job, rest: others.filter((_, i) => !fileIndexes.has(i)), help: values.help === true };
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  if (argv.includes('-H') || argv.includes('--help')) {
+  const { files, format, job, rest, help } = await splitArguments(argv);
+  if (help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const { files, format, job, rest } = await splitArguments(argv);
   if (files.length === 0) throw new InvalidArgumentError('give the log files to analyze (geartrain analyze access.log*)', { field: 'FILE' });
   const compiled = compileLogFormat(format);
   const sources = files.map((f) => parseLogSource(path.resolve(f), compiled));

@@ -176,7 +176,7 @@ export function jobArgumentIndex(argv: readonly string[], options: Options = COM
 }
 
 /** COMMON without the short letters the job uses for itself (grep's -H is --with-filename). */
-function commonFor(jobFlags: Options): Options {
+export function commonFor(jobFlags: Options): Options {
   const taken = new Set(Object.values(jobFlags).map((o) => o.short).filter((x) => x !== undefined));
   const out: Options = {};
   for (const [name, o] of Object.entries(COMMON)) {

@@ -892,11 +892,19 @@ class Run {
     const collected = !this.o.output && !this.o.outputChunk;
     if (this.def && this.def.kind === 'sorted') {
       const job = this.def as SortedJob;
+      const format = job.createFormatter?.(this.params) ?? ((key: Buffer, value: Buffer) => (job.formatValue ? job.formatValue(key, value, this.params) : value));
+      let ended = false;
       // One run, or one per key range: ranges are in key order, so reading them in turn is sorted.
       for (const part of final) {
+        if (ended) break;
         await mergeRunChunks([fetchChunks(part.ref, src)], async (buf, _start, keyStart, keyEnd, end) => {
-          const value = buf.subarray(keyEnd, end);
-          await emit(job.formatValue ? job.formatValue(buf.subarray(keyStart, keyEnd), value, this.params) : value);
+          const line = format(buf.subarray(keyStart, keyEnd), buf.subarray(keyEnd, end));
+          if (line === null) {
+            ended = true;
+            return false;
+          }
+          if (line !== undefined) await emit(line);
+          return true;
         });
       }
       await out.flush();

@@ -102,8 +102,19 @@ export interface SortedJob<P = unknown> extends JobBase<P> {
    * written by R reducers at once instead of merged into one run; the parts concatenate in order.
    */
   readonly rangePartitions?: (params: P, nodes: number) => number;
+  /**
+   * Called after the last chunk of each shard (with `mapSorted`), to emit what the job held back
+   * until it knew the shard was done (grep's last context group, its first lines for -m).
+   */
+  mapSortedEnd?(emit: (key: Buffer, value: Buffer) => void, ctx: MapContext<P>): void;
   /** Render one output value as a line (default: the value's bytes). */
   formatValue?(key: Buffer, value: Buffer, params: P): Buffer;
+  /**
+   * Instead of `formatValue`: a formatter made once per run at the root, given every record in
+   * order. It returns the output (one or more lines, without the last newline), undefined to print
+   * nothing for this record, or null to end the output there (the merge stops: grep -m).
+   */
+  createFormatter?(params: P): (key: Buffer, value: Buffer) => Buffer | undefined | null;
 }
 
 /** Records grouped by key across nodes (sessions, click paths). */
