@@ -5,7 +5,8 @@
  * statuses are the same for every command (conventions.ts, README "Exit statuses").
  */
 import { GEARTRAIN_VERSION } from '../version.ts';
-import { didYouMean, EXIT, exitStatusOf } from './conventions.ts';
+import { didYouMean } from '../suggest.ts';
+import { EXIT, exitStatusOf } from './conventions.ts';
 import { formatCliError, type CliIO, processIO } from './io.ts';
 
 type CommandModule = { run(argv: string[], io: CliIO): Promise<number>; summary: string };
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   admin: () => import('./admin.ts'),
   run: () => import('./run.ts'),
   analyze: () => import('./analyze.ts'),
+  fields: () => import('./fields.ts'),
   report: () => import('./report.ts'),
   node: () => import('./node.ts'),
   ship: () => import('./ship.ts'),

@@ -5,7 +5,9 @@ import { builtinJobNames, builtinJobPath, importJobFile } from '../mapreduce/job
 import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
 import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
 import { bundleJobFile } from '../mapreduce/ship-code.ts';
-import { didYouMean, EXIT, parseFlags } from './conventions.ts';
+import { didYouMean } from '../suggest.ts';
+import { EXIT, parseFlags } from './conventions.ts';
+import { fieldsHelp } from './fields.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
@@ -188,12 +190,13 @@ export function commonFor(jobFlags: Options): Options {
   return out;
 }
 
-/** `geartrain run JOB -H`: usage, description, the job's own help. */
+/** `geartrain run JOB -H`: usage, description, the job's own help, the fields. */
 function jobHelp(job: AnyJob, command: string, helpFlag: string): string {
   const own = job.cli?.help ? `\n${job.cli.help.replace(/\n?$/, '\n')}` : '';
   return (
     `usage: ${command} ${job.cli?.usage ?? job.name} [flags]\n  ${job.description}\n${own}\n` +
-    `  ${helpFlag.padEnd(22)} this help; the flags every job takes: ${command} -H\n`
+    `  ${helpFlag.padEnd(22)} this help; the flags every job takes: ${command} -H\n\n` +
+    fieldsHelp()
   );
 }
 

@@ -1,7 +1,8 @@
 import { LogFormatError } from '../errors.ts';
-import { FIXED_FIELDS, isFieldName, type FieldName, type LogRecord } from './fields.ts';
+import { createRecordParser, derivedFrom } from './derived-fields.ts';
+import { FIXED_FIELDS, isDerivedField, isFieldName, type FieldName, type LogRecord } from './fields.ts';
 import { compileFormatter } from './format-record.ts';
-import { LogParser, type ParserOptions } from './parser.ts';
+import type { LogParser, ParserOptions } from './parser.ts';
 import { compileTimePattern, type TimePattern } from './strftime.ts';
 
 /**
@@ -329,6 +330,7 @@ class CompiledLogFormat implements LogFormat {
   }
 
   provides(field: string): boolean {
+    if (isDerivedField(field)) return derivedFrom(field).every((f) => f === 'tzOffset' || this.provides(f));
     return this.#sources.has(lookupKey(field));
   }
 
@@ -342,7 +344,7 @@ class CompiledLogFormat implements LogFormat {
   }
 
   createParser<F extends FieldName>(fields: readonly F[] | 'all', options?: ParserOptions): LogParser<F> {
-    return new LogParser<F>(this, fields === 'all' ? (this.fields as readonly F[]) : fields, options);
+    return createRecordParser<F>(this, fields === 'all' ? (this.fields as readonly F[]) : fields, options);
   }
 
   format(record: Partial<LogRecord>): string {

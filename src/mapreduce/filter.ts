@@ -15,7 +15,8 @@
  *   not (path=/static/* or status=304)
  */
 import { InvalidArgumentError } from '../errors.ts';
-import { isFieldName, NUMERIC_FIELDS, type FieldName, type LogRecord } from '../logs/index.ts';
+import { FIELD_NAMES, isFieldName, NUMERIC_FIELDS, type FieldName, type LogRecord } from '../logs/index.ts';
+import { didYouMean } from '../suggest.ts';
 import { hasWildcard, wildcardRegExp } from '../wildcard.ts';
 import type { FilterSpec } from './wire.ts';
 
@@ -113,7 +114,7 @@ export function parseWhere(expr: string): WhereNode {
       return inner;
     }
     if (t.kind !== 'word') throw whereError(`expected a field name at column ${t.pos + 1}`);
-    if (!isFieldName(t.text)) throw whereError(`unknown field '${t.text}' at column ${t.pos + 1}`);
+    if (!isFieldName(t.text)) throw whereError(`unknown field '${t.text}' at column ${t.pos + 1}${didYouMean(t.text, FIELD_NAMES)} (geartrain fields lists them)`);
     i++;
     const op = peek();
     if (op?.kind !== 'op') throw whereError(`expected an operator (= != < <= > >= ~ !~) after '${t.text}'`);
