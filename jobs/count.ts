@@ -62,6 +62,6 @@ export default defineJob<Params, State, CountResult>({
     return { fields, total, distinct: entries.length, rows: shown.map(([k, c]) => [...k.split('\t'), c]) };
   },
   render(result) {
-    return { json: result, tables: [{ columns: [...result.fields, 'count'], rows: result.rows }] };
+    return { json: result, tables: [{ columns: [...result.fields, 'count'], units: [...result.fields.map(() => undefined), 'count'], rows: result.rows }] };
   },
 });

@@ -192,6 +192,7 @@ const grepCount: SummaryJob<Params, CountState, { total: number; perNode: Record
       tables: [
         {
           columns: ['node', 'matching lines'],
+          units: [undefined, 'count'],
           rows: [...nodes.map((n) => [n, result.perNode[n]!] as [string, number]), ['total', result.total]],
         },
       ],

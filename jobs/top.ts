@@ -125,7 +125,7 @@ export default defineJob<Params, State, TopResult>({
     return {
       json: result,
       text,
-      tables: [{ columns: [result.field, 'count', '%'], rows: result.rows.map((r) => [r.value, r.count, Number((r.share * 100).toFixed(2))]) }],
+      tables: [{ columns: [result.field, 'count', '%'], units: [undefined, 'count', '%'], rows: result.rows.map((r) => [r.value, r.count, Number((r.share * 100).toFixed(2))]) }],
     };
   },
 });

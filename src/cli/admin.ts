@@ -34,7 +34,9 @@ ${SERVER_FLAGS_HELP}
   --getpid                  server process id
   --cancel-job HANDLE       remove a queued job
   --create-function FUNC    create a function
-  --drop-function FUNC      drop a function with no workers and no jobs
+  --drop-function FUNC      remove a function no worker serves and no job of it runs: its
+                            queued jobs fail (waiting clients get WORK_FAIL, background jobs
+                            leave the queue); refused while a worker or a running job has it
   --shutdown                stop the server (geartrain server; gearmand 1.1.15+ refuses)
   --admin-token T           send 'auth T' first (else GEARTRAIN_ADMIN_TOKEN): geartrain server
                             accepts state-changing commands from other hosts only after it

@@ -15,7 +15,8 @@ import { renderReport } from '../report/index.ts';
 import { JobServer } from '../server/index.ts';
 import { parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
-import { formatBytes, formatDuration, formatTable } from './render.ts';
+import { formatBytes, formatDuration } from '../report/format.ts';
+import { textTable } from '../report/table.ts';
 
 export const summary = 'run the whole system locally on generated logs (server, 3 nodes, ingestion, grep, analyze, report)';
 
@@ -113,7 +114,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     say('');
     const t = result.totals;
     io.stdout.write(
-      formatTable({
+      textTable({
         title: 'Summary',
         columns: ['measure', 'value'],
         rows: [
@@ -125,7 +126,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         ],
       }) + '\n',
     );
-    io.stdout.write(formatTable({ title: 'Top pages', columns: ['page', 'hits'], rows: result.requests.rows.slice(0, 5).map((r) => [r.key, r.hits]) }) + '\n');
+    io.stdout.write(textTable({ title: 'Top pages', columns: ['page', 'hits'], rows: result.requests.rows.slice(0, 5).map((r) => [r.key, r.hits]) }) + '\n');
     say(`report      ${out} (data: ${out.replace(/\.html?$/, '')}.json)`);
   } finally {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');

@@ -6,7 +6,7 @@ import { compileLogFormat } from '../logs/format.ts';
 import { FIELD_DOCS, type FieldDoc } from '../logs/fields.ts';
 import { HELP_LINE, parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
-import { formatTable } from './render.ts';
+import { textTable } from '../report/table.ts';
 
 export const summary = 'list the log fields jobs and --where accept, with types and examples';
 
@@ -22,7 +22,7 @@ ${HELP_LINE}
 `;
 
 function table(docs: readonly FieldDoc[], withSource: boolean): string {
-  return formatTable({
+  return textTable({
     columns: withSource ? ['field', 'type', 'example', 'from', 'what'] : ['field', 'type', 'example', 'what'],
     rows: docs.map((d) => {
       const name = d.derived ? `${d.name} *` : d.name;

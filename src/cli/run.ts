@@ -10,7 +10,8 @@ import { EXIT, parseFlags } from './conventions.ts';
 import { fieldsHelp } from './fields.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
-import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
+import { ProgressMeter } from './progress.ts';
+import { checkOut, isCsvDirectory, runSummary, writeCsvFiles, writeResult } from './run-output.ts';
 import { renderReport } from '../report/index.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
@@ -58,10 +59,14 @@ function help(jobs: string[]): string {
 built-in jobs: ${jobs.join(', ')}   (geartrain run JOB -H for a job's arguments)
 
 ${SERVER_FLAGS_HELP}
-  --since T, --until T   ISO 8601 date or date-time (with an offset or Z; else the logs' zone)
+  --since T, --until T   ISO 8601 date or date-time (with an offset or Z; else the logs' zone);
+                         --until is exclusive, but a date alone includes that day (--until 2026-10-03
+                         ends at the start of 2026-10-04)
   --where EXPR           e.g. 'status>=500 and path~^/api/' (= != < <= > >= ~ !~, and/or/not, parentheses)
   --vhost NAME           only this virtual host (globs allowed)
-  --json | --csv         machine-readable output; --out FILE writes it to a file
+  --json | --csv         machine-readable output; --csv writes every table ('# Title' sections when
+                         there are several); --out FILE writes to a file, --csv --out DIR/ one
+                         file per table (DIR/status-codes.csv, DIR/funnel.csv, …)
   --html FILE            also write the result as a self-contained HTML report
   --fan-in F             partials merged per reduce task (default 8)
   --retries N            attempts per task after the first (default 3)
@@ -120,15 +125,6 @@ export function jobOptions(cli: CliSpec | undefined): { options: Options; toPara
     }
   }
   return { options, toParam };
-}
-
-function progressLine(p: RunProgress, startedAt: number): string {
-  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : p.tasksTotal > 0 ? p.tasksDone / p.tasksTotal : 0;
-  const width = 24;
-  const filled = Math.round(frac * width);
-  const elapsed = Date.now() - startedAt;
-  const eta = frac > 0.02 && p.phase === 'map' ? ` ETA ${formatDuration((elapsed / frac) * (1 - frac))}` : '';
-  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${p.phase} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} tasks ${p.tasksDone}/${p.tasksTotal} (${p.tasksRunning} running${p.retries ? `, ${p.retries} retried` : ''})${eta}   `;
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
@@ -288,17 +284,16 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   };
 
   const tty = !!io.stderr.isTTY && !values.quiet && !values.json;
-  const startedAt = Date.now();
-  let lastDraw = 0;
   if (tty) {
+    const meter = new ProgressMeter();
     (options as { onProgress?: (p: RunProgress) => void }).onProgress = (p) => {
-      const now = Date.now();
-      if (now - lastDraw < 100 && p.phase === 'map') return;
-      lastDraw = now;
-      io.stderr.write(progressLine(p, startedAt));
+      const line = meter.line(p);
+      if (line !== null) io.stderr.write(line);
     };
   }
-  const sink: NodeJS.WritableStream = str('out') ? fs.createWriteStream(str('out')!) : io.stdout;
+  checkOut(str('out'), !!values.csv);
+  const csvDir = values.csv && isCsvDirectory(str('out')) ? str('out')! : null;
+  const sink: NodeJS.WritableStream = str('out') && !csvDir ? fs.createWriteStream(str('out')!) : io.stdout;
   const machine = !!values.json || !!values.csv;
   if (!machine && !options.outputDir) {
     // Sorted and streaming output goes out in large chunks, honouring back-pressure.
@@ -313,18 +308,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     if (tty) io.stderr.write('\r\x1b[K');
   }
 
-  if (values.json) {
-    const { lines, ...rest } = report;
-    const body = { ...rest, result: report.rendered?.json ?? report.result, ...(lines ? { lines: lines.map((l) => l.toString('utf8')) } : {}) };
-    sink.write(JSON.stringify(body, null, 2) + '\n');
-  } else if (values.csv) {
-    const table = report.rendered?.tables?.[0];
-    if (table) sink.write(formatCsv(table));
-    else for (const l of report.lines ?? []) sink.write(l.toString('utf8') + '\n');
-  } else if (report.rendered) {
-    if (report.rendered.text) sink.write(report.rendered.text + '\n');
-    for (const t of report.rendered.tables ?? []) sink.write(formatTable(t) + '\n');
-  }
+  if (csvDir && report.rendered?.tables?.length) writeCsvFiles(csvDir, report.rendered.tables);
+  else writeResult(report, values.json ? 'json' : values.csv ? 'csv' : 'text', sink);
   if (sink !== io.stdout) await new Promise<void>((r) => (sink as fs.WriteStream).end(() => r()));
   if (str('html')) {
     fs.writeFileSync(
@@ -337,6 +322,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
         job: report.job,
         partial: report.partial,
         missing: report.missing,
+        ...(report.rendered?.tables ? { tables: report.rendered.tables } : {}),
       }),
     );
   }
@@ -348,11 +334,6 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   if (badLines > 0 && !values.json && !tty) {
     io.stderr.write(`${command}: ${badLines} of ${report.counters.lines_read ?? badLines} line(s) could not be parsed (see 'stats.samples' in --json output; check the nodes' --format)\n`);
   }
-  if (tty || (!values.quiet && !values.json && io.stderr.isTTY)) {
-    const bad = report.counters.bad_lines ?? 0;
-    io.stderr.write(
-      `${report.job}: ${formatBytes(report.bytes)} on ${report.nodes.length} node(s), ${report.tasks.map} map and ${report.tasks.reduce} reduce tasks${report.tasks.retried ? ` (${report.tasks.retried} retried)` : ''}${report.tasks.speculative ? ` (${report.tasks.speculative} straggler(s) copied, ${report.tasks.speculativeWon} copy won)` : ''}, ${bad} bad line(s), ${formatDuration(report.timings.total)}\n`,
-    );
-  }
+  if (tty) io.stderr.write(runSummary(report));
   return EXIT.OK;
 }

@@ -12,7 +12,7 @@ import type { StatusJson } from '../server/http/status.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { parseFlags } from './conventions.ts';
 import { formatCliError, type CliIO } from './io.ts';
-import { formatBytes } from './render.ts';
+import { formatBytes } from '../report/format.ts';
 import { resolveServers, SERVER_FLAGS_HELP, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'live view of job servers: functions, workers, throughput, map/reduce runs';

@@ -548,7 +548,9 @@ class Run {
   }
 
   /** Progress of a task, from whichever of its copies is furthest along. */
-  #taskProgress(task: PlannedTask, done: number): void {
+  #taskProgress(task: PlannedTask, reported: number): void {
+    // A file that grew since planning reports more than planned: never count past the plan.
+    const done = Math.min(reported, task.bytes);
     const before = this.taskBytes.get(task.taskId) ?? 0;
     if (done <= before) return;
     this.taskBytes.set(task.taskId, done);

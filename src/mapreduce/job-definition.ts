@@ -12,6 +12,7 @@
  */
 import type { z } from 'zod';
 import type { FieldName, LogRecord, ParseStats } from '../logs/index.ts';
+import type { Table } from '../report/table.ts';
 
 /** What map functions get besides the data. */
 export interface MapContext<P> {
@@ -28,17 +29,12 @@ export interface MapContext<P> {
   timeOf(line: Buffer, start: number, end: number): number | undefined;
 }
 
-/** Table output: one header row, then rows. */
-export interface Table {
-  readonly columns: readonly string[];
-  readonly rows: readonly (readonly (string | number)[])[];
-  readonly title?: string;
-}
+export type { ColumnUnit, Table } from '../report/table.ts';
 
 export interface RenderedResult {
   /** For `--json`; defaults to the finalized result itself. */
   readonly json?: unknown;
-  /** Tables for the terminal and `--csv` (the first one). */
+  /** Tables for the terminal, `--csv` (every one) and the report. */
   readonly tables?: readonly Table[];
   /** Free text for the terminal, printed before the tables. */
   readonly text?: string;
