@@ -186,6 +186,13 @@ export function commonFor(jobFlags: Options): Options {
   return out;
 }
 
+/** How the user names a parameter: its positional (`PATTERN`), else its flag (`-m`, `--by`). */
+function flagOf(cli: CliSpec | undefined, param: string): string {
+  if (cli?.positionals?.includes(param)) return param.toUpperCase();
+  const name = Object.entries(cli?.flags ?? {}).find(([, spec]) => spec.param === param)?.[0] ?? param;
+  return name.length === 1 ? `-${name}` : `--${name}`;
+}
+
 /** `geartrain run JOB -H`: usage, description, the job's own help, the fields. */
 function jobHelp(job: AnyJob, command: string, helpFlag: string): string {
   const own = job.cli?.help ? `\n${job.cli.help.replace(/\n?$/, '\n')}` : '';
@@ -231,7 +238,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     if (v === undefined) continue;
     if (target.type === 'number') {
       const n = Number(v);
-      if (!Number.isFinite(n)) throw new InvalidArgumentError(`--${key} expects a number, got '${String(v)}'`, { field: key });
+      if (!Number.isFinite(n)) throw new InvalidArgumentError(`${key.length === 1 ? '-' : '--'}${key} expects a number, got '${String(v)}'`, { field: key });
       params[target.param] = n;
     } else params[target.param] = v;
   }
@@ -242,7 +249,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     if (!checked.success) {
       const issue = checked.error.issues[0]!;
       const field = issue.path.join('.') || 'arguments';
-      const flag = job.cli?.positionals?.includes(field) ? field.toUpperCase() : `--${field}`;
+      const flag = flagOf(job.cli, field);
       throw new InvalidArgumentError(`${job.name}: ${flag}: ${params[field] === undefined ? 'missing' : issue.message} (usage: geartrain run ${job.cli?.usage ?? job.name})`, { field });
     }
   }
