@@ -347,6 +347,7 @@ function listTable(title: string, list: TopList, keyColumn: string, withBytes = 
   return {
     title: `${title} (${fmtInt(list.distinct)} distinct, ${fmtInt(list.total)} hits)`,
     columns: withBytes ? [keyColumn, 'hits', '%', 'bytes'] : [keyColumn, 'hits', '%'],
+    units: [undefined, 'count', '%', 'bytes'],
     rows: list.rows.map((r) => (withBytes ? [r.key, r.hits, Number((r.share * 100).toFixed(2)), r.bytes ?? 0] : [r.key, r.hits, Number((r.share * 100).toFixed(2))])),
   };
 }
@@ -361,13 +362,14 @@ function renderResult(r: AnalysisResult) {
     .join('\n');
   const pct = (d: Distribution) => d.percentiles.map((x) => [`p${x.p}`, Math.round(x.value)] as [string, number]);
   const tables: Table[] = [
-    { title: 'Status codes', columns: ['code', 'name', 'hits', '%', 'bytes'], rows: r.statusCodes.rows.map((s) => [s.code, s.name, s.hits, Number((s.share * 100).toFixed(2)), s.bytes]) },
-    { title: `Days (${r.timeline.timezone})`, columns: ['date', 'hits', 'bytes', 'visitors'], rows: r.timeline.days.map((d) => [d.date, d.hits, d.bytes, d.visitors]) },
+    { title: 'Status codes', columns: ['code', 'name', 'hits', '%', 'bytes'], units: [undefined, undefined, 'count', '%', 'bytes'], rows: r.statusCodes.rows.map((s) => [s.code, s.name, s.hits, Number((s.share * 100).toFixed(2)), s.bytes]) },
+    { title: `Days (${r.timeline.timezone})`, columns: ['date', 'hits', 'bytes', 'visitors'], units: [undefined, 'count', 'bytes', 'count'], rows: r.timeline.days.map((d) => [d.date, d.hits, d.bytes, d.visitors]) },
     listTable('Requested files', r.requests, 'request'),
     listTable('Static files', r.staticFiles, 'file'),
     {
       title: `Not found (${fmtInt(r.notFound.distinct)} distinct, ${fmtInt(r.notFound.total)} hits)`,
       columns: ['request', 'hits', 'last referrer'],
+      units: [undefined, 'count'],
       rows: r.notFound.rows.map((x) => [x.key, x.hits, x.lastReferrer ?? '-']),
     },
     listTable('Hosts', r.hosts, 'host'),
@@ -377,9 +379,9 @@ function renderResult(r: AnalysisResult) {
     listTable('Browsers', r.browsers, 'browser'),
     listTable('Operating systems', r.operatingSystems, 'OS'),
     listTable('Crawlers', r.crawlers, 'crawler'),
-    { title: 'Response sizes (bytes)', columns: ['percentile', 'bytes'], rows: pct(r.responseSizes) },
+    { title: 'Response sizes', columns: ['percentile', 'bytes'], units: [undefined, 'bytes'], rows: pct(r.responseSizes) },
   ];
-  if (r.latency) tables.push({ title: 'Latency (µs)', columns: ['percentile', 'µs'], rows: pct(r.latency) });
+  if (r.latency) tables.push({ title: 'Latency', columns: ['percentile', 'µs'], units: [undefined, 'µs'], rows: pct(r.latency) });
   return { json: r, text, tables };
 }
 

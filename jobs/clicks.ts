@@ -402,6 +402,7 @@ function renderResult(r: ClicksResult): RenderedResult {
   const list = (title: string, column: string, l: ClicksResult['sessions']['entryPages']): Table => ({
     title: `${title} (${l.distinct.toLocaleString('en-US')} distinct)`,
     columns: [column, 'sessions', '%'],
+    units: [undefined, 'count', '%'],
     rows: l.rows.map((x) => [x.key, x.hits, pct(x.share)]),
   });
   const tables: Table[] = [];
@@ -409,18 +410,20 @@ function renderResult(r: ClicksResult): RenderedResult {
     tables.push({
       title: `Funnel (${r.funnel.sessions.toLocaleString('en-US')} sessions)`,
       columns: ['step', 'page', 'sessions', '% of first', '% of previous'],
+      units: [undefined, undefined, 'count', '%', '%'],
       rows: r.funnel.steps.map((x, i) => [i + 1, x.name, x.count, pct(x.ofFirst), pct(x.ofPrevious)]),
     });
   }
   tables.push(
-    { title: 'Sessions per day', columns: ['date', 'sessions', 'page views', 'visitors'], rows: s.days.map((d) => [d.date, d.sessions, d.pageViews, d.visitors]) },
-    { title: 'Pages per session', columns: ['pages', 'sessions', '%'], rows: pageRows(s.pagesPerSession, s.count) },
-    { title: 'Session length', columns: ['duration', 'sessions', '%'], rows: s.durationBuckets.map((b) => [b.label, b.sessions, pct(b.share)]) },
+    { title: 'Sessions per day', columns: ['date', 'sessions', 'page views', 'visitors'], units: [undefined, 'count', 'count', 'count'], rows: s.days.map((d) => [d.date, d.sessions, d.pageViews, d.visitors]) },
+    { title: 'Pages per session', columns: ['pages', 'sessions', '%'], units: [undefined, 'count', '%'], rows: pageRows(s.pagesPerSession, s.count) },
+    { title: 'Session length', columns: ['duration', 'sessions', '%'], units: [undefined, 'count', '%'], rows: s.durationBuckets.map((b) => [b.label, b.sessions, pct(b.share)]) },
     list('Entry pages', 'page', s.entryPages),
     list('Exit pages', 'page', s.exitPages),
     {
       title: `Click paths (${r.clickPaths.distinct.toLocaleString('en-US')} distinct, ${r.clickPaths.total.toLocaleString('en-US')} clicks)`,
       columns: ['page', 'next page', 'clicks', '%'],
+      units: [undefined, undefined, 'count', '%'],
       rows: r.clickPaths.rows.map((x) => [x.from, x.to, x.hits, pct(x.share)]),
     },
   );

@@ -3,14 +3,16 @@
  * every node's logs. Partials are exact maps, merged by adding: any order gives the same counts.
  */
 import { z } from 'zod';
-import { isFieldName, type FieldName } from '../src/logs/index.ts';
+import { isFieldName, unknownFieldMessage, type FieldName } from '../src/logs/index.ts';
 import { defineJob } from '../src/mapreduce/job-definition.ts';
 
 const params = z.object({
   by: z
     .string()
     .min(1, 'count needs --by FIELD')
-    .refine((v) => v.split(',').every((f) => isFieldName(f.trim())), { message: 'unknown field (see docs for field names: status, method, path, host, vhost, …)' }),
+    .superRefine((v, ctx) => {
+      for (const f of v.split(',').map((x) => x.trim())) if (!isFieldName(f)) ctx.addIssue({ code: 'custom', message: unknownFieldMessage(f) });
+    }),
   /** Show only the N largest counts (0 = all). */
   limit: z.number().int().min(0).default(0),
 });
@@ -60,6 +62,6 @@ export default defineJob<Params, State, CountResult>({
     return { fields, total, distinct: entries.length, rows: shown.map(([k, c]) => [...k.split('\t'), c]) };
   },
   render(result) {
-    return { json: result, tables: [{ columns: [...result.fields, 'count'], rows: result.rows }] };
+    return { json: result, tables: [{ columns: [...result.fields, 'count'], units: [...result.fields.map(() => undefined), 'count'], rows: result.rows }] };
   },
 });

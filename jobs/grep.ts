@@ -2,155 +2,106 @@
  * grep PATTERN: the lines of every node's logs that match, like GNU grep — raw lines, including
  * lines that do not parse — in a defined order: (time, node, file, offset). A line with no
  * readable time takes the time of the line before it in its file. `-c` counts instead (per node
- * and in total).
+ * and in total), `-l` lists the files (`node:path`). With -A/-B/-C, each group of lines GNU grep
+ * would print together sorts by its first selected line, and `--` separates groups.
  */
-import fs from 'node:fs';
 import { z } from 'zod';
+import { ContextGrouper, isGzipSync, readLinesBefore, readLinesFrom, type GrepLine, type Region } from '../src/grep/context.ts';
+import { checkPatterns, forEachLine, lineSelector, type LineSelector, type PatternOptions } from '../src/grep/match.ts';
+import { grepFormatter } from '../src/grep/output.ts';
+import { encodeGroup, FirstRecords, keyMiddle, sortKey } from '../src/grep/record.ts';
+import { carry, effectiveTime } from '../src/grep/time.ts';
 import { defineJob, type MapContext, type SortedJob, type SummaryJob } from '../src/mapreduce/job-definition.ts';
 
-const params = z.object({
-  pattern: z.string().min(1, 'grep needs a PATTERN'),
-  regex: z.boolean().default(false),
-  ignoreCase: z.boolean().default(false),
-  invert: z.boolean().default(false),
-  count: z.boolean().default(false),
-  withNode: z.boolean().default(false),
-});
+/** Above this -m, map tasks do not hold back their first lines (the root still stops at N). */
+const MAX_HELD_BACK = 10_000;
+
+const count = z.number().int().min(0);
+const params = z
+  .object({
+    pattern: z.string().optional(),
+    /** -e PATTERN, repeatable; with it, no positional PATTERN. */
+    patterns: z.array(z.string()).default([]),
+    regex: z.boolean().default(false),
+    ignoreCase: z.boolean().default(false),
+    invert: z.boolean().default(false),
+    count: z.boolean().default(false),
+    filesWithMatches: z.boolean().default(false),
+    onlyMatching: z.boolean().default(false),
+    maxCount: z.number().int().min(1).optional(),
+    after: count.optional(),
+    before: count.optional(),
+    context: count.optional(),
+    withNode: z.boolean().default(false),
+    withFilename: z.boolean().default(false),
+  })
+  .superRefine((p, ctx) => {
+    if (p.pattern === undefined && p.patterns.length === 0) ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'grep needs a PATTERN (or -e PATTERN)' });
+    if (p.pattern !== undefined && p.patterns.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['pattern'], message: `with -e, give every pattern with -e (there are no file arguments: '${p.pattern}' would be one)` });
+    }
+    if (p.count && p.maxCount !== undefined) ctx.addIssue({ code: 'custom', path: ['maxCount'], message: '-m limits the printed lines; with -c it is not supported' });
+    const bad = checkPatterns(patternOptions(p));
+    if (bad) ctx.addIssue({ code: 'custom', path: ['pattern'], message: bad });
+  });
 type Params = z.infer<typeof params>;
 
-/** Finds the lines of a chunk that match, calling `onLine(start, end)` once per line (end excludes \n). */
-type LineMatcher = (chunk: Buffer, onLine: (start: number, end: number) => void) => void;
-
-function lineEnd(chunk: Buffer, from: number): number {
-  const nl = chunk.indexOf(10, from);
-  return nl < 0 ? chunk.length : nl;
+function patternOptions(p: Params): PatternOptions {
+  return { patterns: p.patterns.length > 0 ? p.patterns : [p.pattern ?? ''], regex: p.regex, ignoreCase: p.ignoreCase, invert: p.invert };
 }
 
-function lineStart(chunk: Buffer, at: number): number {
-  return at === 0 ? 0 : chunk.lastIndexOf(10, at - 1) + 1;
+/** -A/-B with -C as the default of both, as in GNU grep. */
+function contextOf(p: Params): { after: number; before: number } {
+  return { after: p.after ?? p.context ?? 0, before: p.before ?? p.context ?? 0 };
 }
 
-function matcher(p: Params): LineMatcher {
-  if (!p.regex && !p.ignoreCase && !p.invert) {
-    // Hot path: a byte search over the raw chunk, no per-line work for lines that do not match.
-    const needle = Buffer.from(p.pattern, 'utf8');
-    return (chunk, onLine) => {
-      let pos = chunk.indexOf(needle);
-      while (pos >= 0) {
-        const start = lineStart(chunk, pos);
-        const end = lineEnd(chunk, pos);
-        onLine(start, end);
-        if (end >= chunk.length) return;
-        pos = chunk.indexOf(needle, end + 1);
-      }
-    };
+/** What a shard's map calls share: the selector, the key middle, and with context the grouper. */
+interface ShardState {
+  readonly select: LineSelector;
+  readonly middle: Buffer;
+  readonly first: FirstRecords | null;
+  emit: (key: Buffer, value: Buffer) => void;
+  readonly grouper: ContextGrouper | null;
+  /** Offset just past the last chunk seen (where reading on after the range starts). */
+  next: number;
+}
+
+const shards = new WeakMap<MapContext<Params>, ShardState>();
+
+function stateOf(ctx: MapContext<Params>, chunkOffset: number, emit: (key: Buffer, value: Buffer) => void): ShardState {
+  let st = shards.get(ctx);
+  if (st) {
+    st.emit = emit;
+    return st;
   }
-  const source = p.regex ? p.pattern : p.pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  // Lines are matched as Latin-1 text (one char per byte), so offsets stay byte offsets.
-  const re = new RegExp(Buffer.from(source, 'utf8').toString('latin1'), p.ignoreCase ? 'i' : '');
-  return (chunk, onLine) => {
-    const text = chunk.toString('latin1');
-    let start = 0;
-    while (start < text.length) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) end = text.length;
-      const hit = re.test(text.slice(start, end));
-      if (hit !== p.invert) onLine(start, end);
-      start = end + 1;
-    }
-  };
-}
-
-/** Per file being read: the time of the last line that had one (for lines without a time). */
-const carried = new WeakMap<MapContext<Params>, { time: number | undefined; next: number }>();
-
-/** Time of the nearest line with a readable time before byte `offset` of `file` (reads backwards). */
-function timeBefore(ctx: MapContext<Params>, offset: number): number {
-  if (offset <= 0) return 0;
-  const fd = fs.openSync(ctx.file, 'r');
-  try {
-    let end = offset;
-    const step = 64 * 1024;
-    for (let read = 0; end > 0 && read < 4 * 1024 * 1024; read += step) {
-      const start = Math.max(0, end - step);
-      const buf = Buffer.allocUnsafe(end - start);
-      fs.readSync(fd, buf, 0, buf.length, start);
-      let e = buf.length;
-      if (buf[e - 1] === 10) e--;
-      while (e > 0) {
-        const s = buf.lastIndexOf(10, e - 1) + 1;
-        if (s === 0 && start > 0) break; // a partial line: read further back
-        const t = ctx.timeOf(buf, s, e);
-        if (t !== undefined) return t;
-        e = s - 1;
-      }
-      end = start + (e > 0 ? e : 0);
-      if (start === 0) break;
-    }
-    return 0;
-  } catch {
-    return 0; // a gzip file: no random access; such lines sort first
-  } finally {
-    fs.closeSync(fd);
+  const p = ctx.params;
+  const { after, before } = contextOf(p);
+  const max = p.maxCount;
+  const first = max !== undefined && max <= MAX_HELD_BACK ? new FirstRecords(max) : null;
+  const middle = keyMiddle(ctx.node, ctx.file);
+  const out = (key: Buffer, value: Buffer, selected: number) => (first ? first.add(key, value, selected) : st!.emit(key, value));
+  const grouper = after > 0 || before > 0 ? new ContextGrouper(after, before, (g) => out(sortKey(middle, g.time, g.firstOffset), encodeGroup(g), g.selected)) : null;
+  st = { select: lineSelector(patternOptions(p)), middle, first, emit, grouper, next: chunkOffset };
+  shards.set(ctx, st);
+  if (grouper && chunkOffset > 0) {
+    // Replay the lines before the range: a group running into it began in an earlier task.
+    const { buf, start } = readLinesBefore(ctx.file, chunkOffset, after + before + 1);
+    pushLines(st, ctx, buf, start, 'before');
   }
+  return st;
 }
 
-/** Effective time of the line at [start, end): its own, else the nearest earlier one in the file. */
-function effectiveTime(ctx: MapContext<Params>, chunk: Buffer, chunkOffset: number, start: number, end: number): number {
-  const own = ctx.timeOf(chunk, start, end);
-  if (own !== undefined) return own;
-  let e = start - 1;
-  while (e > 0) {
-    const s = chunk.lastIndexOf(10, e - 1) + 1;
-    const t = ctx.timeOf(chunk, s, e);
-    if (t !== undefined) return t;
-    e = s - 1;
-  }
-  const c = carried.get(ctx);
-  if (c && c.next === chunkOffset && c.time !== undefined) return c.time;
-  return timeBefore(ctx, chunkOffset);
-}
-
-/** Remember the last readable time of a chunk for the next one. */
-function carry(ctx: MapContext<Params>, chunk: Buffer, chunkOffset: number): void {
-  let e = chunk.length;
-  if (e > 0 && chunk[e - 1] === 10) e--;
-  let time: number | undefined;
-  while (e > 0 && time === undefined) {
-    const s = chunk.lastIndexOf(10, e - 1) + 1;
-    time = ctx.timeOf(chunk, s, e);
-    e = s - 1;
-  }
-  const prev = carried.get(ctx);
-  carried.set(ctx, { time: time ?? (prev && prev.next === chunkOffset ? prev.time : undefined), next: chunkOffset + chunk.length });
-}
-
-/** The constant middle of a shard's keys (`node\0file\0`), made once per shard. */
-const middles = new WeakMap<MapContext<Params>, Buffer>();
-
-const TIME_BIAS = 2 ** 52;
-
-/** Sort key (time, node, file, offset), compared bytewise: big-endian numbers, NUL-ended names. */
-function sortKey(ctx: MapContext<Params>, time: number, offset: number): Buffer {
-  let middle = middles.get(ctx);
-  if (!middle) {
-    middle = Buffer.from(`${ctx.node}\0${ctx.file}\0`, 'utf8');
-    middles.set(ctx, middle);
-  }
-  const key = Buffer.allocUnsafe(16 + middle.length);
-  // Times are epoch ms; the bias keeps earlier-than-1970 values in order as unsigned numbers.
-  const t = Math.trunc(time) + TIME_BIAS;
-  key.writeUInt32BE(Math.floor(t / 2 ** 32), 0);
-  key.writeUInt32BE(t >>> 0, 4);
-  middle.copy(key, 8);
-  const at = 8 + middle.length;
-  key.writeUInt32BE(Math.floor(offset / 2 ** 32), at);
-  key.writeUInt32BE(offset >>> 0, at + 4);
-  return key;
-}
-
-function nodeOfKey(key: Buffer): string {
-  return key.toString('utf8', 8, key.indexOf(0, 8));
+/** Feeds every line of `buf` (at `offset` of the file) to the grouper; returns the selected ones. */
+function pushLines(st: ShardState, ctx: MapContext<Params>, buf: Buffer, offset: number, region: Region): number {
+  const selected = new Set<number>();
+  st.select(buf, (start, end) => {
+    if (ctx.accepts(buf, start, end)) selected.add(start);
+  });
+  forEachLine(buf, (start, end) => {
+    const line: GrepLine = { buf, start, end, offset: offset + start, selected: selected.has(start) };
+    st.grouper!.push(line, region, () => effectiveTime(ctx, buf, offset, start, end));
+  });
+  return selected.size;
 }
 
 const grepLines: SortedJob<Params> = {
@@ -160,21 +111,55 @@ const grepLines: SortedJob<Params> = {
   params,
   input: () => ({ lines: true }),
   mapSorted(chunk, chunkOffset, emit, ctx) {
-    const match = matcher(ctx.params);
+    const st = stateOf(ctx, chunkOffset, emit);
     let matched = 0;
-    match(chunk, (start, end) => {
-      if (!ctx.accepts(chunk, start, end)) return;
-      matched++;
-      const time = effectiveTime(ctx, chunk, chunkOffset, start, end);
-      emit(sortKey(ctx, time, chunkOffset + start), chunk.subarray(start, end));
-    });
+    if (st.grouper) matched = pushLines(st, ctx, chunk, chunkOffset, 'own');
+    else {
+      st.select(chunk, (start, end) => {
+        if (!ctx.accepts(chunk, start, end)) return;
+        matched++;
+        const key = sortKey(st.middle, effectiveTime(ctx, chunk, chunkOffset, start, end), chunkOffset + start);
+        const line = chunk.subarray(start, end);
+        if (st.first) st.first.add(key, line, 1);
+        else emit(key, line);
+      });
+    }
     carry(ctx, chunk, chunkOffset);
+    st.next = chunkOffset + chunk.length;
     ctx.count('matched', matched);
   },
-  formatValue(key, value, p) {
-    return p.withNode ? Buffer.concat([Buffer.from(`${nodeOfKey(key)}:`), value]) : value;
+  mapSortedEnd(emit, ctx) {
+    const st = shards.get(ctx);
+    if (!st) return;
+    st.emit = emit;
+    const grouper = st.grouper;
+    if (grouper?.ownsOpenGroup && !isGzipSync(ctx.file)) {
+      // Our last group may go on past the range: read on until it closes.
+      readLinesFrom(ctx.file, st.next, (buf, offset) => pushLines(st, ctx, buf, offset, 'after'), () => grouper.ownsOpenGroup);
+    }
+    grouper?.close();
+    st.first?.drain(emit);
+  },
+  createFormatter(p) {
+    return grepFormatter({ ...patternOptions(p), ...contextOf(p), onlyMatching: p.onlyMatching, withNode: p.withNode, withFilename: p.withFilename, maxCount: p.maxCount ?? 0 });
   },
 };
+
+/** Selected lines of a chunk (`-c`, `-l`), filters applied. */
+function countSelected(select: LineSelector, chunk: Buffer, ctx: MapContext<Params>): number {
+  let n = 0;
+  select(chunk, (start, end) => {
+    if (ctx.accepts(chunk, start, end)) n++;
+  });
+  return n;
+}
+
+const selectors = new WeakMap<MapContext<Params>, LineSelector>();
+function selectorOf(ctx: MapContext<Params>): LineSelector {
+  let s = selectors.get(ctx);
+  if (!s) selectors.set(ctx, (s = lineSelector(patternOptions(ctx.params))));
+  return s;
+}
 
 interface CountState {
   perNode: Record<string, number>;
@@ -188,11 +173,7 @@ const grepCount: SummaryJob<Params, CountState, { total: number; perNode: Record
   input: () => ({ lines: true }),
   create: () => ({ perNode: {} }),
   mapChunk(state, chunk, ctx) {
-    const match = matcher(ctx.params);
-    let n = 0;
-    match(chunk, (start, end) => {
-      if (ctx.accepts(chunk, start, end)) n++;
-    });
+    const n = countSelected(selectorOf(ctx), chunk, ctx);
     state.perNode[ctx.node] = (state.perNode[ctx.node] ?? 0) + n;
     ctx.count('matched', n);
   },
@@ -211,6 +192,7 @@ const grepCount: SummaryJob<Params, CountState, { total: number; perNode: Record
       tables: [
         {
           columns: ['node', 'matching lines'],
+          units: [undefined, 'count'],
           rows: [...nodes.map((n) => [n, result.perNode[n]!] as [string, number]), ['total', result.total]],
         },
       ],
@@ -218,21 +200,65 @@ const grepCount: SummaryJob<Params, CountState, { total: number; perNode: Record
   },
 };
 
+const grepFiles: SummaryJob<Params, { files: string[] }, { files: string[] }> = {
+  kind: 'summary',
+  name: 'grep',
+  description: 'the files (node:path) with a line that matches PATTERN',
+  params,
+  input: () => ({ lines: true }),
+  create: () => ({ files: [] }),
+  mapChunk(state, chunk, ctx) {
+    const name = `${ctx.node}:${ctx.file}`;
+    if (state.files.includes(name)) return;
+    if (countSelected(selectorOf(ctx), chunk, ctx) > 0) state.files.push(name);
+  },
+  merge(into, other) {
+    for (const f of other.files) if (!into.files.includes(f)) into.files.push(f);
+    return into;
+  },
+  finalize: (state) => ({ files: [...state.files].sort() }),
+  render: (result) => ({ json: result, text: result.files.join('\n') }),
+};
+
 export default defineJob<Params>({
   kind: 'family',
   name: 'grep',
-  description: 'search raw log lines on every node (fixed string; --regex, -i, -v, -c)',
+  description: 'search raw log lines on every node (fixed strings; -E for regular expressions)',
   params,
   cli: {
     positionals: ['pattern'],
     flags: {
+      e: { param: 'patterns', type: 'string', multiple: true, alias: 'regexp' },
       regex: { param: 'regex', type: 'boolean', alias: 'E' },
       i: { param: 'ignoreCase', type: 'boolean', alias: 'ignore-case' },
       v: { param: 'invert', type: 'boolean', alias: 'invert-match' },
       c: { param: 'count', type: 'boolean', alias: 'count' },
+      l: { param: 'filesWithMatches', type: 'boolean', alias: 'files-with-matches' },
+      o: { param: 'onlyMatching', type: 'boolean', alias: 'only-matching' },
+      m: { param: 'maxCount', type: 'number', alias: 'max-count' },
+      A: { param: 'after', type: 'number', alias: 'after-context' },
+      B: { param: 'before', type: 'number', alias: 'before-context' },
+      C: { param: 'context', type: 'number', alias: 'context' },
+      H: { param: 'withFilename', type: 'boolean', alias: 'with-filename' },
       'with-node': { param: 'withNode', type: 'boolean' },
     },
-    usage: 'grep [-i] [-v] [-c] [--regex] [--with-node] PATTERN',
+    usage: 'grep [-ivclo] [-E] [-m N] [-A N] [-B N] [-C N] [-H] [--with-node] PATTERN | -e PATTERN…',
+    help: `  PATTERN                a fixed string (as grep -F); '' matches every line
+  -e, --regexp PATTERN   a pattern (repeatable: a line matches if any does)
+  -E, --regex            patterns are regular expressions (JavaScript syntax)
+  -i, --ignore-case      ignore case
+  -v, --invert-match     select the lines that do not match
+  -c, --count            count the selected lines, per node and in total
+  -l, --files-with-matches  the files with a selected line, as node:path
+  -o, --only-matching    print only the matching parts, one per line
+  -m, --max-count N      stop after N selected lines in all (the first N in the run's order)
+  -A/-B/-C N             N lines of context after / before / around each selected line;
+                         '--' between groups, each group in order of its first selected line
+  -H, --with-filename    prefix node:path:offset: (node:path-offset- on context lines)
+  --with-node            prefix node: (node- on context lines)
+Output order: (time, node, path, offset); a line with no readable time takes the time of the
+line before it in its file.
+`,
   },
-  select: (p) => (p.count ? grepCount : grepLines),
+  select: (p) => (p.count ? grepCount : p.filesWithMatches ? grepFiles : grepLines),
 });

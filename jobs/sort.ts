@@ -6,14 +6,19 @@
  * merged by its own reducer, and the ranges concatenate in order.
  */
 import { z } from 'zod';
-import { isFieldName, NUMERIC_FIELDS, type FieldName } from '../src/logs/index.ts';
+import { isFieldName, NUMERIC_FIELDS, unknownFieldMessage, type FieldName } from '../src/logs/index.ts';
 import { defineJob, type MapContext } from '../src/mapreduce/job-definition.ts';
 
 const params = z.object({
   by: z
     .string()
     .min(1, 'sort needs --by FIELD')
-    .refine((v) => v.split(',').every((f) => isFieldName(f.trim()) && f.trim() !== 'line'), { message: 'unknown field (e.g. time, status, bytes, path, host)' }),
+    .superRefine((v, ctx) => {
+      for (const f of v.split(',').map((x) => x.trim())) {
+        if (f === 'line') ctx.addIssue({ code: 'custom', message: "sort cannot sort by the raw 'line'" });
+        else if (!isFieldName(f)) ctx.addIssue({ code: 'custom', message: unknownFieldMessage(f) });
+      }
+    }),
   desc: z.boolean().default(false),
   /** Key ranges (reducers); default one per node. */
   ranges: z.number().int().min(1).max(1000).optional(),

@@ -8,12 +8,14 @@
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../src/errors.ts';
-import { detachString, isFieldName, NUMERIC_FIELDS, type FieldName } from '../src/logs/index.ts';
+import { detachString, isFieldName, NUMERIC_FIELDS, unknownFieldMessage, type FieldName } from '../src/logs/index.ts';
 import { defineJob } from '../src/mapreduce/job-definition.ts';
 import { topK } from '../src/sketches/index.ts';
 
 const params = z.object({
-  field: z.string().refine((f) => isFieldName(f), { message: 'top needs a field name (status, method, path, host, userAgent, referer, vhost, header:NAME, …)' }),
+  field: z.string().superRefine((f, ctx) => {
+    if (!isFieldName(f)) ctx.addIssue({ code: 'custom', message: unknownFieldMessage(f) });
+  }),
   limit: z.number().int().min(1).max(1_000_000).default(10),
 });
 type Params = z.infer<typeof params>;
@@ -123,7 +125,7 @@ export default defineJob<Params, State, TopResult>({
     return {
       json: result,
       text,
-      tables: [{ columns: [result.field, 'count', '%'], rows: result.rows.map((r) => [r.value, r.count, Number((r.share * 100).toFixed(2))]) }],
+      tables: [{ columns: [result.field, 'count', '%'], units: [undefined, 'count', '%'], rows: result.rows.map((r) => [r.value, r.count, Number((r.share * 100).toFixed(2))]) }],
     };
   },
 });

@@ -6,7 +6,6 @@
  * per server (JSON Lines) with typed results. With several servers, text output puts a
  * `# host:port` line before each server's replies.
  */
-import { parseArgs } from 'node:util';
 import { AdminClient } from '../client/admin-client.ts';
 import { AdminError } from '../errors.ts';
 import {
@@ -16,6 +15,7 @@ import {
   parseStatus,
   parseWorkers,
 } from '../protocol/admin.ts';
+import { parseFlags } from './conventions.ts';
 import { formatCliError, type CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
@@ -34,7 +34,9 @@ ${SERVER_FLAGS_HELP}
   --getpid                  server process id
   --cancel-job HANDLE       remove a queued job
   --create-function FUNC    create a function
-  --drop-function FUNC      drop a function with no workers and no jobs
+  --drop-function FUNC      remove a function no worker serves and no job of it runs: its
+                            queued jobs fail (waiting clients get WORK_FAIL, background jobs
+                            leave the queue); refused while a worker or a running job has it
   --shutdown                stop the server (geartrain server; gearmand 1.1.15+ refuses)
   --admin-token T           send 'auth T' first (else GEARTRAIN_ADMIN_TOKEN): geartrain server
                             accepts state-changing commands from other hosts only after it
@@ -75,13 +77,7 @@ const okValue = (reply: string) => {
 };
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  let flags: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false }>>['values'];
-  try {
-    flags = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
-  } catch (err) {
-    io.stderr.write(formatCliError('geartrain admin', err) + '\n');
-    return 2;
-  }
+  const flags = parseFlags('geartrain admin', { args: argv, options: OPTIONS }).values;
   if (flags.help) {
     io.stdout.write(HELP);
     return 0;

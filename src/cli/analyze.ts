@@ -12,7 +12,8 @@ import { parseLogSource } from '../logs/log-sources.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
 import { JobServer } from '../server/index.ts';
 import type { CliIO } from './io.ts';
-import { runWith } from './run.ts';
+import { parseFlags } from './conventions.ts';
+import { commonFor, jobOptions, loadJobForCli, runWith } from './run.ts';
 
 export const summary = 'analyze log files on this machine, no server or node to start (--html report)';
 
@@ -22,31 +23,62 @@ Runs the analyze job over FILE… (plain or .gz, globs allowed) with an embedded
 node, one map task per core. Same panels and numbers as \`geartrain run analyze\` on a cluster.
 
   --format F             LogFormat nickname or string of the files (default combined)
-  --job JOB              another built-in summary job instead of analyze (e.g. top, count)
+  --job JOB [ARGS]       another built-in summary job instead of analyze, with its own arguments
+                         after it (e.g. --job top duration, --job count --by status)
   --html FILE            write the self-contained HTML report
   --since/--until/--where/--vhost, --json, --csv, --out FILE, and analyze's own flags
-  (geartrain run analyze -H) work as with \`geartrain run\`.
+  (geartrain run analyze -H) work as with \`geartrain run\`; flags may come anywhere.
+  -H, --help             this help
 `;
 
-export async function run(argv: string[], io: CliIO): Promise<number> {
-  if (argv.includes('-H') || argv.includes('--help')) {
-    io.stdout.write(HELP);
-    return 0;
-  }
-  // Split the arguments: files (positionals before any flag value), --format, --job; the rest goes to run.
-  const files: string[] = [];
-  const rest: string[] = [];
+/**
+ * FILE… are the arguments before `--job J`; those after it are J's own (`--job top duration`).
+ * Which flags take a value comes from run's table and J's, so `--funnel /,/x` needs no '='.
+ */
+async function splitArguments(argv: readonly string[]): Promise<{ files: string[]; format: string; job: string; rest: string[]; help: boolean }> {
   let format = 'combined';
   let job = 'analyze';
-  const takesValue = new Set(['--since', '--until', '--where', '--vhost', '--out', '--html', '--limit', '--request-key', '--visitor', '--timezone', '--tz', '--site-host', '--static-ext', '--by', '--split-bytes', '--field']);
+  let jobAt = Infinity;
+  const others: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--format') format = argv[++i] ?? '';
-    else if (a === '--job') job = argv[++i] ?? '';
-    else if (a.startsWith('-')) {
-      rest.push(a);
-      if (takesValue.has(a) && i + 1 < argv.length) rest.push(argv[++i]!);
-    } else files.push(a);
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    if (flag !== '--format' && flag !== '--job') {
+      others.push(a);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new InvalidArgumentError(`${flag} needs a value (try: geartrain analyze -H)`, { field: flag.slice(2) });
+    if (flag === '--format') format = value;
+    else {
+      job = value;
+      jobAt = others.length;
+    }
+  }
+  const loaded = await loadJobForCli(job);
+  const jobFlags = jobOptions('cli' in loaded ? loaded.cli : undefined).options;
+  const { values, tokens } = parseFlags('geartrain analyze', {
+    args: others,
+    options: { ...commonFor(jobFlags), ...jobFlags },
+    allowPositionals: true,
+    tokens: true,
+  });
+  const files: string[] = [];
+  const fileIndexes = new Set<number>();
+  for (const t of tokens) {
+    if (t.kind === 'positional' && t.index < jobAt) {
+      files.push(t.value);
+      fileIndexes.add(t.index);
+    }
+  }
+  return { files, format, job, rest: others.filter((_, i) => !fileIndexes.has(i)), help: values.help === true };
+}
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { files, format, job, rest, help } = await splitArguments(argv);
+  if (help) {
+    io.stdout.write(HELP);
+    return 0;
   }
   if (files.length === 0) throw new InvalidArgumentError('give the log files to analyze (geartrain analyze access.log*)', { field: 'FILE' });
   const compiled = compileLogFormat(format);
@@ -61,7 +93,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const { port } = await server.listen();
     const servers = [`127.0.0.1:${port}`];
     node = await startLogNode({ servers, name: 'local', sources, dataDir, format: compiled, concurrency: os.availableParallelism(), logService: { pollMs: 0 } });
-    return await runWith([job, ...rest, '--wait-nodes', '1'], io, { servers, command: 'geartrain analyze' });
+    return await runWith([job, ...rest], io, { servers, command: 'geartrain analyze', waitNodes: 1 });
   } finally {
     await node?.close().catch(() => {});
     server.destroy();

@@ -8,15 +8,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../dist-mode.ts';
 import { ProcessFailedError, TimeoutError } from '../errors.ts';
 import { writeLog, generateLog } from '../logs/index.ts';
 import { runJob } from '../mapreduce/coordinator.ts';
 import { renderReport } from '../report/index.ts';
 import { JobServer } from '../server/index.ts';
+import { parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
-import { formatBytes, formatDuration, formatTable } from './render.ts';
+import { formatBytes, formatDuration } from '../report/format.ts';
+import { textTable } from '../report/table.ts';
 
 export const summary = 'run the whole system locally on generated logs (server, 3 nodes, ingestion, grep, analyze, report)';
 
@@ -27,6 +28,7 @@ const HELP = `usage: geartrain demo [--lines N] [--out report.html] [--keep]
   --lines N      lines of generated log per node (default 150000)
   --out FILE     where to write the HTML report (default ./report.html)
   --keep         keep the temp directory (logs, node data) and print its path
+  -H, --help     this help
 `;
 
 interface Proc {
@@ -57,7 +59,7 @@ function exited(p: Proc): Promise<number | null> {
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { lines: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'H' } } });
+  const { values } = parseFlags('geartrain demo', { args: argv, options: { lines: { type: 'string' }, out: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'H' } } });
   if (values.help) {
     io.stdout.write(HELP);
     return 0;
@@ -113,7 +115,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     say('');
     const t = result.totals;
     io.stdout.write(
-      formatTable({
+      textTable({
         title: 'Summary',
         columns: ['measure', 'value'],
         rows: [
@@ -125,7 +127,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
         ],
       }) + '\n',
     );
-    io.stdout.write(formatTable({ title: 'Top pages', columns: ['page', 'hits'], rows: result.requests.rows.slice(0, 5).map((r) => [r.key, r.hits]) }) + '\n');
+    io.stdout.write(textTable({ title: 'Top pages', columns: ['page', 'hits'], rows: result.requests.rows.slice(0, 5).map((r) => [r.key, r.hits]) }) + '\n');
     say(`report      ${out} (data: ${out.replace(/\.html?$/, '')}.json)`);
   } finally {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');

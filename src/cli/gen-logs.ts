@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import { writeLog } from '../logs/index.ts';
+import { parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
 
 export const summary = 'write a realistic generated access log (seeded; for demos, tests, benchmarks)';
@@ -15,11 +15,11 @@ const HELP = `usage: geartrain gen-logs FILE [flags]      (FILE ending in .gz is
   --days D           days of traffic (default 7)
   --invalid-rate R   share of invalid lines (default 0.001)
   --odd-rate R       share of odd but valid lines (default 0.002)
-  -H, --help
+  -H, --help         this help
 `;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags('geartrain gen-logs', {
     args: argv,
     allowPositionals: true,
     options: {

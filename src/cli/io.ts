@@ -6,7 +6,7 @@ export interface CliIO {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
-  /** Resolves when the user asks the command to stop (SIGINT/SIGTERM). */
+  /** Aborted when the user asks the command to stop; its reason is 'SIGINT' or 'SIGTERM'. */
   readonly signal: AbortSignal;
 }
 
@@ -16,9 +16,8 @@ export function processIO(): CliIO {
     if (err.code === 'EPIPE') process.exit(0);
   });
   const ac = new AbortController();
-  const stop = () => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', () => ac.abort('SIGINT'));
+  process.once('SIGTERM', () => ac.abort('SIGTERM'));
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: ac.signal };
 }
 

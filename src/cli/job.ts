@@ -13,7 +13,6 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { Client } from '../client/client.ts';
 import type { Job } from '../client/job.ts';
 import { Worker } from '../client/worker.ts';
@@ -21,6 +20,7 @@ import { refusalCodeOf } from '../client/tls-errors.ts';
 import type { JobContext, WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError, JobExceptionError, JobFailedError, NoServersError } from '../errors.ts';
 import { ingestSealer } from '../mapreduce/task-auth.ts';
+import { EXIT, interruptedStatus, parseFlags } from './conventions.ts';
 import { formatCliError, type CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
@@ -74,7 +74,7 @@ type Flags = ReturnType<typeof parse>['values'];
 type TlsSetting = ReturnType<typeof resolveTls> | false;
 
 function parse(argv: string[]) {
-  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  return parseFlags('geartrain job', { args: argv, options: OPTIONS, allowPositionals: true });
 }
 
 function intFlag(value: string | undefined, flag: string, min: number): number | undefined {
@@ -84,13 +84,7 @@ function intFlag(value: string | undefined, flag: string, min: number): number |
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (err) {
-    io.stderr.write(formatCliError('geartrain job', err) + '\n');
-    return 2;
-  }
+  const parsed = parse(argv);
   const flags = parsed.values;
   if (flags.help) {
     io.stdout.write(HELP);
@@ -206,10 +200,10 @@ async function runClient(flags: Flags, functions: string[], positionals: string[
   } catch (err) {
     client.destroy();
     io.stderr.write(formatCliError('geartrain job', err) + '\n');
-    return 1;
+    return io.signal.aborted ? interruptedStatus(io.signal) : EXIT.FAILURE;
   }
   await client.close();
-  return failed ? 1 : 0;
+  return failed ? EXIT.FAILURE : EXIT.OK;
 }
 
 // ---------------------------------------------------------------- worker mode

@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { AdminClient } from '../client/admin-client.ts';
 import type { WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError } from '../errors.ts';
@@ -17,6 +16,7 @@ import { parseLogSource } from '../logs/log-sources.ts';
 import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS } from '../logs/log-service.ts';
 import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
+import { parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 import { checkNodePermissions } from '../mapreduce/job-gate.ts';
@@ -111,7 +111,7 @@ function holdAfterStore(env: NodeJS.ProcessEnv): ((job: WorkerJob) => Promise<vo
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags('geartrain node', {
     args: argv,
     strict: true,
     allowPositionals: false,

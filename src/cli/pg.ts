@@ -2,9 +2,9 @@
  * `geartrain pg install|uninstall`: put pgGearman's SQL functions (gman_do, gman_do_background, …)
  * into a PostgreSQL database, or take them out. docs/sql.md is the guide.
  */
-import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import { installGearmanFunctions, installScript, uninstallGearmanFunctions, uninstallScript, type PgInstallOptions } from '../pg/index.ts';
+import { parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers } from './servers.ts';
 
@@ -22,11 +22,11 @@ const HELP = `usage: geartrain pg install   [--url URL] [--schema NAME] [--serve
   --servers H:P[,H:P]  job servers used when a session sets none (else GEARMAN_SERVERS /
                        GEARMAN_SERVER, else 127.0.0.1:4730); geartrain.servers overrides it
   --dry-run            print the SQL script (for psql -f) instead of running it
-  -H, --help
+  -H, --help           this help
 `;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags('geartrain pg', {
     args: argv,
     allowPositionals: true,
     options: {

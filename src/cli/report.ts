@@ -4,10 +4,10 @@
  * network is needed to open it.
  */
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import { reportInputSchema } from '../report/report-input.ts';
 import { renderReportFromRun } from '../report/render-report.ts';
+import { parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
 
 export const summary = 'render the HTML report of a run from its --json output';
@@ -29,7 +29,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags('geartrain report', {
     args: argv,
     options: { out: { type: 'string', short: 'o' }, title: { type: 'string' }, help: { type: 'boolean', short: 'H' } },
     allowPositionals: true,

@@ -1,19 +1,26 @@
 import fs from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import { builtinJobNames, builtinJobPath, importJobFile } from '../mapreduce/job-loader.ts';
 import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
 import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
 import { bundleJobFile } from '../mapreduce/ship-code.ts';
+import { didYouMean } from '../suggest.ts';
+import { EXIT, parseFlags } from './conventions.ts';
+import { fieldsHelp } from './fields.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
-import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
+import { ProgressMeter } from './progress.ts';
+import { checkOut, isCsvDirectory, runSummary, writeCsvFiles, writeResult } from './run-output.ts';
 import { renderReport } from '../report/index.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'run a map/reduce job over the logs of every node';
 
-const COMMON: NonNullable<ParseArgsConfig['options']> = {
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Flags of every run, whatever the job; they may come anywhere on the line. */
+export const COMMON: Options = {
   ...SERVER_OPTIONS,
   since: { type: 'string' },
   until: { type: 'string' },
@@ -52,10 +59,14 @@ function help(jobs: string[]): string {
 built-in jobs: ${jobs.join(', ')}   (geartrain run JOB -H for a job's arguments)
 
 ${SERVER_FLAGS_HELP}
-  --since T, --until T   ISO 8601 date or date-time (with an offset or Z; else the logs' zone)
+  --since T, --until T   ISO 8601 date or date-time (with an offset or Z; else the logs' zone);
+                         --until is exclusive, but a date alone includes that day (--until 2026-10-03
+                         ends at the start of 2026-10-04)
   --where EXPR           e.g. 'status>=500 and path~^/api/' (= != < <= > >= ~ !~, and/or/not, parentheses)
   --vhost NAME           only this virtual host (globs allowed)
-  --json | --csv         machine-readable output; --out FILE writes it to a file
+  --json | --csv         machine-readable output; --csv writes every table ('# Title' sections when
+                         there are several); --out FILE writes to a file, --csv --out DIR/ one
+                         file per table (DIR/status-codes.csv, DIR/funnel.csv, …)
   --html FILE            also write the result as a self-contained HTML report
   --fan-in F             partials merged per reduce task (default 8)
   --retries N            attempts per task after the first (default 3)
@@ -69,12 +80,22 @@ ${SERVER_FLAGS_HELP}
   --memory-budget B      map output bytes a task holds before spilling a sorted run (default 64 MiB)
   --mapper CMD / --mapper-function NAME / --combiner CMD / --reducer CMD / --output DIR
   -q, --quiet            no progress bar
+  -H, --help             this help (with JOB: the job's arguments and the fields)
+
+Flags may come before or after JOB and its arguments. Exit status: 0 ok, 1 failure, 2 usage error,
+3 incomplete result (a node's shards could not be read; --allow-partial makes it 0), 130 interrupted.
 `;
 }
 
-async function loadJobForCli(name: string): Promise<AnyJob> {
+export async function loadJobForCli(name: string): Promise<AnyJob> {
   const isFile = name.includes('/') || /\.(m?[jt]s)$/.test(name);
-  if (!isFile) return importJobFile(builtinJobPath(name));
+  if (!isFile) {
+    const builtin = builtinJobNames();
+    if (!builtin.includes(name)) {
+      throw new InvalidArgumentError(`unknown job '${name}'${didYouMean(name, builtin)} (built-in jobs: ${builtin.join(', ')}; or give a job file path)`, { field: 'job' });
+    }
+    return importJobFile(builtinJobPath(name));
+  }
   // Bundle as the nodes will get it, then load the bundle to read its parameters.
   const code = await bundleJobFile(name);
   const tmp = `${fs.mkdtempSync('/tmp/geartrain-cli-')}/job.mjs`;
@@ -86,8 +107,8 @@ async function loadJobForCli(name: string): Promise<AnyJob> {
   }
 }
 
-function jobOptions(cli: CliSpec | undefined): { options: NonNullable<ParseArgsConfig['options']>; toParam: Map<string, { param: string; type: string; multiple: boolean }> } {
-  const options: NonNullable<ParseArgsConfig['options']> = {};
+export function jobOptions(cli: CliSpec | undefined): { options: Options; toParam: Map<string, { param: string; type: string; multiple: boolean }> } {
+  const options: Options = {};
   const toParam = new Map<string, { param: string; type: string; multiple: boolean }>();
   for (const [flag, spec] of Object.entries(cli?.flags ?? {})) {
     const names = [flag, ...(spec.alias ? [spec.alias] : [])];
@@ -106,15 +127,6 @@ function jobOptions(cli: CliSpec | undefined): { options: NonNullable<ParseArgsC
   return { options, toParam };
 }
 
-function progressLine(p: RunProgress, startedAt: number): string {
-  const frac = p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : p.tasksTotal > 0 ? p.tasksDone / p.tasksTotal : 0;
-  const width = 24;
-  const filled = Math.round(frac * width);
-  const elapsed = Date.now() - startedAt;
-  const eta = frac > 0.02 && p.phase === 'map' ? ` ETA ${formatDuration((elapsed / frac) * (1 - frac))}` : '';
-  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${p.phase} ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} tasks ${p.tasksDone}/${p.tasksTotal} (${p.tasksRunning} running${p.retries ? `, ${p.retries} retried` : ''})${eta}   `;
-}
-
 export async function run(argv: string[], io: CliIO): Promise<number> {
   return runWith(argv, io, {});
 }
@@ -124,23 +136,92 @@ export interface RunContext {
   readonly servers?: readonly string[];
   /** Name used in messages (`geartrain run` or `geartrain analyze`). */
   readonly command?: string;
+  /** Nodes to wait for before planning (analyze's embedded node). */
+  readonly waitNodes?: number;
+}
+
+const STREAMING_FLAGS = ['--mapper', '--mapper-function', '--combiner', '--reducer'];
+
+/** Whether `-x` (a single letter) of `options` takes a value. */
+function shortTakesValue(options: Options, letter: string): boolean {
+  return Object.values(options).some((o) => o.short === letter && o.type === 'string');
+}
+
+/**
+ * Index of the job's name in `argv`: the first argument that is neither a flag nor the value of a
+ * common flag, so common flags may come first (`geartrain run -p 4741 grep -c X`); -1 if none.
+ */
+export function jobArgumentIndex(argv: readonly string[], options: Options = COMMON): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') return i + 1 < argv.length ? i + 1 : -1;
+    if (a.startsWith('--')) {
+      if (!a.includes('=') && options[a.slice(2)]?.type === 'string') i++;
+      continue;
+    }
+    if (a.startsWith('-') && a.length > 1) {
+      // -abc: the first letter that takes a value takes the rest, or the next argument.
+      for (let k = 1; k < a.length; k++) {
+        if (!shortTakesValue(options, a[k]!)) continue;
+        if (k === a.length - 1) i++;
+        break;
+      }
+      continue;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/** COMMON without the short letters the job uses for itself (grep's -H is --with-filename). */
+export function commonFor(jobFlags: Options): Options {
+  const taken = new Set(Object.values(jobFlags).map((o) => o.short).filter((x) => x !== undefined));
+  const out: Options = {};
+  for (const [name, o] of Object.entries(COMMON)) {
+    if (o.short !== undefined && taken.has(o.short)) {
+      const { short: _, ...rest } = o;
+      out[name] = rest;
+    } else out[name] = o;
+  }
+  return out;
+}
+
+/** How the user names a parameter: its positional (`PATTERN`), else its flag (`-m`, `--by`). */
+function flagOf(cli: CliSpec | undefined, param: string): string {
+  if (cli?.positionals?.includes(param)) return param.toUpperCase();
+  const name = Object.entries(cli?.flags ?? {}).find(([, spec]) => spec.param === param)?.[0] ?? param;
+  return name.length === 1 ? `-${name}` : `--${name}`;
+}
+
+/** `geartrain run JOB -H`: usage, description, the job's own help, the fields. */
+function jobHelp(job: AnyJob, command: string, helpFlag: string): string {
+  const own = job.cli?.help ? `\n${job.cli.help.replace(/\n?$/, '\n')}` : '';
+  return (
+    `usage: ${command} ${job.cli?.usage ?? job.name} [flags]\n  ${job.description}\n${own}\n` +
+    `  ${helpFlag.padEnd(22)} this help; the flags every job takes: ${command} -H\n\n` +
+    fieldsHelp()
+  );
 }
 
 export async function runWith(argv: string[], io: CliIO, context: RunContext): Promise<number> {
   const command = context.command ?? 'geartrain run';
-  const first = argv[0];
-  const streaming = first === undefined || first.startsWith('-');
-  if (first === undefined || (streaming && (argv.includes('-H') || argv.includes('--help')) && !argv.includes('--mapper'))) {
+  const at = jobArgumentIndex(argv);
+  const streaming = at < 0 && argv.some((a) => STREAMING_FLAGS.includes(a.split('=')[0]!));
+  if (at < 0 && !streaming) {
+    // No job: a flag error (`run -h` with no HOST) says so; else the help, an error without -H.
+    const { values } = parseFlags(command, { args: argv, options: COMMON, allowPositionals: true });
     io.stdout.write(help(builtinJobNames()));
-    return first === undefined ? 2 : 0;
+    return values.help ? EXIT.OK : EXIT.USAGE;
   }
-  const job = streaming ? null : await loadJobForCli(first);
-  const rest = streaming ? argv : argv.slice(1);
+  const first = at >= 0 ? argv[at]! : '';
+  const job = at >= 0 ? await loadJobForCli(first) : null;
+  const rest = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
   const { options: jobFlags, toParam } = jobOptions(job && 'cli' in job ? job.cli : undefined);
-  const { values, positionals } = parseArgs({ args: rest, options: { ...COMMON, ...jobFlags }, allowPositionals: true, strict: true });
+  const common = commonFor(jobFlags);
+  const { values, positionals } = parseFlags(job ? `${command} ${first}` : command, { args: rest, options: { ...common, ...jobFlags }, allowPositionals: true });
   if (values.help) {
-    io.stdout.write(job ? `usage: geartrain run ${job.cli?.usage ?? job.name}\n  ${job.description}\n` : help(builtinJobNames()));
-    return 0;
+    io.stdout.write(job ? jobHelp(job, command, common.help!.short ? '-H, --help' : '--help') : help(builtinJobNames()));
+    return EXIT.OK;
   }
 
   // Job parameters: positionals in order, then flags.
@@ -157,7 +238,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     if (v === undefined) continue;
     if (target.type === 'number') {
       const n = Number(v);
-      if (!Number.isFinite(n)) throw new InvalidArgumentError(`--${key} expects a number, got '${String(v)}'`, { field: key });
+      if (!Number.isFinite(n)) throw new InvalidArgumentError(`${key.length === 1 ? '-' : '--'}${key} expects a number, got '${String(v)}'`, { field: key });
       params[target.param] = n;
     } else params[target.param] = v;
   }
@@ -168,7 +249,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     if (!checked.success) {
       const issue = checked.error.issues[0]!;
       const field = issue.path.join('.') || 'arguments';
-      const flag = job.cli?.positionals?.includes(field) ? field.toUpperCase() : `--${field}`;
+      const flag = flagOf(job.cli, field);
       throw new InvalidArgumentError(`${job.name}: ${flag}: ${params[field] === undefined ? 'missing' : issue.message} (usage: geartrain run ${job.cli?.usage ?? job.name})`, { field });
     }
   }
@@ -194,7 +275,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     fanIn: intFlag(str('fan-in'), 'fan-in', 8, 2),
     retries: intFlag(str('retries'), 'retries', 3),
     taskTimeoutMs: intFlag(str('task-timeout'), 'task-timeout', 60, 1) * 1000,
-    ...(str('wait-nodes') ? { waitNodes: intFlag(str('wait-nodes'), 'wait-nodes', 1, 1) } : {}),
+    ...(str('wait-nodes') ? { waitNodes: intFlag(str('wait-nodes'), 'wait-nodes', 1, 1) } : context.waitNodes ? { waitNodes: context.waitNodes } : {}),
     allowPartial: !!values['allow-partial'],
     speculative: !values['no-speculation'],
     ...(str('split-bytes') ? { splitBytes: intFlag(str('split-bytes'), 'split-bytes', 0, 1024 * 1024) } : {}),
@@ -210,17 +291,16 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   };
 
   const tty = !!io.stderr.isTTY && !values.quiet && !values.json;
-  const startedAt = Date.now();
-  let lastDraw = 0;
   if (tty) {
+    const meter = new ProgressMeter();
     (options as { onProgress?: (p: RunProgress) => void }).onProgress = (p) => {
-      const now = Date.now();
-      if (now - lastDraw < 100 && p.phase === 'map') return;
-      lastDraw = now;
-      io.stderr.write(progressLine(p, startedAt));
+      const line = meter.line(p);
+      if (line !== null) io.stderr.write(line);
     };
   }
-  const sink: NodeJS.WritableStream = str('out') ? fs.createWriteStream(str('out')!) : io.stdout;
+  checkOut(str('out'), !!values.csv);
+  const csvDir = values.csv && isCsvDirectory(str('out')) ? str('out')! : null;
+  const sink: NodeJS.WritableStream = str('out') && !csvDir ? fs.createWriteStream(str('out')!) : io.stdout;
   const machine = !!values.json || !!values.csv;
   if (!machine && !options.outputDir) {
     // Sorted and streaming output goes out in large chunks, honouring back-pressure.
@@ -234,18 +314,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     if (tty) io.stderr.write('\r\x1b[K');
   }
 
-  if (values.json) {
-    const { lines, ...rest } = report;
-    const body = { ...rest, result: report.rendered?.json ?? report.result, ...(lines ? { lines: lines.map((l) => l.toString('utf8')) } : {}) };
-    sink.write(JSON.stringify(body, null, 2) + '\n');
-  } else if (values.csv) {
-    const table = report.rendered?.tables?.[0];
-    if (table) sink.write(formatCsv(table));
-    else for (const l of report.lines ?? []) sink.write(l.toString('utf8') + '\n');
-  } else if (report.rendered) {
-    if (report.rendered.text) sink.write(report.rendered.text + '\n');
-    for (const t of report.rendered.tables ?? []) sink.write(formatTable(t) + '\n');
-  }
+  if (csvDir && report.rendered?.tables?.length) writeCsvFiles(csvDir, report.rendered.tables);
+  else writeResult(report, values.json ? 'json' : values.csv ? 'csv' : 'text', sink);
   if (sink !== io.stdout) await new Promise<void>((r) => (sink as fs.WriteStream).end(() => r()));
   if (str('html')) {
     fs.writeFileSync(
@@ -258,6 +328,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
         job: report.job,
         partial: report.partial,
         missing: report.missing,
+        ...(report.rendered?.tables ? { tables: report.rendered.tables } : {}),
       }),
     );
   }
@@ -269,11 +340,6 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   if (badLines > 0 && !values.json && !tty) {
     io.stderr.write(`${command}: ${badLines} of ${report.counters.lines_read ?? badLines} line(s) could not be parsed (see 'stats.samples' in --json output; check the nodes' --format)\n`);
   }
-  if (tty || (!values.quiet && !values.json && io.stderr.isTTY)) {
-    const bad = report.counters.bad_lines ?? 0;
-    io.stderr.write(
-      `${report.job}: ${formatBytes(report.bytes)} on ${report.nodes.length} node(s), ${report.tasks.map} map and ${report.tasks.reduce} reduce tasks${report.tasks.retried ? ` (${report.tasks.retried} retried)` : ''}${report.tasks.speculative ? ` (${report.tasks.speculative} straggler(s) copied, ${report.tasks.speculativeWon} copy won)` : ''}, ${bad} bad line(s), ${formatDuration(report.timings.total)}\n`,
-    );
-  }
-  return 0;
+  if (tty) io.stderr.write(runSummary(report));
+  return EXIT.OK;
 }

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import { lineLogger, silentLogger, type Logger } from '../logger.ts';
 import { JobServer, type JobServerOptions } from '../server/index.ts';
@@ -13,6 +12,7 @@ import { splitList } from '../server/function-pattern.ts';
 import type { CliIO } from './io.ts';
 import { resolveTls, type TlsFlagNames } from './servers.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
+import { parseFlags } from './conventions.ts';
 
 export const summary = 'run a Gearman job server (gearmand-compatible)';
 
@@ -95,9 +95,8 @@ class LogFile {
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { rest, hooks } = takeHookFlags(argv);
-  const { values } = parseArgs({
+  const { values } = parseFlags('geartrain server', {
     args: rest,
-    strict: true,
     allowPositionals: false,
     options: {
       port: { type: 'string', short: 'p' },

@@ -8,13 +8,13 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { Client } from '../client/client.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { lineLogger } from '../logger.ts';
 import { DEFAULT_BATCH_LINES, DEFAULT_BATCH_MS, Shipper } from '../logs/ship.ts';
 import { ingestSealer } from '../mapreduce/task-auth.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
+import { parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
@@ -45,7 +45,7 @@ Apache: CustomLog "|/usr/bin/geartrain ship -f logger --spool /var/spool/geartra
 `;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags('geartrain ship', {
     args: argv,
     strict: true,
     allowPositionals: false,

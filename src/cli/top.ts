@@ -5,14 +5,14 @@
  * clients and memory. `--once` prints one snapshot and exits; otherwise the screen refreshes
  * until `q`, Ctrl-C or SIGTERM.
  */
-import { parseArgs } from 'node:util';
 import { AdminClient } from '../client/admin-client.ts';
 import type { FunctionStatus, PriorityStatus, WorkerInfo } from '../protocol/admin.ts';
 import { isTaskFunction } from '../server/http/runs.ts';
 import type { StatusJson } from '../server/http/status.ts';
 import { ConnectionError, InvalidArgumentError } from '../errors.ts';
+import { parseFlags } from './conventions.ts';
 import { formatCliError, type CliIO } from './io.ts';
-import { formatBytes } from './render.ts';
+import { formatBytes } from '../report/format.ts';
 import { resolveServers, SERVER_FLAGS_HELP, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'live view of job servers: functions, workers, throughput, map/reduce runs';
@@ -335,13 +335,7 @@ function checkUrl(u: string): string {
 }
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
-  let flags: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false }>>['values'];
-  try {
-    flags = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
-  } catch (err) {
-    io.stderr.write(`geartrain top: ${(err as Error).message}\n(try: geartrain top -H)\n`);
-    return 2;
-  }
+  const flags = parseFlags('geartrain top', { args: argv, options: OPTIONS }).values;
   if (flags.help) {
     io.stdout.write(HELP);
     return 0;

@@ -1,45 +1,10 @@
 /**
- * The one place where record field names are defined and documented.
+ * The one place where record field names are defined and documented: `FIELD_DOCS` below is what
+ * `geartrain fields` and every job's help print.
  *
- * A parser made by `LogFormat.createParser(fields)` returns records holding exactly the requested
- * fields. Which directives feed a field (first present wins):
- *
- * | field              | type   | directives                        | notes                                                        |
- * |--------------------|--------|-----------------------------------|--------------------------------------------------------------|
- * | `host`             | string | `%h`, else `%a`                   | client address or resolved name; never escaped by Apache     |
- * | `ip`               | string | `%a`, else `%h`                   | client IP (`%{c}a` gives `peerIp`)                           |
- * | `peerIp`           | string | `%{c}a`                           | address of the TCP peer (a proxy, with mod_remoteip)         |
- * | `localIp`          | string | `%A`                              |                                                              |
- * | `ident`            | string | `%l`                              | `-` when absent (kept as logged)                             |
- * | `user`             | string | `%u`                              | `-` when absent; Apache's `""` (empty user) reads as `''`    |
- * | `time`             | number | `%t`, `%{…}t`                     | epoch milliseconds, UTC                                      |
- * | `tzOffset`         | number | `%t`, `%{…%z…}t`                  | the logged zone in minutes east of UTC (`-0700` → -420)      |
- * | `request`          | string | `%r`                              | the request line, unescaped                                  |
- * | `method`           | string | `%m`, else from `%r`              | `''` when the request line has no method (`-`, TLS bytes)    |
- * | `path`             | string | `%U`, else from `%r`              | request target without the query; the whole `%r` when it cannot be split |
- * | `query`            | string | `%q`, else from `%r`              | without the leading `?`; `''` when absent                    |
- * | `protocol`         | string | `%H`, else from `%r`              | e.g. `HTTP/1.1`; `''` when absent                            |
- * | `status`           | number | `%>s`, `%s`, `%<s`                | always present in a valid line                               |
- * | `bytes`            | number | `%b`, else `%B`, else `%O`        | response bytes; `-` reads as 0                               |
- * | `bytesSent`        | number | `%O`                              | bytes sent including headers (mod_logio)                     |
- * | `bytesReceived`    | number | `%I`                              | bytes received including headers (mod_logio)                 |
- * | `bytesTransferred` | number | `%S`                              | `%I` + `%O` (mod_logio)                                      |
- * | `duration`         | number | `%D`, else `%T` / `%{ms}T` / `%{us}T` | microseconds (`%T` has a resolution of one second)       |
- * | `vhost`            | string | `%v`, else `%V`                   |                                                              |
- * | `port`             | number | `%p`, `%{canonical}p`, `%{local}p`| server port                                                  |
- * | `remotePort`       | number | `%{remote}p`                      |                                                              |
- * | `pid`              | number | `%P`, `%{pid}P`                   |                                                              |
- * | `filename`         | string | `%f`                              |                                                              |
- * | `connectionStatus` | string | `%X`                              | `X`, `+` or `-`                                              |
- * | `referer`          | string | `%{Referer}i`                     | `-` when the header was absent                               |
- * | `userAgent`        | string | `%{User-Agent}i`                  | `-` when absent, `''` when present but empty                 |
- * | `header:<Name>`    | string | `%{Name}i`                        | any other request header; names match case-insensitively     |
- * | `responseHeader:<Name>` | string | `%{Name}o`                   |                                                              |
- * | `env:<VAR>`        | string | `%{VAR}e`                         |                                                              |
- * | `note:<NAME>`      | string | `%{NAME}n`                        |                                                              |
- * | `cookie:<NAME>`    | string | `%{NAME}C`                        |                                                              |
- * | `line`             | string | (always)                          | the raw line as a binary string: `Buffer.from(line, 'latin1')` gives its bytes back |
- * | `offset`           | number | (always)                          | byte offset of the line in its file, when the caller knows it, else -1 |
+ * A parser made by `LogFormat.createParser(fields)` returns records holding the requested fields
+ * (derived ones with the fields they come from). Which directives feed a field, first present
+ * wins, is in each entry's `from`.
  *
  * String fields are unescaped when they are extracted (`\"`, `\\`, `\xhh`, `\n`, …), and only for the
  * fields a parser was asked for; a line without a backslash or a non-ASCII byte costs nothing extra.
@@ -49,6 +14,8 @@
  * Strings in records may share memory with their line (V8 sliced strings): a job that keeps
  * millions of distinct values for long can copy them with `detachString()`.
  */
+
+import { didYouMean } from '../suggest.ts';
 
 /** Every field name with a fixed spelling. */
 export const FIXED_FIELDS = [
@@ -85,6 +52,14 @@ export const FIXED_FIELDS = [
 
 export type FixedFieldName = (typeof FIXED_FIELDS)[number];
 
+/**
+ * Fields computed from others when a parser is asked for them (logs/derived-fields.ts), so a
+ * job that does not ask pays nothing.
+ */
+export const DERIVED_FIELDS = ['day', 'hour', 'statusClass', 'browser', 'os', 'device', 'bot'] as const;
+
+export type DerivedFieldName = (typeof DERIVED_FIELDS)[number];
+
 /** Prefixes of the generic fields: `header:X-Forwarded-For`, `env:UNIQUE_ID`, … */
 export const GENERIC_FIELD_PREFIXES = ['header:', 'responseHeader:', 'env:', 'note:', 'cookie:'] as const;
 
@@ -95,7 +70,7 @@ export type GenericFieldName =
   | `note:${string}`
   | `cookie:${string}`;
 
-export type FieldName = FixedFieldName | GenericFieldName;
+export type FieldName = FixedFieldName | DerivedFieldName | GenericFieldName;
 
 /** Types of the fields of a record. */
 export interface LogRecordFields {
@@ -128,16 +103,23 @@ export interface LogRecordFields {
   userAgent: string;
   line: string;
   offset: number;
+  day: string;
+  hour: number;
+  statusClass: string;
+  browser: string;
+  os: string;
+  device: string;
+  bot: string;
 }
 
 /** The value type of any field name, generic ones included. */
-export type FieldValue<F extends FieldName> = F extends FixedFieldName ? LogRecordFields[F] : string;
+export type FieldValue<F extends FieldName> = F extends keyof LogRecordFields ? LogRecordFields[F] : string;
 
 /** A record holding the fields `F`. */
 export type LogRecord<F extends FieldName = FieldName> = { [K in F]: FieldValue<K> };
 
 /** Fields whose values are numbers; the others are strings. */
-export const NUMERIC_FIELDS: ReadonlySet<string> = new Set<FixedFieldName>([
+export const NUMERIC_FIELDS: ReadonlySet<string> = new Set<FixedFieldName | DerivedFieldName>([
   'time',
   'tzOffset',
   'status',
@@ -150,17 +132,89 @@ export const NUMERIC_FIELDS: ReadonlySet<string> = new Set<FixedFieldName>([
   'remotePort',
   'pid',
   'offset',
+  'hour',
 ]);
 
-const FIXED_SET: ReadonlySet<string> = new Set(FIXED_FIELDS);
+/** Fixed and derived field names (generic ones have a prefix and any name). */
+export const FIELD_NAMES: readonly string[] = [...FIXED_FIELDS, ...DERIVED_FIELDS];
 
-/** True for a fixed field name or a generic one with a non-empty name after its prefix. */
+const FIXED_SET: ReadonlySet<string> = new Set(FIELD_NAMES);
+
+export function isDerivedField(name: string): name is DerivedFieldName {
+  return (DERIVED_FIELDS as readonly string[]).includes(name);
+}
+
+/** True for a fixed or derived field name, or a generic one with a non-empty name after its prefix. */
 export function isFieldName(name: string): name is FieldName {
   if (FIXED_SET.has(name)) return true;
   for (const prefix of GENERIC_FIELD_PREFIXES) {
     if (name.startsWith(prefix) && name.length > prefix.length) return true;
   }
   return false;
+}
+
+/** What `geartrain fields` prints for one field name (or one generic prefix). */
+export interface FieldDoc {
+  readonly name: string;
+  readonly type: 'string' | 'number';
+  readonly example: string;
+  /** Where the value comes from: directives, or the fields a derived one is computed from. */
+  readonly from: string;
+  readonly about: string;
+  readonly derived?: true;
+}
+
+const doc = (name: string, type: FieldDoc['type'], example: string, from: string, about: string): FieldDoc => ({ name, type, example, from, about });
+const derived = (name: DerivedFieldName, type: FieldDoc['type'], example: string, from: string, about: string): FieldDoc => ({ ...doc(name, type, example, from, about), derived: true });
+
+/** Every field `count --by`, `top`, `sort --by` and `--where` accept, in the order they are listed. */
+export const FIELD_DOCS: readonly FieldDoc[] = [
+  doc('host', 'string', '203.0.113.7', '%h, else %a', 'client address or resolved name; never escaped by Apache'),
+  doc('ip', 'string', '203.0.113.7', '%a, else %h', 'client IP'),
+  doc('peerIp', 'string', '10.0.0.2', '%{c}a', 'address of the TCP peer (a proxy, with mod_remoteip)'),
+  doc('localIp', 'string', '10.0.0.5', '%A', 'address the request came in on'),
+  doc('ident', 'string', '-', '%l', 'identd answer, - when absent (kept as logged)'),
+  doc('user', 'string', 'alice', '%u', "authenticated user, - when absent; Apache's \"\" reads as ''"),
+  doc('time', 'number', '1759312800000', '%t, %{…}t', 'epoch milliseconds, UTC (--where time>=…)'),
+  doc('tzOffset', 'number', '120', '%t, %{…%z…}t', 'the logged zone in minutes east of UTC (-0700 is -420)'),
+  doc('request', 'string', 'GET /cart?id=7 HTTP/1.1', '%r', 'the request line, unescaped'),
+  doc('method', 'string', 'POST', '%m, else from %r', "'' when the request line has none (-, TLS bytes)"),
+  doc('path', 'string', '/cart', '%U, else from %r', 'request target without the query; the whole %r when it cannot be split'),
+  doc('query', 'string', 'id=7', '%q, else from %r', "without the leading ?; '' when absent"),
+  doc('protocol', 'string', 'HTTP/1.1', '%H, else from %r', "'' when absent"),
+  doc('status', 'number', '404', '%>s, %s, %<s', 'always present in a valid line'),
+  doc('bytes', 'number', '5120', '%b, else %B, else %O', 'response bytes; - reads as 0'),
+  doc('bytesSent', 'number', '5480', '%O', 'bytes sent including headers (mod_logio)'),
+  doc('bytesReceived', 'number', '712', '%I', 'bytes received including headers (mod_logio)'),
+  doc('bytesTransferred', 'number', '6192', '%S', '%I + %O (mod_logio)'),
+  doc('duration', 'number', '1500', '%D, else %T, %{ms}T, %{us}T', 'microseconds (%T has a resolution of one second)'),
+  doc('vhost', 'string', 'www.example.com', '%v, else %V', 'virtual host'),
+  doc('port', 'number', '443', '%p, %{canonical}p, %{local}p', 'server port'),
+  doc('remotePort', 'number', '51234', '%{remote}p', 'client port'),
+  doc('pid', 'number', '4242', '%P, %{pid}P', 'process id of the child that served the request'),
+  doc('filename', 'string', '/var/www/index.html', '%f', 'file served'),
+  doc('connectionStatus', 'string', '+', '%X', 'X (aborted), + (kept alive) or - (closed)'),
+  doc('referer', 'string', 'https://www.example.com/', '%{Referer}i', '- when the header was absent'),
+  doc('userAgent', 'string', 'Mozilla/5.0 (X11; Linux x86_64) …', '%{User-Agent}i', "- when absent, '' when present but empty"),
+  doc('header:NAME', 'string', '198.51.100.4', '%{NAME}i', 'any other request header (header:X-Forwarded-For); names match case-insensitively'),
+  doc('responseHeader:NAME', 'string', 'text/html', '%{NAME}o', 'a response header (responseHeader:Content-Type)'),
+  doc('env:VAR', 'string', 'Zc3Rk0x1', '%{VAR}e', 'an environment variable (env:UNIQUE_ID)'),
+  doc('note:NAME', 'string', '87', '%{NAME}n', 'a note from another module (note:ratio)'),
+  doc('cookie:NAME', 'string', 'b1946ac9', '%{NAME}C', 'a cookie of the request (cookie:session)'),
+  doc('line', 'string', '(the raw line)', 'every line', 'the raw line as a binary string'),
+  doc('offset', 'number', '81920', 'every line', 'byte offset of the line in its file'),
+  derived('day', 'string', '2026-10-01', 'time, tzOffset', 'date in the logged zone, as the line shows it'),
+  derived('hour', 'number', '14', 'time, tzOffset', 'hour 0-23 in the logged zone'),
+  derived('statusClass', 'string', '4xx', 'status', '1xx … 5xx'),
+  derived('browser', 'string', 'Chrome', 'userAgent', 'Chrome, Firefox, Safari, Mobile Safari, Edge, …, Crawler, Other, Unknown'),
+  derived('os', 'string', 'Android', 'userAgent', 'Windows, macOS, iOS, Android, Linux, …, Crawler, Unknown'),
+  derived('device', 'string', 'mobile', 'userAgent', 'desktop, mobile, tablet, bot or unknown'),
+  derived('bot', 'string', 'true', 'userAgent', 'true for crawlers and automated clients (curl, scanners), else false'),
+];
+
+/** Why a name is not a field, with the nearest field name when there is a close one. */
+export function unknownFieldMessage(name: string): string {
+  return `unknown field '${name}'${didYouMean(name, FIELD_NAMES)} (geartrain fields lists them)`;
 }
 
 /**

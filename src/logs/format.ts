@@ -1,8 +1,9 @@
 import { LogFormatError } from '../errors.ts';
-import { FIXED_FIELDS, isFieldName, type FieldName, type LogRecord } from './fields.ts';
+import { createRecordParser, derivedFrom } from './derived-fields.ts';
+import { FIXED_FIELDS, isDerivedField, isFieldName, type FieldName, type LogRecord } from './fields.ts';
 import type { Directive, DirectiveKind, FieldSource, FormatLayout } from './format-layout.ts';
 import { compileFormatter } from './format-record.ts';
-import { LogParser, type ParserOptions } from './parser.ts';
+import type { LogParser, ParserOptions } from './parser.ts';
 import { compileTimePattern } from './strftime.ts';
 
 /**
@@ -292,6 +293,7 @@ class CompiledLogFormat implements LogFormat {
   }
 
   provides(field: string): boolean {
+    if (isDerivedField(field)) return derivedFrom(field).every((f) => f === 'tzOffset' || this.provides(f));
     return this.#sources.has(lookupKey(field));
   }
 
@@ -305,7 +307,7 @@ class CompiledLogFormat implements LogFormat {
   }
 
   createParser<F extends FieldName>(fields: readonly F[] | 'all', options?: ParserOptions): LogParser<F> {
-    return new LogParser<F>(this, fields === 'all' ? (this.fields as readonly F[]) : fields, options);
+    return createRecordParser<F>(this, fields === 'all' ? (this.fields as readonly F[]) : fields, options);
   }
 
   format(record: Partial<LogRecord>): string {

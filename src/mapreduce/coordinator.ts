@@ -574,7 +574,9 @@ class Run {
   }
 
   /** Progress of a task, from whichever of its copies is furthest along. */
-  #taskProgress(task: PlannedTask, done: number): void {
+  #taskProgress(task: PlannedTask, reported: number): void {
+    // A file that grew since planning reports more than planned: never count past the plan.
+    const done = Math.min(reported, task.bytes);
     const before = this.taskBytes.get(task.taskId) ?? 0;
     if (done <= before) return;
     this.taskBytes.set(task.taskId, done);
@@ -918,11 +920,19 @@ class Run {
     const collected = !this.o.output && !this.o.outputChunk;
     if (this.def && this.def.kind === 'sorted') {
       const job = this.def as SortedJob;
+      const format = job.createFormatter?.(this.params) ?? ((key: Buffer, value: Buffer) => (job.formatValue ? job.formatValue(key, value, this.params) : value));
+      let ended = false;
       // One run, or one per key range: ranges are in key order, so reading them in turn is sorted.
       for (const part of final) {
+        if (ended) break;
         await mergeRunChunks([fetchChunks(part.ref, src)], async (buf, _start, keyStart, keyEnd, end) => {
-          const value = buf.subarray(keyEnd, end);
-          await emit(job.formatValue ? job.formatValue(buf.subarray(keyStart, keyEnd), value, this.params) : value);
+          const line = format(buf.subarray(keyStart, keyEnd), buf.subarray(keyEnd, end));
+          if (line === null) {
+            ended = true;
+            return false;
+          }
+          if (line !== undefined) await emit(line);
+          return true;
         });
       }
       await out.flush();

@@ -15,7 +15,8 @@
  *   not (path=/static/* or status=304)
  */
 import { InvalidArgumentError } from '../errors.ts';
-import { isFieldName, NUMERIC_FIELDS, type FieldName, type LogRecord } from '../logs/index.ts';
+import { FIELD_NAMES, isFieldName, NUMERIC_FIELDS, type FieldName, type LogRecord } from '../logs/index.ts';
+import { didYouMean } from '../suggest.ts';
 import { hasWildcard, wildcardRegExp } from '../wildcard.ts';
 import type { FilterSpec } from './wire.ts';
 
@@ -113,7 +114,7 @@ export function parseWhere(expr: string): WhereNode {
       return inner;
     }
     if (t.kind !== 'word') throw whereError(`expected a field name at column ${t.pos + 1}`);
-    if (!isFieldName(t.text)) throw whereError(`unknown field '${t.text}' at column ${t.pos + 1}`);
+    if (!isFieldName(t.text)) throw whereError(`unknown field '${t.text}' at column ${t.pos + 1}${didYouMean(t.text, FIELD_NAMES)} (geartrain fields lists them)`);
     i++;
     const op = peek();
     if (op?.kind !== 'op') throw whereError(`expected an operator (= != < <= > >= ~ !~) after '${t.text}'`);
@@ -250,6 +251,8 @@ export function compileFilter(spec: FilterSpec): RecordFilter {
 /**
  * Parse `--since`/`--until`: an ISO 8601 date (`2026-10-01`) or date-time with an offset or `Z`.
  * A value without a zone is read in `defaultOffsetMinutes` (the logs' zone), UTC if unknown.
+ * `--until` is exclusive, and a date alone includes that day: `--until 2026-10-03` ends at the
+ * start of 2026-10-04.
  */
 export function parseTimeBound(value: string, field: 'since' | 'until', defaultOffsetMinutes = 0): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?(Z|[+-]\d{2}:?\d{2})?$/.exec(value.trim());
@@ -267,5 +270,6 @@ export function parseTimeBound(value: string, field: 'since' | 'until', defaultO
   if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d)) {
     throw new InvalidArgumentError(`--${field}: '${value}' is not a real date`, { field });
   }
-  return ms - offset * 60_000;
+  const wholeDay = field === 'until' && m[4] === undefined ? 86_400_000 : 0;
+  return ms + wholeDay - offset * 60_000;
 }

@@ -12,6 +12,7 @@
  */
 import type { z } from 'zod';
 import type { FieldName, LogRecord, ParseStats } from '../logs/index.ts';
+import type { Table } from '../report/table.ts';
 
 /** What map functions get besides the data. */
 export interface MapContext<P> {
@@ -28,17 +29,12 @@ export interface MapContext<P> {
   timeOf(line: Buffer, start: number, end: number): number | undefined;
 }
 
-/** Table output: one header row, then rows. */
-export interface Table {
-  readonly columns: readonly string[];
-  readonly rows: readonly (readonly (string | number)[])[];
-  readonly title?: string;
-}
+export type { ColumnUnit, Table } from '../report/table.ts';
 
 export interface RenderedResult {
   /** For `--json`; defaults to the finalized result itself. */
   readonly json?: unknown;
-  /** Tables for the terminal and `--csv` (the first one). */
+  /** Tables for the terminal, `--csv` (every one) and the report. */
   readonly tables?: readonly Table[];
   /** Free text for the terminal, printed before the tables. */
   readonly text?: string;
@@ -58,6 +54,8 @@ export interface CliSpec {
   /** Flags: `{ i: { param: 'ignoreCase', type: 'boolean' }, by: { param: 'by', type: 'string' } }`. */
   readonly flags?: Readonly<Record<string, { readonly param: string; readonly type: 'boolean' | 'string' | 'number'; readonly alias?: string; readonly multiple?: boolean }>>;
   readonly usage?: string;
+  /** What `geartrain run JOB -H` prints after the usage and description: the flags, one per line. */
+  readonly help?: string;
 }
 
 interface JobBase<P> {
@@ -100,8 +98,19 @@ export interface SortedJob<P = unknown> extends JobBase<P> {
    * written by R reducers at once instead of merged into one run; the parts concatenate in order.
    */
   readonly rangePartitions?: (params: P, nodes: number) => number;
+  /**
+   * Called after the last chunk of each shard (with `mapSorted`), to emit what the job held back
+   * until it knew the shard was done (grep's last context group, its first lines for -m).
+   */
+  mapSortedEnd?(emit: (key: Buffer, value: Buffer) => void, ctx: MapContext<P>): void;
   /** Render one output value as a line (default: the value's bytes). */
   formatValue?(key: Buffer, value: Buffer, params: P): Buffer;
+  /**
+   * Instead of `formatValue`: a formatter made once per run at the root, given every record in
+   * order. It returns the output (one or more lines, without the last newline), undefined to print
+   * nothing for this record, or null to end the output there (the merge stops: grep -m).
+   */
+  createFormatter?(params: P): (key: Buffer, value: Buffer) => Buffer | undefined | null;
 }
 
 /** Records grouped by key across nodes (sessions, click paths). */

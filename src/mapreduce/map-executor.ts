@@ -209,6 +209,10 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
         await spill();
         progress(chunk.length);
       }
+      if (job.mapSortedEnd) {
+        job.mapSortedEnd(emit, ctx);
+        await spill();
+      }
     }
     refs = ranged ? await ranged.finish() : [await single!.finish()];
   } else {

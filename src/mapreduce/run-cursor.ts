@@ -77,7 +77,7 @@ function cursorLess(a: RunCursor, ai: number, b: RunCursor, bi: number): boolean
  */
 export async function mergeRunChunks(
   sources: readonly AsyncIterable<Buffer>[],
-  onRecord: (buf: Buffer, start: number, keyStart: number, keyEnd: number, end: number) => void | Promise<void>,
+  onRecord: (buf: Buffer, start: number, keyStart: number, keyEnd: number, end: number) => void | boolean | Promise<void | boolean>,
 ): Promise<number> {
   const cursors = sources.map((s) => new RunCursor(s));
   const heap: number[] = [];
@@ -101,7 +101,8 @@ export async function mergeRunChunks(
     while (heap.length > 0) {
       const c = cursors[heap[0]!]!;
       const p = onRecord(c.buf, c.start, c.keyStart, c.keyEnd, c.valueEnd);
-      if (p) await p;
+      // false (or a promise of it) ends the merge early.
+      if ((p instanceof Promise ? await p : p) === false) break;
       count++;
       if (await c.next()) siftDown(0);
       else {

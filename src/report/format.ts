@@ -1,4 +1,7 @@
-/** Text formatting for the HTML report: escaping, numbers, bytes, percentages. */
+/**
+ * Text formatting shared by the terminal and the HTML report, so both say the same thing: numbers,
+ * bytes (binary units), percentages, durations; escaping for HTML.
+ */
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -36,11 +39,26 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
+/** A percentage 0..100 → "81.4 %"; tiny ones show as "< 0.1 %". */
+export function formatPercent(percent: number): string {
+  if (!Number.isFinite(percent)) return '–';
+  if (percent > 0 && percent < 0.1) return '< 0.1 %';
+  return `${percent.toFixed(1)} %`;
+}
+
 /** A share 0..1 → "12.3 %"; tiny shares show as "< 0.1 %". */
 export function formatShare(share: number): string {
-  if (!Number.isFinite(share)) return '–';
-  if (share > 0 && share < 0.001) return '< 0.1 %';
-  return `${(share * 100).toFixed(1)} %`;
+  return formatPercent(share * 100);
+}
+
+/** Milliseconds → "850 ms", "12.3 s", "4 min 05 s", "2 h 03 min". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
 }
 
 /** Microseconds → "850 µs", "12.3 ms", "1.20 s". */
@@ -51,10 +69,11 @@ export function formatMicros(us: number): string {
   return `${(us / 1_000_000).toFixed(2)} s`;
 }
 
-/** Formats a value of a unit the result names (bytes, µs, or a plain count). */
+/** Formats a value of a unit the result names (bytes, µs, %, or a plain count). */
 export function formatUnit(value: number, unit: string): string {
   if (unit === 'bytes') return formatBytes(value);
   if (unit === 'µs' || unit === 'us') return formatMicros(value);
+  if (unit === '%') return formatPercent(value);
   return formatNumber(value);
 }
 

@@ -21,6 +21,7 @@ import {
 } from '../weblog/index.ts';
 import { barTable, columnChart, stackedBar, type BarRow, type Mark } from './charts.ts';
 import { esc, formatBytes, formatNumber, formatShare, formatUnit, printable } from './format.ts';
+import { htmlTable, type Table } from './table.ts';
 
 /** What the report renders: the `--json` document of a run (result plus run facts). */
 export interface ReportData {
@@ -572,7 +573,12 @@ function runPanel(d: ReportData): Panel | undefined {
 }
 
 /** Every panel the data supports, in reading order. */
-export function buildPanels(d: ReportData): Panel[] {
+/** A job's own tables, laid out as the terminal shows them (one table renderer for both). */
+function tablePanels(d: ReportData, tables: readonly Table[]): Panel[] {
+  return tables.map((t, i) => ({ id: `table-${i + 1}`, title: t.title ?? (d.job ? `${d.job}` : 'Result'), wide: true, html: htmlTable(t) }));
+}
+
+export function buildPanels(d: ReportData, tables?: readonly Table[]): Panel[] {
   const out: Panel[] = [];
   const push = (p: Panel | undefined) => {
     if (p) out.push(p);
@@ -589,7 +595,9 @@ export function buildPanels(d: ReportData): Panel[] {
   }
   push(distributionPanel(d, 'responseSizes', 'Response sizes'));
   push(distributionPanel(d, 'latency', 'Latency'));
-  out.push(...genericPanels(d));
+  // A result no panel knows (grep -c, a user's job): the job's own tables, as the terminal shows them.
+  const generic = genericPanels(d);
+  out.push(...(generic.length === 0 && tables?.length && !('definitions' in d.result) ? tablePanels(d, tables) : generic));
   push(badLinesPanel(d));
   push(definitionsPanel(d) ?? clicksDefinitionsPanel(d));
   push(runPanel(d));

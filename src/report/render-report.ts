@@ -8,6 +8,7 @@ import { GEARTRAIN_VERSION } from '../version.ts';
 import { esc, jsonForScript } from './format.ts';
 import { buildPanels, type Panel, type ReportData } from './panels.ts';
 import type { ReportInput } from './report-input.ts';
+import type { Table } from './table.ts';
 
 export interface RenderReportOptions {
   /** Page title; default from the job and the period. */
@@ -22,6 +23,8 @@ export interface RenderReportOptions {
   readonly missing?: ReportData['missing'];
   /** Shown in the header; default now. */
   readonly generatedAt?: Date;
+  /** The job's own tables (as the terminal shows them), for results without panels of their own. */
+  readonly tables?: readonly Table[];
 }
 
 const CSS = `
@@ -140,7 +143,7 @@ export function renderReport(result: unknown, options: RenderReportOptions = {})
     ...(options.partial !== undefined ? { partial: options.partial } : {}),
     ...(options.missing ? { missing: options.missing } : {}),
   };
-  const panels = buildPanels(data);
+  const panels = buildPanels(data, options.tables);
   const title = options.title ?? defaultTitle(data);
   const generated = (options.generatedAt ?? new Date()).toISOString().replace('T', ' ').slice(0, 16);
   const nav = panels.map((p) => `<a href="#${esc(p.id.replace(/[^A-Za-z0-9_-]/g, '-'))}">${esc(p.title)}</a>`).join('');

@@ -17,7 +17,7 @@ import { refusedPort } from '../helpers/ports.ts';
 
 const STACK = /^\s+at .+:\d+/m;
 /** How to list a command's flags: the hint for an unknown or incomplete flag. */
-const helpHint = (cmd: string) => new RegExp(`geartrain ${cmd} (-H|--help)`);
+const helpHint = (cmd: string) => new RegExp(`geartrain ${cmd}( \\w+)? (-H|--help)`);
 
 interface Case {
   readonly args: readonly string[];
@@ -122,7 +122,7 @@ test('run: unknown jobs, missing and invalid job parameters, bad flags', async (
     { args: ['run', 'nosuchjob', ...p], says: /built-in jobs: .*count/ },
     { args: ['run', './no/such/job.ts', ...p], says: /does not exist/ },
     { args: ['run', 'count', ...p], says: /--by/ },
-    { args: ['run', 'count', '--by', 'nosuchfield', ...p], says: /field names/ },
+    { args: ['run', 'count', '--by', 'nosuchfield', ...p], says: /unknown field 'nosuchfield' .*geartrain fields/ },
     { args: ['run', 'count', '--by', 'status', '--limit', 'abc', ...p], says: /--limit expects a number/ },
     { args: ['run', 'count', '--by', 'status', '--limit', '-3', ...p], says: /--limit/ },
     { args: ['run', 'count', '--by', 'status', '--since', 'yesterday', ...p], says: /ISO 8601/ },

@@ -65,7 +65,7 @@ test.serial('shipped code is refused: without --allow-code, without a secret on 
   t.regex(c.stderr, /signature does not match this node's secret/);
 
   const unsigned = await run(t, otherSecret.servers, [JOB], { GEARTRAIN_SECRET: '' });
-  t.is(unsigned.code, 1);
+  t.is(unsigned.code, 2, 'a usage error: the secret is missing');
   t.regex(unsigned.stderr, /set GEARTRAIN_SECRET/);
 });
 

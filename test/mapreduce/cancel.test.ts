@@ -22,7 +22,7 @@ function running(pattern: string): boolean {
 /** --allow-exec needs the cluster secret. */
 const SECRET = 'cancel-test-secret-0123456789';
 
-test.serial('SIGINT to geartrain run cancels the tasks running on the nodes', async (t) => {
+test.serial('SIGINT to geartrain run cancels the tasks running on the nodes and exits 130', async (t) => {
   const dir = tempDir(t);
   const server = await startServerProcess(t, ['-q', 'memory', '-p', '0']);
   const log = path.join(dir, 'a.log');
@@ -36,7 +36,7 @@ test.serial('SIGINT to geartrain run cancels the tasks running on the nodes', as
   await waitFor(() => running(mapper), 'the mapper command running on the node', 20_000);
   run.kill('SIGINT');
   const code = await run.exited();
-  t.is(code, 1);
+  t.is(code, 130, 'exit status 130 after Ctrl-C');
   t.regex(run.stderrText(), /cancelled/);
   await waitFor(() => !running(mapper), 'the mapper command killed by the cancel', 10_000);
   let status = '';

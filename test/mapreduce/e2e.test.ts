@@ -2,7 +2,7 @@
  * End to end, every piece a separate process: a job server (geartrain's, or two real gearmand),
  * three `geartrain node` processes over generated logs, and the coordinator (`geartrain run`).
  * Reference answers come from tools that share no code with src/: GNU grep, awk, sort, and a
- * short Python script for grep's promised order.
+ * short Python script that puts GNU grep's output in the grep job's promised order.
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import { startGearmand } from '../helpers/gearmand.ts';
 import { spawnGeartrain, startNode, startServerProcess, tempDir } from '../helpers/cluster.ts';
 import type { ExecutionContext } from 'ava';
 
-const REF = path.join(import.meta.dirname, 'reference', 'grep_order.py');
+const REF = path.join(import.meta.dirname, 'reference', 'grep_groups.py');
 
 interface Cluster {
   servers: string;
@@ -56,7 +56,7 @@ async function run(t: ExecutionContext, c: Cluster, args: string[]): Promise<{ c
 }
 
 function referenceOrder(pattern: string, files: { node: string; file: string }[], invert = false): string {
-  return execFileSync('python3', [REF, ...(invert ? ['-v'] : []), pattern, ...files.map((f) => `${f.node}=${f.file}`)], { maxBuffer: 1 << 28 }).toString('latin1');
+  return execFileSync('python3', [REF, ...files.map((f) => `${f.node}=${f.file}`), '--', '-F', ...(invert ? ['-v'] : []), pattern], { maxBuffer: 1 << 28 }).toString('latin1');
 }
 
 for (const kind of ['geartrain', 'gearmand'] as const) {
@@ -109,10 +109,10 @@ test.serial('a bad --where is refused before any task runs, naming the problem',
   const files = await generate(t, dir, { lines: 100 });
   const c = await startCluster(t, 'geartrain', files.slice(0, 1), dir);
   const r = await run(t, c, ['count', '--by', 'status', '--where', 'stat>=500']);
-  t.is(r.code, 1);
+  t.is(r.code, 2, 'a usage error');
   t.regex(r.stderr, /unknown field 'stat'/);
   t.notRegex(r.stderr, /\n\s+at /, 'no stack trace');
   const unknown = await run(t, c, ['nosuchjob']);
-  t.is(unknown.code, 1);
+  t.is(unknown.code, 2, 'a usage error');
   t.regex(unknown.stderr, /unknown job 'nosuchjob'/);
 });

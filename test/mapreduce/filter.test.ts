@@ -35,12 +35,15 @@ test('--where errors name what is wrong and where', (t) => {
   t.truthy(parseWhere('not not status=1'));
 });
 
-test('--since/--until take ISO dates and date-times, with or without a zone', (t) => {
+test('--since/--until take ISO dates and date-times, with or without a zone; --until DATE includes that day', (t) => {
   t.is(parseTimeBound('2026-10-01', 'since'), Date.UTC(2026, 9, 1));
   t.is(parseTimeBound('2026-10-01T12:30:00Z', 'since'), Date.UTC(2026, 9, 1, 12, 30));
   t.is(parseTimeBound('2026-10-01T12:30:00+02:00', 'since'), Date.UTC(2026, 9, 1, 10, 30));
   // Without a zone: the logs' zone (here -07:00).
   t.is(parseTimeBound('2026-10-01T00:00', 'until', -420), Date.UTC(2026, 9, 1, 7, 0));
+  // --until is exclusive, but a date alone includes that day.
+  t.is(parseTimeBound('2026-10-03', 'until'), Date.UTC(2026, 9, 4));
+  t.is(parseTimeBound('2026-10-03', 'until', 120), Date.UTC(2026, 9, 3, 22, 0));
   t.throws(() => parseTimeBound('2026-02-30', 'since'), { message: /not a real date/ });
   t.throws(() => parseTimeBound('yesterday', 'since'), { message: /ISO 8601/ });
   const f = compileFilter({ since: 1000, until: 2000 });

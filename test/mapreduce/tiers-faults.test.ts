@@ -77,7 +77,7 @@ test.serial('kill -9 of a node mid-job, then a restart: the run completes with t
   t.deepEqual(faulted.result, clean.report.result);
 });
 
-test.serial('a node gone for good: the run fails within --task-timeout, naming the node and its unread shards', async (t) => {
+test.serial('a node gone for good: the run fails within --task-timeout with exit status 3, naming the node and its unread shards', async (t) => {
   const dir = tempDir(t);
   const server = await startServerProcess(t, ['-q', 'memory', '-p', '0']);
   const logs = await files(dir, 2, 40_000);
@@ -93,7 +93,7 @@ test.serial('a node gone for good: the run fails within --task-timeout, naming t
   nodes[1]!.kill('SIGKILL');
   const code = await p.exited();
   const elapsed = Date.now() - killedAt;
-  t.is(code, 1);
+  t.is(code, 3, 'exit status 3: no complete result');
   t.regex(p.stderrText(), /node n1 is unavailable/);
   t.regex(p.stderrText(), /unread shards: n1:.*n1\.log/);
   t.true(elapsed < 15_000, `failed after ${elapsed} ms`);

@@ -128,7 +128,7 @@ test('listening on a public address without TLS prints a warning; with TLS it do
   }
 });
 
-test('bad security flags stop the server with a message naming the flag', async (t) => {
+test('bad security flags stop the server with a message naming the flag, exit status 2 (usage)', async (t) => {
   const dir = fs.mkdtempSync(path.join(pki.dir, 'flags-'));
   const tenants = path.join(dir, 'tenants.json');
   fs.writeFileSync(tenants, JSON.stringify({ tenants: { acme: { cn: 'alice' } } }));
@@ -141,12 +141,12 @@ test('bad security flags stop the server with a message naming the flag', async 
   ];
   for (const [flags, message] of cases) {
     const ran = inProcess(['server', '-q', 'memory', '-p', '0', ...flags]);
-    t.is(await ran.code, 1, flags.join(' '));
+    t.is(await ran.code, 2, flags.join(' '));
     t.regex(ran.stderr(), message);
   }
   fs.writeFileSync(tenants, JSON.stringify({ tenants: { acme: { cn: 'alice' } }, default: 'nobody' }));
   const bad = inProcess(['server', '-q', 'memory', '-p', '0', '--tenants', tenants, '--ssl-certificate', pki.server.cert, '--ssl-key', pki.server.key, '--ssl-ca-file', pki.ca]);
-  t.is(await bad.code, 1);
+  t.is(await bad.code, 2);
   t.regex(bad.stderr(), /tenants file .*tenants\.json at default: names no tenant of the file: nobody/);
 });
 
