@@ -53,7 +53,7 @@ test('geartrain server --relay … --relay-ssl --relay-ssl-ca-file --relay-ssl-c
   t.is((await client.call('secure.upper', 'from the cli')).toString(), 'FROM THE CLI');
 });
 
-test('--relay-ssl flags: a certificate without its key, TLS without a relay, and an unreadable CA are refused, naming the flag', async (t) => {
+test('--relay-ssl flags: a certificate without its key, TLS without a relay, and an unreadable CA are refused as usage errors (exit 2), naming the flag', async (t) => {
   const cert = pki.clients['relay-a']!.cert;
   const cases: [string[], RegExp][] = [
     [['--relay', 'f=127.0.0.1:1', '--relay-ssl-certificate', cert], /needs both --relay-ssl-certificate and --relay-ssl-key \(--relay-ssl-key is missing\)/],
@@ -62,7 +62,7 @@ test('--relay-ssl flags: a certificate without its key, TLS without a relay, and
   ];
   for (const [args, says] of cases) {
     const out = await geartrain(['server', '-q', 'memory', '-p', '0', ...args]);
-    t.is(out.code, 1, args.join(' '));
+    t.is(out.code, 2, args.join(' '));
     t.regex(out.stderr, says);
     t.is(out.stdout, '', 'nothing listened');
   }
