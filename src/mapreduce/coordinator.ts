@@ -29,12 +29,15 @@ import { planMapTasks, type PlannedTask } from './planner.ts';
 import { shipJobFile, type ShippedCode } from './ship-code.ts';
 import { StragglerDetector } from './speculation.ts';
 import { callTask } from './task-runner.ts';
+import { fetchFunction, mapFunction, mapTaskUnique, reduceFunction, reduceStepId, reduceTaskId, reduceTaskUnique } from '../wire-names.ts';
 import {
-  fetchFunction,
-  mapFunction,
+  encodeFetchRequest,
+  encodeMapTask,
+  encodeReduceTask,
   mapResultSchema,
-  reduceFunction,
+  parseWire,
   reduceResultSchema,
+  sampleResultSchema,
   WIRE_VERSION,
   type FilterSpec,
   type JobRef,
@@ -472,10 +475,10 @@ class Run {
       [...byNode].map(async ([node, shards]) => {
         const data = await this.client.call(
           fetchFunction(node),
-          JSON.stringify({ op: 'sample', job: this.jobRef, params: this.params ?? null, shards, perShard, seed: 12345 }),
+          encodeFetchRequest({ op: 'sample', job: this.jobRef, params: this.params ?? null, shards, perShard, seed: 12345 }),
           { priority: 'high', timeoutMs: this.timeoutMs, signal: this.signal },
         );
-        for (const k of (JSON.parse(data.toString('utf8')) as { keys: string[] }).keys) keys.push(Buffer.from(k, 'hex'));
+        for (const k of parseWire(sampleResultSchema, data, 'sample').keys) keys.push(Buffer.from(k, 'hex'));
       }),
     );
     keys.sort(Buffer.compare);
@@ -561,7 +564,7 @@ class Run {
     const started = Date.now();
     return callTask(this.client, {
       fn: mapFunction(node),
-      payload: JSON.stringify(this.mapTask(task, this.#partitions)),
+      payload: encodeMapTask(this.mapTask(task, this.#partitions)),
       unique,
       idleTimeoutMs: this.timeoutMs,
       signal,
@@ -575,7 +578,7 @@ class Run {
    * finish wins and the other is cancelled on its node. The attempt fails only when every copy has.
    */
   #attemptMap(task: PlannedTask, node: string, attempt: number, live: () => Promise<Set<string>>): Promise<MapCopyResult> {
-    const unique = `${this.runId}:${task.taskId}:${attempt}`;
+    const unique = mapTaskUnique(this.runId, task.taskId, attempt);
     const others = this.o.speculative === false ? [] : task.holders.filter((h) => h !== node);
     if (others.length === 0) return this.#callMap(task, node, unique, this.signal);
     return new Promise((resolve, reject) => {
@@ -588,10 +591,10 @@ class Run {
         settled = true;
         clearInterval(timer);
       };
-      const launch = (on: string, suffix: string) => {
+      const launch = (on: string, speculative: boolean) => {
         const ac = new AbortController();
         copies.set(on, ac);
-        this.#callMap(task, on, unique + suffix, AbortSignal.any([this.signal, ac.signal]))
+        this.#callMap(task, on, mapTaskUnique(this.runId, task.taskId, attempt, speculative), AbortSignal.any([this.signal, ac.signal]))
           .then(
             (done) => {
               if (settled) return;
@@ -629,10 +632,10 @@ class Run {
         this.speculative++;
         this.involved.add(target);
         this.logger.info(`map task ${task.taskId} on ${node} is straggling after ${Date.now() - started} ms; a copy starts on ${target}`);
-        launch(target, 's');
+        launch(target, true);
       };
       const timer = setInterval(() => void check(), SPECULATION_CHECK_MS);
-      launch(node, '');
+      launch(node, false);
     });
   }
 
@@ -640,7 +643,7 @@ class Run {
   #cancelCopy(node: string, task: PlannedTask, ac: AbortController): void {
     ac.abort(new AbortError(`another copy of map task ${task.taskId} finished first`));
     this.client
-      .call(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId, taskId: task.taskId }), { priority: 'high', timeoutMs: 2000 })
+      .call(fetchFunction(node), encodeFetchRequest({ op: 'cancel', runId: this.runId, taskId: task.taskId }), { priority: 'high', timeoutMs: 2000 })
       .catch(() => {});
   }
 
@@ -787,7 +790,7 @@ class Run {
     const tier = this.tiers.length + 1;
     const results = await Promise.all(
       steps.map((s) => {
-        const step: ReduceStep = { kind: 'reduce', taskId: `t${tier}r${this.reduceSeq++}`, mode: s.mode, node: s.node, inputs: s.inputs };
+        const step: ReduceStep = { kind: 'reduce', taskId: reduceStepId(tier, this.reduceSeq++), mode: s.mode, node: s.node, inputs: s.inputs };
         return this.runReduce(step);
       }),
     );
@@ -804,7 +807,7 @@ class Run {
         v: WIRE_VERSION,
         kind: 'reduce',
         runId: this.runId,
-        taskId: `${step.taskId}a${attempt}`,
+        taskId: reduceTaskId(step.taskId, attempt),
         job: this.jobRef,
         params: this.params ?? null,
         mode: step.mode,
@@ -814,8 +817,8 @@ class Run {
       try {
         const data = await callTask(this.client, {
           fn: reduceFunction(step.node ?? undefined),
-          payload: JSON.stringify(task),
-          unique: `${this.runId}:${task.taskId}`,
+          payload: encodeReduceTask(task),
+          unique: reduceTaskUnique(this.runId, task.taskId),
           idleTimeoutMs: this.timeoutMs,
           signal: this.signal,
         });
@@ -929,14 +932,14 @@ class Run {
   async cancelOnNodes(): Promise<void> {
     await Promise.all(
       [...this.involved].map((node) =>
-        this.client.call(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId }), { priority: 'high', timeoutMs: 2000 }).catch(() => {}),
+        this.client.call(fetchFunction(node), encodeFetchRequest({ op: 'cancel', runId: this.runId }), { priority: 'high', timeoutMs: 2000 }).catch(() => {}),
       ),
     );
   }
 
   async cleanup(): Promise<void> {
     const drops = [...this.involved].map((node) =>
-      this.client.call(fetchFunction(node), JSON.stringify({ op: 'drop', runId: this.runId }), { priority: 'high', timeoutMs: 3000 }).catch(() => {}),
+      this.client.call(fetchFunction(node), encodeFetchRequest({ op: 'drop', runId: this.runId }), { priority: 'high', timeoutMs: 3000 }).catch(() => {}),
     );
     await Promise.all(drops);
     await this.shipped?.close().catch(() => {});

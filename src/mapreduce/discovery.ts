@@ -6,7 +6,8 @@
 import { AdminClient, type AdminClientOptions, type Client } from '../client/index.ts';
 import { NodeUnavailableError } from '../errors.ts';
 import { parseNodeCatalog, type NodeCatalog } from '../logs/catalog.ts';
-import { catalogFunction, fetchFunction, MAP_PREFIX, nodeInfoSchema, parseWire, type NodeInfo } from './wire.ts';
+import { catalogFunction, fetchFunction, MAP_FUNCTION_PREFIX } from '../wire-names.ts';
+import { encodeCatalogRequest, encodeFetchRequest, nodeInfoSchema, parseWire, type NodeInfo } from './wire.ts';
 
 export class ClusterView {
   readonly #admins: AdminClient[];
@@ -26,7 +27,7 @@ export class ClusterView {
       this.#admins.map(async (admin) => {
         try {
           for (const f of await admin.status(signal ? { signal } : {})) {
-            if (f.name.startsWith(MAP_PREFIX) && f.workers > 0) nodes.add(f.name.slice(MAP_PREFIX.length));
+            if (f.name.startsWith(MAP_FUNCTION_PREFIX) && f.workers > 0) nodes.add(f.name.slice(MAP_FUNCTION_PREFIX.length));
           }
           reached++;
         } catch (err) {
@@ -65,11 +66,11 @@ export class ClusterView {
  */
 export async function fetchCatalog(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number, exactTimes: boolean): Promise<NodeCatalog> {
   const request = { scanBudgetBytes: exactTimes ? 256 * 1024 * 1024 : 0 };
-  const data = await client.call(catalogFunction(node), JSON.stringify(request), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
+  const data = await client.call(catalogFunction(node), encodeCatalogRequest(request), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
   return parseNodeCatalog(data);
 }
 
 export async function fetchNodeInfo(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<NodeInfo> {
-  const data = await client.call(fetchFunction(node), JSON.stringify({ op: 'info' }), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
+  const data = await client.call(fetchFunction(node), encodeFetchRequest({ op: 'info' }), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
   return parseWire(nodeInfoSchema, data, 'node info');
 }

@@ -5,7 +5,8 @@
  */
 import type { Client } from '../client/index.ts';
 import type { PartialStore } from './partial-store.ts';
-import { fetchFunction, type Ref } from './wire.ts';
+import { fetchFunction } from '../wire-names.ts';
+import { encodeFetchRequest, type Ref } from './wire.ts';
 
 export const DEFAULT_FETCH_CHUNK = 1024 * 1024;
 
@@ -19,7 +20,7 @@ export interface FetchSource {
 
 async function getChunk(ref: Ref, offset: number, length: number, src: FetchSource): Promise<Buffer> {
   if (src.store && ref.node === src.store.node) return src.store.read(ref.key, offset, length);
-  const request = JSON.stringify({ op: 'get', key: ref.key, offset, length });
+  const request = encodeFetchRequest({ op: 'get', key: ref.key, offset, length });
   return src.client.call(fetchFunction(ref.node), request, { priority: 'high', ...(src.signal ? { signal: src.signal } : {}) });
 }
 

@@ -23,19 +23,8 @@ import { PartialStore } from './partial-store.ts';
 import { executeReduceTask } from './reduce-executor.ts';
 import { executeStreamingMap, executeStreamingReduce } from './streaming.ts';
 import { TaskPool } from './task-pool.ts';
-import {
-  codeFunction,
-  fetchFunction,
-  fetchRequestSchema,
-  mapFunction,
-  mapTaskSchema,
-  parseWire,
-  reduceFunction,
-  reduceTaskSchema,
-  type JobRef,
-  type MapTask,
-  type ShardSpec,
-} from './wire.ts';
+import { codeFunction, fetchFunction, mapFunction, reduceFunction } from '../wire-names.ts';
+import { fetchRequestSchema, mapTaskSchema, parseWire, reduceTaskSchema, type JobRef, type MapTask, type NodeInfo, type SampleResult, type ShardSpec } from './wire.ts';
 
 export interface NodeRuntimeOptions {
   readonly name: string;
@@ -198,7 +187,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         if (def.kind !== 'sorted') throw new InvalidArgumentError(`job ${def.name} is not a sorted job`, { field: 'job' });
         const shards = await localize(req.shards);
         const keys = await sampleSortedKeys(def, req.params, shards, req.perShard, req.seed, name);
-        return JSON.stringify({ keys: keys.map((k) => k.toString('hex')) });
+        return JSON.stringify({ keys: keys.map((k) => k.toString('hex')) } satisfies SampleResult);
       }
       case 'info':
         return JSON.stringify({
@@ -208,7 +197,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
           allowExec: !!options.allowExec,
           version: GEARTRAIN_VERSION,
           tzOffset: (await options.logZone?.().catch(() => undefined)) ?? null,
-        });
+        } satisfies NodeInfo);
     }
   });
 

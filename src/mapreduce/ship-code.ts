@@ -12,7 +12,7 @@ import { Worker, type WorkerOptions } from '../client/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { importJobFile, sha256Hex, signCode } from './job-loader.ts';
 import type { AnyJob } from './job-definition.ts';
-import { codeFunction } from './wire.ts';
+import { codeFunction } from '../wire-names.ts';
 
 export interface ShippedCode {
   readonly hash: string;
