@@ -19,7 +19,7 @@ import { AbortError, InvalidArgumentError, NodeUnavailableError, TaskFailedError
 import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import type { NodeCatalog } from '../logs/catalog.ts';
 import { silentLogger, type Logger } from '../logger.ts';
-import { ClusterView, fetchCatalog, fetchNodeInfo } from './discovery.ts';
+import { ClusterView } from './discovery.ts';
 import { fetchAll, fetchChunks } from './fetch.ts';
 import { mergeRunChunks } from './run-cursor.ts';
 import { builtinJobPath, importJobFile, sha256Hex } from './job-loader.ts';
@@ -28,16 +28,9 @@ import { decodeState, resolveJob, type AnyJob, type JobDefinition, type Rendered
 import { planMapTasks, type PlannedTask } from './planner.ts';
 import { shipJobFile, type ShippedCode } from './ship-code.ts';
 import { StragglerDetector } from './speculation.ts';
-import { callTask } from './task-runner.ts';
-import { fetchFunction, mapFunction, mapTaskUnique, reduceFunction, reduceStepId, reduceTaskId, reduceTaskUnique } from '../wire-names.ts';
+import { mapTaskUnique, reduceStepId, reduceTaskId, reduceTaskUnique } from '../wire-names.ts';
+import { NodeClient } from './node-client.ts';
 import {
-  encodeFetchRequest,
-  encodeMapTask,
-  encodeReduceTask,
-  mapResultSchema,
-  parseWire,
-  reduceResultSchema,
-  sampleResultSchema,
   WIRE_VERSION,
   type FilterSpec,
   type JobRef,
@@ -212,7 +205,7 @@ interface Partial {
 
 interface MapCopyResult {
   readonly node: string;
-  readonly data: Buffer;
+  readonly result: MapResult;
   readonly ms: number;
 }
 
@@ -250,6 +243,7 @@ class Run {
   readonly o: RunJobOptions;
   readonly runId = `r${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
   readonly client: Client;
+  readonly nodes: NodeClient;
   readonly cluster: ClusterView;
   readonly logger: Logger;
   readonly fanIn: number;
@@ -293,6 +287,7 @@ class Run {
     this.timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
     this.logger = options.logger ?? silentLogger;
     this.client = new Client({ servers: [...options.servers], ...(options.tls ? { tls: options.tls } : {}) });
+    this.nodes = new NodeClient(this.client);
     this.cluster = new ClusterView(options.servers, options.tls);
     if (options.signal) {
       if (options.signal.aborted) this.ac.abort(options.signal.reason);
@@ -425,8 +420,10 @@ class Run {
     await Promise.all(
       [...nodes].map(async (node) => {
         const [cat, info] = await Promise.all([
-          fetchCatalog(this.client, node, this.signal, this.timeoutMs, this.o.since !== undefined || this.o.until !== undefined),
-          fetchNodeInfo(this.client, node, this.signal, this.timeoutMs),
+          // Exact time spans only when --since/--until prune by them: the node may scan up to
+          // 256 MiB of files it has not scanned yet before answering.
+          this.nodes.catalog(node, { scanBudgetBytes: this.o.since !== undefined || this.o.until !== undefined ? 256 * 1024 * 1024 : 0 }, { signal: this.signal, timeoutMs: this.timeoutMs }),
+          this.nodes.info(node, { signal: this.signal, timeoutMs: this.timeoutMs }),
         ]);
         catalogs.push(cat);
         slots.set(node, info.slots);
@@ -473,12 +470,8 @@ class Run {
     const keys: Buffer[] = [];
     await Promise.all(
       [...byNode].map(async ([node, shards]) => {
-        const data = await this.client.call(
-          fetchFunction(node),
-          encodeFetchRequest({ op: 'sample', job: this.jobRef, params: this.params ?? null, shards, perShard, seed: 12345 }),
-          { priority: 'high', timeoutMs: this.timeoutMs, signal: this.signal },
-        );
-        for (const k of parseWire(sampleResultSchema, data, 'sample').keys) keys.push(Buffer.from(k, 'hex'));
+        const sample = { job: this.jobRef, params: this.params ?? null, shards, perShard, seed: 12345 };
+        keys.push(...(await this.nodes.sample(node, sample, { timeoutMs: this.timeoutMs, signal: this.signal })));
       }),
     );
     keys.sort(Buffer.compare);
@@ -512,8 +505,7 @@ class Run {
       this.emitProgress();
       try {
         const done = await this.#attemptMap(task, node, attempt, live);
-        const result = mapResultSchema.parse(JSON.parse(done.data.toString('utf8')));
-        output.result = result;
+        output.result = done.result;
         output.node = done.node;
         this.#stragglers.finished(task.bytes, done.ms);
         this.progress.tasksRunning--;
@@ -562,14 +554,9 @@ class Run {
   /** One copy of a map task on `node`; `ms` is how long that copy took. */
   #callMap(task: PlannedTask, node: string, unique: string, signal: AbortSignal): Promise<MapCopyResult> {
     const started = Date.now();
-    return callTask(this.client, {
-      fn: mapFunction(node),
-      payload: encodeMapTask(this.mapTask(task, this.#partitions)),
-      unique,
-      idleTimeoutMs: this.timeoutMs,
-      signal,
-      onStatus: (done) => this.#taskProgress(task, done),
-    }).then((data) => ({ node, data, ms: Date.now() - started }));
+    return this.nodes
+      .map(node, this.mapTask(task, this.#partitions), { unique, idleTimeoutMs: this.timeoutMs, signal, onStatus: (done) => this.#taskProgress(task, done) })
+      .then((result) => ({ node, result, ms: Date.now() - started }));
   }
 
   /**
@@ -642,9 +629,7 @@ class Run {
   /** Stop the losing copy of a task: stop waiting for it, and abort it on its node. */
   #cancelCopy(node: string, task: PlannedTask, ac: AbortController): void {
     ac.abort(new AbortError(`another copy of map task ${task.taskId} finished first`));
-    this.client
-      .call(fetchFunction(node), encodeFetchRequest({ op: 'cancel', runId: this.runId, taskId: task.taskId }), { priority: 'high', timeoutMs: 2000 })
-      .catch(() => {});
+    this.nodes.cancel(node, this.runId, task.taskId, { timeoutMs: 2000 }).catch(() => {});
   }
 
   async mapPhase(tasks: readonly PlannedTask[], slots: Map<string, number>): Promise<MapOutput[]> {
@@ -815,14 +800,7 @@ class Run {
       };
       this.reduceTasks++;
       try {
-        const data = await callTask(this.client, {
-          fn: reduceFunction(step.node ?? undefined),
-          payload: encodeReduceTask(task),
-          unique: reduceTaskUnique(this.runId, task.taskId),
-          idleTimeoutMs: this.timeoutMs,
-          signal: this.signal,
-        });
-        const result = reduceResultSchema.parse(JSON.parse(data.toString('utf8')));
+        const result = await this.nodes.reduce(step.node, task, { unique: reduceTaskUnique(this.runId, task.taskId), idleTimeoutMs: this.timeoutMs, signal: this.signal });
         this.involved.add(result.ref.node);
         if (step.mode !== 'summary' && step.mode !== 'sorted') this.addCounters(result.counters);
         return { ref: result.ref, producer: step, index: 0 };
@@ -872,7 +850,7 @@ class Run {
   // ------------------------------------------------------------------ finish
 
   async finish(final: Partial[]): Promise<{ result?: unknown; rendered?: RenderedResult; lines?: Buffer[]; outputLines: number; partialsAtRoot: number }> {
-    const src = { client: this.client, signal: this.signal };
+    const src = { nodes: this.nodes, signal: this.signal };
     const runInfo = { runId: this.runId, nodes: [...this.involved].sort(), counters: this.counters, startedAt: Date.now() };
     if (this.def && (this.def.kind === 'summary' || this.def.kind === 'keyed')) {
       const data = await fetchAll(final[0]!.ref, src);
@@ -932,14 +910,14 @@ class Run {
   async cancelOnNodes(): Promise<void> {
     await Promise.all(
       [...this.involved].map((node) =>
-        this.client.call(fetchFunction(node), encodeFetchRequest({ op: 'cancel', runId: this.runId }), { priority: 'high', timeoutMs: 2000 }).catch(() => {}),
+        this.nodes.cancel(node, this.runId, undefined, { timeoutMs: 2000 }).catch(() => {}),
       ),
     );
   }
 
   async cleanup(): Promise<void> {
     const drops = [...this.involved].map((node) =>
-      this.client.call(fetchFunction(node), encodeFetchRequest({ op: 'drop', runId: this.runId }), { priority: 'high', timeoutMs: 3000 }).catch(() => {}),
+      this.nodes.drop(node, this.runId, { timeoutMs: 3000 }).catch(() => {}),
     );
     await Promise.all(drops);
     await this.shipped?.close().catch(() => {});

@@ -3,11 +3,9 @@
  * too): a node is a `geartrain.map@<name>` function with at least one worker. A function listed
  * with 0 workers is a node that left.
  */
-import { AdminClient, type AdminClientOptions, type Client } from '../client/index.ts';
+import { AdminClient, type AdminClientOptions } from '../client/index.ts';
 import { NodeUnavailableError } from '../errors.ts';
-import { parseNodeCatalog, type NodeCatalog } from '../logs/catalog.ts';
-import { catalogFunction, fetchFunction, MAP_FUNCTION_PREFIX } from '../wire-names.ts';
-import { encodeCatalogRequest, encodeFetchRequest, nodeInfoSchema, parseWire, type NodeInfo } from './wire.ts';
+import { MAP_FUNCTION_PREFIX } from '../wire-names.ts';
 
 export class ClusterView {
   readonly #admins: AdminClient[];
@@ -57,20 +55,4 @@ export class ClusterView {
   close(): void {
     for (const a of this.#admins) void a.close();
   }
-}
-
-/**
- * A node's catalogue. `exactTimes` lets the node scan up to 256 MiB of files it has not scanned
- * yet, so time spans are exact for pruning by --since/--until; without time bounds the estimates
- * will do and the node answers at once.
- */
-export async function fetchCatalog(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number, exactTimes: boolean): Promise<NodeCatalog> {
-  const request = { scanBudgetBytes: exactTimes ? 256 * 1024 * 1024 : 0 };
-  const data = await client.call(catalogFunction(node), encodeCatalogRequest(request), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
-  return parseNodeCatalog(data);
-}
-
-export async function fetchNodeInfo(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<NodeInfo> {
-  const data = await client.call(fetchFunction(node), encodeFetchRequest({ op: 'info' }), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
-  return parseWire(nodeInfoSchema, data, 'node info');
 }

@@ -3,15 +3,14 @@
  * one request per chunk, so a reducer's memory is bounded by (inputs × chunk size) however large
  * the runs are, and the coordinator never sees the bytes.
  */
-import type { Client } from '../client/index.ts';
+import type { NodeClient } from './node-client.ts';
 import type { PartialStore } from './partial-store.ts';
-import { fetchFunction } from '../wire-names.ts';
-import { encodeFetchRequest, type Ref } from './wire.ts';
+import type { Ref } from './wire.ts';
 
 export const DEFAULT_FETCH_CHUNK = 1024 * 1024;
 
 export interface FetchSource {
-  readonly client: Client;
+  readonly nodes: NodeClient;
   /** The local store, read directly for refs that live on this node. */
   readonly store?: PartialStore;
   readonly signal?: AbortSignal;
@@ -20,8 +19,7 @@ export interface FetchSource {
 
 async function getChunk(ref: Ref, offset: number, length: number, src: FetchSource): Promise<Buffer> {
   if (src.store && ref.node === src.store.node) return src.store.read(ref.key, offset, length);
-  const request = encodeFetchRequest({ op: 'get', key: ref.key, offset, length });
-  return src.client.call(fetchFunction(ref.node), request, { priority: 'high', ...(src.signal ? { signal: src.signal } : {}) });
+  return src.nodes.chunk(ref.node, ref.key, offset, length, src.signal ? { signal: src.signal } : {});
 }
 
 /** The ref's bytes, chunk by chunk, one request ahead. */

@@ -18,6 +18,7 @@ import { silentLogger } from '../logger.ts';
 import { GEARTRAIN_VERSION } from '../version.ts';
 import { CodeCache, importJobFile, jobModulePath, verifyCodeSignature } from './job-loader.ts';
 import { resolveJob, type AnyJob } from './job-definition.ts';
+import { NodeClient } from './node-client.ts';
 import { sampleSortedKeys } from './map-executor.ts';
 import { PartialStore } from './partial-store.ts';
 import { executeReduceTask } from './reduce-executor.ts';
@@ -61,6 +62,7 @@ export interface NodeRuntime {
 export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
   const { name, worker, client } = options;
   const logger = options.logger ?? silentLogger;
+  const nodes = new NodeClient(client);
   const store = new PartialStore(options.dataDir, name);
   store.startSweeping();
   const code = new CodeCache(options.dataDir);
@@ -134,7 +136,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     try {
       if (task.job.type === 'streaming') {
         if (!options.allowExec && task.job.mapper) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
-        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, signal: t.signal, onProgress: progressReporter(ctx) }));
+        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, nodes, signal: t.signal, onProgress: progressReporter(ctx) }));
       }
       const jobPath = await resolveJobPath(task.job, t.signal);
       const result = await pool.runMap(task, jobPath, { signal: t.signal, onProgress: progressReporter(ctx) });
@@ -151,11 +153,11 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       if (task.mode === 'streaming') {
         if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
         if (!options.allowExec && task.job.reducer) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
-        return JSON.stringify(await executeStreamingReduce(task, { client, store, signal: t.signal }));
+        return JSON.stringify(await executeStreamingReduce(task, { client, nodes, store, signal: t.signal }));
       }
       const needsJob = task.mode !== 'sorted';
       const def = needsJob ? await loadJob(task.job, t.signal) : null;
-      const result = await executeReduceTask(task, { client, store, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
+      const result = await executeReduceTask(task, { nodes, store, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
       return JSON.stringify(result);
     } finally {
       t.done();

@@ -23,7 +23,7 @@ export async function executeReduceTask(task: ReduceTask, env: ReduceEnv): Promi
   };
   const name = `${task.taskId}`;
   const counters: Record<string, number> = { reduce_inputs: task.inputs.length };
-  const src: FetchSource = { client: env.client, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(task.fetchChunk ? { chunkSize: task.fetchChunk } : {}) };
+  const src: FetchSource = { nodes: env.nodes, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(task.fetchChunk ? { chunkSize: task.fetchChunk } : {}) };
   const total = task.inputs.reduce((n, r) => n + r.size, 0);
 
   if (task.mode === 'summary') {

@@ -12,6 +12,7 @@ import type { Client } from '../client/index.ts';
 import { AbortError, TaskFailedError } from '../errors.ts';
 import { readLogFile, readLogRange, type LogChunkReader } from '../logs/index.ts';
 import { fetchChunks } from './fetch.ts';
+import type { NodeClient } from './node-client.ts';
 import { SortedOutput, hashPartition } from './map-output.ts';
 import type { PartialStore } from './partial-store.ts';
 import { mergeRunChunks, RunFileWriter, runFileChunks } from './run-cursor.ts';
@@ -20,7 +21,10 @@ import type { MapResult, MapTask, ReduceResult, ReduceTask, Ref, ShardSpec } fro
 export interface StreamingEnv {
   readonly node?: string;
   readonly store: PartialStore;
+  /** Calls the mapper function of `--mapper-function`. */
   readonly client: Client;
+  /** Reads the partials a reduce merges. */
+  readonly nodes: NodeClient;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -273,7 +277,7 @@ export async function executeStreamingReduce(task: ReduceTask, env: StreamingEnv
   const { file } = env.store.pathFor(task.runId, name);
   const w = new RunFileWriter(file);
   let n = 0;
-  const src = { client: env.client, store: env.store, ...(env.signal ? { signal: env.signal } : {}) };
+  const src = { nodes: env.nodes, store: env.store, ...(env.signal ? { signal: env.signal } : {}) };
   const feed = linesOf((onValue) =>
     mergeRunChunks(
       task.inputs.map((ref) => fetchChunks(ref, src)),
