@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
-import { builtinJobNames, builtinJobPath, importJobFile } from '../mapreduce/job-loader.ts';
-import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
+import { builtinJobNames } from '../mapreduce/job-loader.ts';
+import type { CliSpec } from '../mapreduce/job-definition.ts';
 import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
-import { bundleJobFile } from '../mapreduce/ship-code.ts';
+import { loadJob, prepareJob } from '../mapreduce/prepare-job.ts';
 import { intFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
@@ -72,20 +72,6 @@ ${SERVER_FLAGS_HELP}
 `;
 }
 
-async function loadJobForCli(name: string): Promise<AnyJob> {
-  const isFile = name.includes('/') || /\.(m?[jt]s)$/.test(name);
-  if (!isFile) return importJobFile(builtinJobPath(name));
-  // Bundle as the nodes will get it, then load the bundle to read its parameters.
-  const code = await bundleJobFile(name);
-  const tmp = `${fs.mkdtempSync('/tmp/geartrain-cli-')}/job.mjs`;
-  fs.writeFileSync(tmp, code);
-  try {
-    return await importJobFile(tmp);
-  } finally {
-    fs.rmSync(tmp.slice(0, tmp.lastIndexOf('/')), { recursive: true, force: true });
-  }
-}
-
 function jobOptions(cli: CliSpec | undefined): { options: NonNullable<ParseArgsConfig['options']>; toParam: Map<string, { param: string; type: string; multiple: boolean }> } {
   const options: NonNullable<ParseArgsConfig['options']> = {};
   const toParam = new Map<string, { param: string; type: string; multiple: boolean }>();
@@ -134,7 +120,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     io.stdout.write(help(builtinJobNames()));
     return first === undefined ? 2 : 0;
   }
-  const job = streaming ? null : await loadJobForCli(first);
+  const loaded = streaming ? null : await loadJob(first);
+  const job = loaded?.job ?? null;
   const rest = streaming ? argv : argv.slice(1);
   const { options: jobFlags, toParam } = jobOptions(job && 'cli' in job ? job.cli : undefined);
   const { values, positionals } = parseArgs({ args: rest, options: { ...COMMON, ...jobFlags }, allowPositionals: true, strict: true });
@@ -162,21 +149,13 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     } else params[target.param] = v;
   }
 
-  if (job) {
-    // Refuse bad parameters before any connection, worded as the flags the user typed.
-    const checked = job.params.safeParse(params);
-    if (!checked.success) {
-      const issue = checked.error.issues[0]!;
-      const field = issue.path.join('.') || 'arguments';
-      const flag = job.cli?.positionals?.includes(field) ? field.toUpperCase() : `--${field}`;
-      throw new InvalidArgumentError(`${job.name}: ${flag}: ${params[field] === undefined ? 'missing' : issue.message} (usage: geartrain run ${job.cli?.usage ?? job.name})`, { field });
-    }
-  }
+  // Bad parameters are refused here, before any connection.
+  const prepared = loaded ? prepareJob(loaded, params) : null;
   const str = (k: string) => values[k] as string | undefined;
   const servers = context.servers ? [...context.servers] : resolveServers({ servers: str('servers'), host: str('host'), port: str('port') }, io.env);
   const options: RunJobOptions = {
     servers,
-    ...(job ? { job: first, params } : {}),
+    ...(prepared ? { job: prepared } : {}),
     ...(streaming
       ? {
           streaming: {

@@ -22,11 +22,10 @@ import { silentLogger, type Logger } from '../logger.ts';
 import { ClusterView } from './discovery.ts';
 import { fetchAll, fetchChunks } from './fetch.ts';
 import { mergeRunChunks } from './run-cursor.ts';
-import { builtinJobPath, importJobFile, sha256Hex } from './job-loader.ts';
-import { GEARTRAIN_VERSION } from '../version.ts';
-import { decodeState, resolveJob, type AnyJob, type JobDefinition, type RenderedResult, type SortedJob } from './job-definition.ts';
+import { decodeState, type JobDefinition, type RenderedResult, type SortedJob } from './job-definition.ts';
+import { incrementalCacheKey, loadJob, prepareJob, prepareStreamingJob, type PreparedJob, type StreamingSpec } from './prepare-job.ts';
 import { planMapTasks, type PlannedTask } from './planner.ts';
-import { shipJobFile, type ShippedCode } from './ship-code.ts';
+import { serveJobCode, type ShippedCode } from './ship-code.ts';
 import { StragglerDetector } from './speculation.ts';
 import { mapTaskUnique, reduceStepId, reduceTaskId, reduceTaskUnique } from '../wire-names.ts';
 import { NodeClient } from './node-client.ts';
@@ -42,12 +41,7 @@ import {
 } from './wire.ts';
 import { compileFilter, parseTimeBound } from './filter.ts';
 
-export interface StreamingSpec {
-  readonly mapper?: string;
-  readonly mapperFunction?: string;
-  readonly combiner?: string;
-  readonly reducer?: string;
-}
+export type { StreamingSpec } from './prepare-job.ts';
 
 export interface RunProgress {
   readonly phase: 'plan' | 'map' | 'reduce' | 'merge' | 'done';
@@ -62,8 +56,11 @@ export interface RunProgress {
 export interface RunJobOptions {
   /** Job servers, `host:port`. */
   readonly servers: readonly string[];
-  /** A built-in job name (`grep`) or the path of a job file (`./my-job.ts`). Ignored with `streaming`. */
-  readonly job?: string;
+  /**
+   * A built-in job name (`grep`) or the path of a job file (`./my-job.ts`), or a job already
+   * prepared (prepare-job.ts; `params` is then ignored). Ignored with `streaming`.
+   */
+  readonly job?: string | PreparedJob;
   /** The job's parameters, validated by its zod schema. */
   readonly params?: unknown;
   /** Hadoop Streaming style job instead of a job module. */
@@ -225,16 +222,6 @@ interface ReduceStep {
   inputs: Partial[];
 }
 
-function validateParams(job: AnyJob, raw: unknown): unknown {
-  const parsed = job.params.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || 'params';
-    throw new InvalidArgumentError(`${job.name}: invalid parameter '${field}': ${issue.message}`, { field });
-  }
-  return parsed.data;
-}
-
 export async function runJob(options: RunJobOptions): Promise<RunReport> {
   return new Run(options).execute();
 }
@@ -262,7 +249,7 @@ class Run {
   reduceTasks = 0;
   reduceSeq = 0;
   jobRef!: JobRef;
-  job: AnyJob | null = null;
+  prepared!: PreparedJob;
   def: JobDefinition | null = null;
   params: unknown = undefined;
   shipped: ShippedCode | null = null;
@@ -341,7 +328,7 @@ class Run {
       this.emitProgress();
       const reportBase = {
         runId: this.runId,
-        job: this.o.streaming ? 'streaming' : this.o.job!,
+        job: this.prepared.name,
         kind: this.def ? this.def.kind : ('streaming' as const),
         nodes: [...nodes].sort(),
         tiers: this.tiers,
@@ -378,32 +365,29 @@ class Run {
   }
 
   async loadJob(): Promise<void> {
-    if (this.o.streaming) {
-      const s = this.o.streaming;
-      if (!s.mapper && !s.mapperFunction && !s.reducer) throw new InvalidArgumentError('a streaming job needs --mapper, --mapper-function or --reducer', { field: 'mapper' });
-      this.jobRef = { type: 'streaming', ...s };
+    const job = this.o.job;
+    if (this.o.streaming) this.prepared = prepareStreamingJob(this.o.streaming);
+    else if (job === undefined || job === '') throw new InvalidArgumentError('no job given', { field: 'job' });
+    else this.prepared = typeof job === 'string' ? prepareJob(await loadJob(job), this.o.params) : job;
+    const prepared = this.prepared;
+    if (prepared.type === 'streaming') {
+      this.jobRef = { type: 'streaming', ...prepared.spec };
       return;
     }
-    const name = this.o.job;
-    if (!name) throw new InvalidArgumentError('no job given', { field: 'job' });
-    const isFile = name.includes('/') || /\.(m?[jt]s)$/.test(name);
-    if (isFile) {
-      this.shipped = await shipJobFile(name, this.o.servers, this.o.secret ?? process.env.GEARTRAIN_SECRET, this.o.tls);
-      this.job = this.shipped.job;
-      this.jobRef = { type: 'code', hash: this.shipped.hash, signature: this.shipped.signature };
+    if (prepared.source.type === 'file') {
+      const { code, hash } = prepared.source;
+      this.shipped = await serveJobCode(code, hash, this.o.servers, this.o.secret ?? process.env.GEARTRAIN_SECRET, this.o.tls);
+      this.jobRef = { type: 'code', hash, signature: this.shipped.signature };
     } else {
-      this.job = await importJobFile(builtinJobPath(name));
-      this.jobRef = { type: 'builtin', name };
+      this.jobRef = { type: 'builtin', name: prepared.source.name };
     }
-    this.params = validateParams(this.job, this.o.params);
-    this.def = resolveJob(this.job, this.params);
+    this.params = prepared.params;
+    this.def = prepared.def;
     if (this.o.incremental) {
       if (this.def.kind !== 'summary' || !('records' in this.def.input(this.params))) {
         throw new InvalidArgumentError(`--incremental works for summary jobs over parsed records; ${this.def.name} is not one`, { field: 'incremental' });
       }
-      // The job's code, parameters and record filters decide what a cached partial means.
-      const code = this.jobRef.type === 'builtin' ? sha256Hex(fs.readFileSync(builtinJobPath(this.jobRef.name))) : this.jobRef.type === 'code' ? this.jobRef.hash : '';
-      this.cacheKey = sha256Hex(JSON.stringify({ v: GEARTRAIN_VERSION, code, params: this.params, where: this.o.where ?? null, vhost: this.o.vhost ?? null }));
+      this.cacheKey = incrementalCacheKey(prepared, { ...(this.o.where !== undefined ? { where: this.o.where } : {}), ...(this.o.vhost !== undefined ? { vhost: this.o.vhost } : {}) });
     }
   }
 

@@ -40,6 +40,11 @@ export function builtinJobNames(): string[] {
   }
 }
 
+/** Whether a job name on the command line is a job file (else a built-in job's name). */
+export function isJobFile(name: string): boolean {
+  return name.includes('/') || /\.(m?[jt]s)$/.test(name);
+}
+
 function isJob(value: unknown): value is AnyJob {
   return (
     typeof value === 'object' &&
