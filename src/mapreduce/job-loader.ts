@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT, RUNNING_FROM_DIST } from '../dist-mode.ts';
 import { CodeRefusedError, InvalidArgumentError } from '../errors.ts';
 import type { AnyJob } from './job-definition.ts';
+import { isModuleKind } from './kinds/index.ts';
 import type { JobRef } from './wire.ts';
 
 /** Built-in jobs: jobs/*.ts from the sources, or dist/jobs/*.mjs from the bundle. */
@@ -50,7 +51,7 @@ function isJob(value: unknown): value is AnyJob {
     typeof value === 'object' &&
     value !== null &&
     typeof (value as AnyJob).name === 'string' &&
-    ['summary', 'sorted', 'keyed', 'family'].includes((value as AnyJob).kind)
+    isModuleKind((value as AnyJob).kind)
   );
 }
 

@@ -19,10 +19,10 @@ import { GEARTRAIN_VERSION } from '../version.ts';
 import { CodeCache, importJobFile, jobModulePath, verifyCodeSignature } from './job-loader.ts';
 import { resolveJob, type AnyJob } from './job-definition.ts';
 import { NodeClient } from './node-client.ts';
-import { sampleSortedKeys } from './map-executor.ts';
+import { kindOf } from './kinds/index.ts';
 import { PartialStore } from './partial-store.ts';
-import { executeReduceTask } from './reduce-executor.ts';
-import { executeStreamingMap, executeStreamingReduce } from './streaming.ts';
+import { executeReduceTask, reduceNeedsJob } from './reduce-executor.ts';
+import { executeStreamingMap } from './streaming.ts';
 import { TaskPool } from './task-pool.ts';
 import { codeFunction, fetchFunction, mapFunction, reduceFunction } from '../wire-names.ts';
 import { fetchRequestSchema, mapTaskSchema, parseWire, reduceTaskSchema, type JobRef, type MapTask, type NodeInfo, type SampleResult, type ShardSpec } from './wire.ts';
@@ -150,13 +150,9 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     const task = parseWire(reduceTaskSchema, job.payload, 'reduce task');
     const t = track(task.runId, task.taskId, ctx);
     try {
-      if (task.mode === 'streaming') {
-        if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
-        if (!options.allowExec && task.job.reducer) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
-        return JSON.stringify(await executeStreamingReduce(task, { client, nodes, store, signal: t.signal }));
-      }
-      const needsJob = task.mode !== 'sorted';
-      const def = needsJob ? await loadJob(task.job, t.signal) : null;
+      const runsCommand = task.mode === 'streaming' && task.job.type === 'streaming' && !!task.job.reducer;
+      if (runsCommand && !options.allowExec) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
+      const def = reduceNeedsJob(task) ? await loadJob(task.job, t.signal) : null;
       const result = await executeReduceTask(task, { nodes, store, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
       return JSON.stringify(result);
     } finally {
@@ -186,9 +182,9 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       }
       case 'sample': {
         const def = resolveJob(await loadJob(req.job, AbortSignal.timeout(60_000)), req.params);
-        if (def.kind !== 'sorted') throw new InvalidArgumentError(`job ${def.name} is not a sorted job`, { field: 'job' });
-        const shards = await localize(req.shards);
-        const keys = await sampleSortedKeys(def, req.params, shards, req.perShard, req.seed, name);
+        const sampleKeys = kindOf(def).sampleKeys;
+        if (!sampleKeys) throw new InvalidArgumentError(`job ${def.name} is not a sorted job`, { field: 'job' });
+        const keys = await sampleKeys(def, req.params, await localize(req.shards), req.perShard, req.seed, name);
         return JSON.stringify({ keys: keys.map((k) => k.toString('hex')) } satisfies SampleResult);
       }
       case 'info':

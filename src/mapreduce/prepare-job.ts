@@ -13,14 +13,9 @@ import { GEARTRAIN_VERSION } from '../version.ts';
 import { resolveJob, type AnyJob, type CliSpec, type JobDefinition } from './job-definition.ts';
 import { builtinJobPath, importJobFile, isJobFile, sha256Hex } from './job-loader.ts';
 import { bundleJobFile } from './ship-code.ts';
+import type { StreamingSpec } from './wire.ts';
 
-/** A Hadoop Streaming style job: shell commands, or a Gearman function as the mapper. */
-export interface StreamingSpec {
-  readonly mapper?: string;
-  readonly mapperFunction?: string;
-  readonly combiner?: string;
-  readonly reducer?: string;
-}
+export type { StreamingSpec } from './wire.ts';
 
 export type JobSource =
   | { readonly type: 'builtin'; readonly name: string; readonly file: string }

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Client } from '../client/index.ts';
-import { AbortError, TaskFailedError } from '../errors.ts';
+import { AbortError, InvalidArgumentError, TaskFailedError } from '../errors.ts';
 import { readLogFile, readLogRange, type LogChunkReader } from '../logs/index.ts';
 import { fetchChunks } from './fetch.ts';
 import type { NodeClient } from './node-client.ts';
@@ -270,8 +270,8 @@ async function combine(ref: Ref, partition: number, combiner: string, task: MapT
 }
 
 /** Merge one partition from every map task (sorted by key) and pipe it through the reducer. */
-export async function executeStreamingReduce(task: ReduceTask, env: StreamingEnv): Promise<ReduceResult> {
-  if (task.job.type !== 'streaming') throw new TaskFailedError('not a streaming task');
+export async function executeStreamingReduce(task: ReduceTask, env: Pick<StreamingEnv, 'store' | 'nodes' | 'signal'>): Promise<ReduceResult> {
+  if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
   const reporter = new Reporter();
   const name = `${task.taskId}.out`;
   const { file } = env.store.pathFor(task.runId, name);

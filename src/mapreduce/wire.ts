@@ -38,6 +38,8 @@ export const jobRefSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type JobRef = z.infer<typeof jobRefSchema>;
+/** A Hadoop Streaming style job: shell commands, or a Gearman function as the mapper. */
+export type StreamingSpec = Omit<Extract<JobRef, { type: 'streaming' }>, 'type'>;
 
 export const shardSpecSchema = z.object({
   id: z.string().min(1),
