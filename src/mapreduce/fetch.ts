@@ -43,3 +43,8 @@ export async function fetchAll(ref: Ref, src: FetchSource): Promise<Buffer> {
   for await (const c of fetchChunks(ref, { ...src, chunkSize: Math.min(Math.max(ref.size, 1), 16 * 1024 * 1024) })) parts.push(c);
   return Buffer.concat(parts);
 }
+
+/** Where a task on a node reads partials: its own store directly, other nodes' through `nodes`. */
+export function sourceOn(env: { readonly nodes: NodeClient; readonly store: PartialStore; readonly signal?: AbortSignal | undefined }, chunkSize?: number): FetchSource {
+  return { nodes: env.nodes, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(chunkSize ? { chunkSize } : {}) };
+}

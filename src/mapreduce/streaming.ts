@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import type { Client } from '../client/index.ts';
 import { AbortError, InvalidArgumentError, TaskFailedError } from '../errors.ts';
 import { readLogFile, readLogRange, type LogChunkReader } from '../logs/index.ts';
-import { fetchChunks } from './fetch.ts';
+import { fetchChunks, sourceOn } from './fetch.ts';
 import type { NodeClient } from './node-client.ts';
 import { SortedOutput, hashPartition } from './map-output.ts';
 import type { PartialStore } from './partial-store.ts';
@@ -277,7 +277,7 @@ export async function executeStreamingReduce(task: ReduceTask, env: Pick<Streami
   const { file } = env.store.pathFor(task.runId, name);
   const w = new RunFileWriter(file);
   let n = 0;
-  const src = { nodes: env.nodes, store: env.store, ...(env.signal ? { signal: env.signal } : {}) };
+  const src = sourceOn(env);
   const feed = linesOf((onValue) =>
     mergeRunChunks(
       task.inputs.map((ref) => fetchChunks(ref, src)),

@@ -26,6 +26,21 @@ function scheduler(o: Partial<MapSchedulerOptions> & { maps: FakeMaps; live: Fak
   });
 }
 
+/**
+ * m00000 (on a) and m00001 (on a, also held by b), two slots on a; m00000 finishes after 100 ms,
+ * which sets the rate: m00001's 1000 bytes should take 100 ms, so it straggles from twice that,
+ * and at least minMs (1000 ms) after its start.
+ */
+async function oneFinished(clock: ManualClock, options: { speculative?: boolean } = {}) {
+  const maps = new FakeMaps();
+  const s = scheduler({ maps, live: new FakeMembership(['a', 'b']), clock, slots: new Map([['a', 2]]), speculative: options.speculative ?? true });
+  const done = s.run([plannedTask('m00000', ['a']), plannedTask('m00001', ['a', 'b'])]);
+  await settle();
+  await clock.advanceAsync(100);
+  maps.copy('m00000', 'a').finish();
+  return { maps, s, done };
+}
+
 test('per node, at most its slot count of tasks runs at once; the rest start as slots free up', async (t) => {
   const maps = new FakeMaps();
   const tasks = [...['a0', 'a1', 'a2', 'a3', 'a4'].map((id) => plannedTask(id, ['a'])), plannedTask('b0', ['b']), plannedTask('b1', ['b'])];
@@ -119,14 +134,7 @@ test('allowPartial: the shards of a failed task are reported missing, by the nod
 
 test('a straggler is copied to another live holder once no task waits; the copy wins, the original is aborted and cancelled on its node', async (t) => {
   const clock = new ManualClock();
-  const maps = new FakeMaps();
-  const s = scheduler({ maps, live: new FakeMembership(['a', 'b']), clock, slots: new Map([['a', 2]]) });
-  const done = s.run([plannedTask('m00000', ['a']), plannedTask('m00001', ['a', 'b'])]);
-  await settle();
-  // m00000 sets the rate: 1000 bytes in 100 ms. m00001's 1000 bytes should take 100 ms; a
-  // straggler at twice that, and at least minMs (1000 ms).
-  await clock.advanceAsync(100);
-  maps.copy('m00000', 'a').finish();
+  const { maps, s, done } = await oneFinished(clock);
   await clock.advanceAsync(850);
   t.is(maps.calls.length, 2, 'no copy before the threshold');
   await clock.advanceAsync(100);
@@ -143,12 +151,7 @@ test('a straggler is copied to another live holder once no task waits; the copy 
 
 test('when the original finishes first, the copy is the one cancelled', async (t) => {
   const clock = new ManualClock();
-  const maps = new FakeMaps();
-  const s = scheduler({ maps, live: new FakeMembership(['a', 'b']), clock, slots: new Map([['a', 2]]) });
-  const done = s.run([plannedTask('m00000', ['a']), plannedTask('m00001', ['a', 'b'])]);
-  await settle();
-  await clock.advanceAsync(100);
-  maps.copy('m00000', 'a').finish();
+  const { maps, s, done } = await oneFinished(clock);
   await clock.advanceAsync(1000);
   const copy = maps.copy('m00001', 'b');
   maps.copy('m00001', 'a').finish();
@@ -179,12 +182,7 @@ test('no copy while a task still waits for a slot, none without another live hol
   maps.copy('m00002', 'a').finish();
   await done;
 
-  const off = new FakeMaps();
-  const s2 = scheduler({ maps: off, live: new FakeMembership(['a', 'b']), clock, slots: new Map([['a', 2]]), speculative: false });
-  const done2 = s2.run([plannedTask('m00000', ['a']), plannedTask('m00001', ['a', 'b'])]);
-  await settle();
-  await clock.advanceAsync(100);
-  off.copy('m00000', 'a').finish();
+  const { maps: off, s: s2, done: done2 } = await oneFinished(clock, { speculative: false });
   await clock.advanceAsync(60_000);
   t.is(off.calls.length, 2, '--no-speculation');
   off.copy('m00001', 'a').finish();

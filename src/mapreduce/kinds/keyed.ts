@@ -5,7 +5,7 @@
  * merge like a summary job's.
  */
 import { AbortError, InvalidArgumentError } from '../../errors.ts';
-import { fetchChunks, type FetchSource } from '../fetch.ts';
+import { fetchChunks, sourceOn } from '../fetch.ts';
 import { encodeState, resolveJob, type KeyedJob } from '../job-definition.ts';
 import { hashPartition, PartitionedOutput } from '../map-output.ts';
 import { partitionOf } from '../reduce-tree.ts';
@@ -18,7 +18,7 @@ export const reduceGroups: ReduceStepRunner = {
   async run(task, env) {
     const params = task.params;
     const job = resolveJob(env.job!, params) as KeyedJob;
-    const src: FetchSource = { nodes: env.nodes, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(task.fetchChunk ? { chunkSize: task.fetchChunk } : {}) };
+    const src = sourceOn(env, task.fetchChunk);
     const state = job.create(params);
     let groups = 0;
     let key: string | null = null;

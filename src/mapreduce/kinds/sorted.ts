@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { AbortError, InvalidArgumentError } from '../../errors.ts';
 import { compileFilter } from '../filter.ts';
-import { fetchChunks, type FetchSource } from '../fetch.ts';
+import { fetchChunks, sourceOn } from '../fetch.ts';
 import type { SortedJob } from '../job-definition.ts';
 import { Counters, formatOf, makeContext, shardBytes } from '../map-input.ts';
 import { PartitionedOutput, rangeOf, SortedOutput } from '../map-output.ts';
@@ -21,7 +21,7 @@ import type { JobKind, ReduceStepRunner, ShapeContext } from './job-kind.ts';
 export const mergeRuns: ReduceStepRunner = {
   needsJob: false,
   async run(task, env) {
-    const src: FetchSource = { nodes: env.nodes, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(task.fetchChunk ? { chunkSize: task.fetchChunk } : {}) };
+    const src = sourceOn(env, task.fetchChunk);
     const name = `${task.taskId}.run`;
     const w = new RunFileWriter(env.store.pathFor(task.runId, name).file);
     let n = 0;

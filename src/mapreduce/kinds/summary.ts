@@ -5,7 +5,7 @@
  * also serves keyed jobs once their groups are reduced.
  */
 import { AbortError, InvalidArgumentError } from '../../errors.ts';
-import { fetchAll, type FetchSource } from '../fetch.ts';
+import { fetchAll, sourceOn } from '../fetch.ts';
 import { decodeState, encodeState, resolveJob, type KeyedJob, type SummaryJob } from '../job-definition.ts';
 import { partitionOf } from '../reduce-tree.ts';
 import type { JobKind, ReduceStepRunner } from './job-kind.ts';
@@ -17,7 +17,7 @@ export const mergeStates: ReduceStepRunner = {
   async run(task, env) {
     const params = task.params;
     const job = resolveJob(env.job!, params) as SummaryJob | KeyedJob;
-    const src: FetchSource = { nodes: env.nodes, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(task.fetchChunk ? { chunkSize: task.fetchChunk } : {}) };
+    const src = sourceOn(env, task.fetchChunk);
     const total = task.inputs.reduce((n, r) => n + r.size, 0);
     let state: unknown = undefined;
     let done = 0;
