@@ -136,7 +136,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     try {
       if (task.job.type === 'streaming') {
         if (!options.allowExec && task.job.mapper) throw new CodeRefusedError(`node ${name} was not started with --allow-exec: it runs no commands`);
-        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, nodes, signal: t.signal, onProgress: progressReporter(ctx) }));
+        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, signal: t.signal, onProgress: progressReporter(ctx) }));
       }
       const jobPath = await resolveJobPath(task.job, t.signal);
       const result = await pool.runMap(task, jobPath, { signal: t.signal, onProgress: progressReporter(ctx) });

@@ -41,7 +41,7 @@ export class RunTasks implements MapTransport, ReduceTransport {
     return [...this.#involved].sort();
   }
 
-  mapTask(task: PlannedTask): MapTask {
+  #mapTask(task: PlannedTask): MapTask {
     const s = this.#s;
     return {
       v: WIRE_VERSION,
@@ -61,7 +61,7 @@ export class RunTasks implements MapTransport, ReduceTransport {
 
   runMap(node: string, task: PlannedTask, copy: MapCopy, options: { signal: AbortSignal; onProgress: (done: number) => void }): Promise<MapResult> {
     this.#involved.add(node);
-    return this.#nodes.map(node, this.mapTask(task), {
+    return this.#nodes.map(node, this.#mapTask(task), {
       unique: mapTaskUnique(this.#s.runId, task.taskId, copy.attempt, copy.speculative),
       idleTimeoutMs: this.#s.idleTimeoutMs,
       signal: options.signal,

@@ -12,7 +12,7 @@ import type { Client } from '../client/index.ts';
 import { AbortError, InvalidArgumentError, TaskFailedError } from '../errors.ts';
 import { readLogFile, readLogRange, type LogChunkReader } from '../logs/index.ts';
 import { fetchChunks, sourceOn } from './fetch.ts';
-import type { NodeClient } from './node-client.ts';
+import type { ReduceEnv } from './kinds/job-kind.ts';
 import { SortedOutput, hashPartition } from './map-output.ts';
 import type { PartialStore } from './partial-store.ts';
 import { mergeRunChunks, RunFileWriter, runFileChunks } from './run-cursor.ts';
@@ -21,10 +21,7 @@ import type { MapResult, MapTask, ReduceResult, ReduceTask, Ref, ShardSpec } fro
 export interface StreamingEnv {
   readonly node?: string;
   readonly store: PartialStore;
-  /** Calls the mapper function of `--mapper-function`. */
   readonly client: Client;
-  /** Reads the partials a reduce merges. */
-  readonly nodes: NodeClient;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -270,7 +267,7 @@ async function combine(ref: Ref, partition: number, combiner: string, task: MapT
 }
 
 /** Merge one partition from every map task (sorted by key) and pipe it through the reducer. */
-export async function executeStreamingReduce(task: ReduceTask, env: Pick<StreamingEnv, 'store' | 'nodes' | 'signal'>): Promise<ReduceResult> {
+export async function executeStreamingReduce(task: ReduceTask, env: Pick<ReduceEnv, 'store' | 'nodes' | 'signal'>): Promise<ReduceResult> {
   if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
   const reporter = new Reporter();
   const name = `${task.taskId}.out`;
