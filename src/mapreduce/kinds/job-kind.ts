@@ -4,7 +4,7 @@
  * its map, and the reduce executor its reduce steps. Adding a kind is a module beside the others
  * and a line in index.ts.
  */
-import type { AnyJob, RunInfo } from '../job-definition.ts';
+import type { AnyJob, JobDefinition, RunInfo } from '../job-definition.ts';
 import type { MapInput } from '../map-input.ts';
 import type { MapOutput } from '../map-scheduler.ts';
 import type { NodeClient } from '../node-client.ts';
@@ -14,7 +14,8 @@ import type { PlannedTask } from '../planner.ts';
 import type { ReduceMode, ReduceTree, StoredPartial } from '../reduce-tree.ts';
 import type { MapResult, ReduceResult, ReduceTask, ShardSpec } from '../wire.ts';
 
-export type KindName = 'summary' | 'sorted' | 'keyed' | 'streaming';
+/** A job module's kind (`JobDefinition['kind']`), or `streaming`. */
+export type KindName = JobDefinition['kind'] | 'streaming';
 
 /** How every map task of a run splits its output, decided before the first one starts. */
 export interface MapShape {
