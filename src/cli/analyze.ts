@@ -10,10 +10,11 @@ import { InvalidArgumentError } from '../errors.ts';
 import { compileLogFormat, listLogFiles } from '../logs/index.ts';
 import { parseLogSource } from '../logs/log-sources.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
+import { loadJob } from '../mapreduce/prepare-job.ts';
 import { JobServer } from '../server/index.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './conventions.ts';
-import { commonFor, jobOptions, loadJobForCli, runWith } from './run.ts';
+import { commonFor, jobOptions, runWith } from './run.ts';
 
 export const summary = 'analyze log files on this machine, no server or node to start (--html report)';
 
@@ -55,7 +56,7 @@ async function splitArguments(argv: readonly string[]): Promise<{ files: string[
       jobAt = others.length;
     }
   }
-  const loaded = await loadJobForCli(job);
+  const loaded = (await loadJob(job)).job;
   const jobFlags = jobOptions('cli' in loaded ? loaded.cli : undefined).options;
   const { values, tokens } = parseFlags('geartrain analyze', {
     args: others,

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
-import { builtinJobNames, builtinJobPath, importJobFile } from '../mapreduce/job-loader.ts';
+import { builtinJobNames } from '../mapreduce/job-loader.ts';
 import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
 import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
-import { bundleJobFile } from '../mapreduce/ship-code.ts';
-import { didYouMean } from '../suggest.ts';
+import { loadJob, prepareJob } from '../mapreduce/prepare-job.ts';
 import { EXIT, parseFlags } from './conventions.ts';
 import { fieldsHelp } from './fields.ts';
 import { intFlag } from './flags.ts';
@@ -87,26 +86,6 @@ Flags may come before or after JOB and its arguments. Exit status: 0 ok, 1 failu
 `;
 }
 
-export async function loadJobForCli(name: string): Promise<AnyJob> {
-  const isFile = name.includes('/') || /\.(m?[jt]s)$/.test(name);
-  if (!isFile) {
-    const builtin = builtinJobNames();
-    if (!builtin.includes(name)) {
-      throw new InvalidArgumentError(`unknown job '${name}'${didYouMean(name, builtin)} (built-in jobs: ${builtin.join(', ')}; or give a job file path)`, { field: 'job' });
-    }
-    return importJobFile(builtinJobPath(name));
-  }
-  // Bundle as the nodes will get it, then load the bundle to read its parameters.
-  const code = await bundleJobFile(name);
-  const tmp = `${fs.mkdtempSync('/tmp/geartrain-cli-')}/job.mjs`;
-  fs.writeFileSync(tmp, code);
-  try {
-    return await importJobFile(tmp);
-  } finally {
-    fs.rmSync(tmp.slice(0, tmp.lastIndexOf('/')), { recursive: true, force: true });
-  }
-}
-
 export function jobOptions(cli: CliSpec | undefined): { options: Options; toParam: Map<string, { param: string; type: string; multiple: boolean }> } {
   const options: Options = {};
   const toParam = new Map<string, { param: string; type: string; multiple: boolean }>();
@@ -186,13 +165,6 @@ export function commonFor(jobFlags: Options): Options {
   return out;
 }
 
-/** How the user names a parameter: its positional (`PATTERN`), else its flag (`-m`, `--by`). */
-function flagOf(cli: CliSpec | undefined, param: string): string {
-  if (cli?.positionals?.includes(param)) return param.toUpperCase();
-  const name = Object.entries(cli?.flags ?? {}).find(([, spec]) => spec.param === param)?.[0] ?? param;
-  return name.length === 1 ? `-${name}` : `--${name}`;
-}
-
 /** `geartrain run JOB -H`: usage, description, the job's own help, the fields. */
 function jobHelp(job: AnyJob, command: string, helpFlag: string): string {
   const own = job.cli?.help ? `\n${job.cli.help.replace(/\n?$/, '\n')}` : '';
@@ -214,7 +186,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     return values.help ? EXIT.OK : EXIT.USAGE;
   }
   const first = at >= 0 ? argv[at]! : '';
-  const job = at >= 0 ? await loadJobForCli(first) : null;
+  const loaded = at >= 0 ? await loadJob(first) : null;
+  const job = loaded?.job ?? null;
   const rest = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
   const { options: jobFlags, toParam } = jobOptions(job && 'cli' in job ? job.cli : undefined);
   const common = commonFor(jobFlags);
@@ -243,21 +216,13 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     } else params[target.param] = v;
   }
 
-  if (job) {
-    // Refuse bad parameters before any connection, worded as the flags the user typed.
-    const checked = job.params.safeParse(params);
-    if (!checked.success) {
-      const issue = checked.error.issues[0]!;
-      const field = issue.path.join('.') || 'arguments';
-      const flag = flagOf(job.cli, field);
-      throw new InvalidArgumentError(`${job.name}: ${flag}: ${params[field] === undefined ? 'missing' : issue.message} (usage: geartrain run ${job.cli?.usage ?? job.name})`, { field });
-    }
-  }
+  // Bad parameters are refused here, before any connection, worded as the flags the user typed.
+  const prepared = loaded ? prepareJob(loaded, params) : null;
   const str = (k: string) => values[k] as string | undefined;
   const servers = context.servers ? [...context.servers] : resolveServers({ servers: str('servers'), host: str('host'), port: str('port') }, io.env);
   const options: RunJobOptions = {
     servers,
-    ...(job ? { job: first, params } : {}),
+    ...(prepared ? { job: prepared } : {}),
     ...(streaming
       ? {
           streaming: {

@@ -7,9 +7,9 @@
  */
 import { AdminClient } from '../client/admin-client.ts';
 import type { FunctionStatus, PriorityStatus, WorkerInfo } from '../protocol/admin.ts';
-import { isTaskFunction } from '../server/http/runs.ts';
 import type { StatusJson } from '../server/http/status.ts';
 import { ConnectionError, InvalidArgumentError } from '../errors.ts';
+import { isTaskFunction, parseTaskUnique } from '../wire-names.ts';
 import { parseFlags } from './conventions.ts';
 import { formatCliError, type CliIO } from './io.ts';
 import { formatBytes } from '../report/format.ts';
@@ -90,16 +90,6 @@ export interface ServerView {
 /** Above this many jobs on a server, `show unique jobs` is not asked for (runs are not shown). */
 const MAX_LISTED_JOBS = 50_000;
 
-/** Run id and task kind from a unique key alone (`show unique jobs` gives no function names). */
-function runOfUnique(unique: string): { runId: string; kind: 'map' | 'reduce' } | null {
-  const parts = unique.split(':');
-  const runId = parts[0]!;
-  if (!/^r[0-9a-z]+$/i.test(runId)) return null;
-  if (parts.length === 3 && parts[1]!.length > 0 && /^\d+$/.test(parts[2]!)) return { runId, kind: 'map' };
-  if (parts.length === 2 && parts[1]!.startsWith('t')) return { runId, kind: 'reduce' };
-  return null;
-}
-
 function listing(text: string): string[] {
   const out: string[] = [];
   for (const raw of text.split('\n')) {
@@ -178,7 +168,8 @@ export async function collectView(server: string, admin: AdminClient, httpUrl: s
   } else {
     const tally = new Map<string, { map: number; reduce: number }>();
     for (const u of uniques) {
-      const r = runOfUnique(u);
+      // `show unique jobs` gives no function names: the unique key alone tells run and kind.
+      const r = parseTaskUnique(u);
       if (!r) continue;
       const t = tally.get(r.runId) ?? { map: 0, reduce: 0 };
       t[r.kind]++;

@@ -6,19 +6,9 @@
  */
 import { AdminClient } from '../client/admin-client.ts';
 import type { AdminClientOptions, Logger } from '../client/options.ts';
+import { REPLICA_FUNCTION_PREFIX } from '../wire-names.ts';
 
-export const REPLICA_FUNCTION_PREFIX = 'geartrain.replica@';
-export const LOGGER_FUNCTION = 'logger';
-
-/** The function a node serves for stores from other nodes. */
-export function replicaFunction(node: string): string {
-  return REPLICA_FUNCTION_PREFIX + node;
-}
-
-/** The function that sends lines to one node. */
-export function loggerFunction(node: string): string {
-  return `${LOGGER_FUNCTION}@${node}`;
-}
+export { LOGGER_FUNCTION, loggerFunction, REPLICA_FUNCTION_PREFIX, replicaFunction } from '../wire-names.ts';
 
 export interface PeerDiscoveryOptions {
   readonly servers: readonly string[];

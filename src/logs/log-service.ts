@@ -34,12 +34,9 @@ import type { LogSource } from './log-sources.ts';
 import { LogCatalog } from './node-catalog.ts';
 import { ScanCache } from './scan-cache.ts';
 import { SegmentStore } from './segments.ts';
+import { catalogFunction } from '../wire-names.ts';
 
-export const CATALOG_FUNCTION_PREFIX = 'geartrain.catalog@';
-
-export function catalogFunction(node: string): string {
-  return CATALOG_FUNCTION_PREFIX + node;
-}
+export { CATALOG_FUNCTION_PREFIX, catalogFunction } from '../wire-names.ts';
 
 /** Logger jobs run at once by default (their fsyncs are grouped). */
 export const DEFAULT_INGEST_CONCURRENCY = 32;

@@ -1,73 +1,55 @@
 /**
  * The coordinator: a Gearman client that runs one map/reduce job over the cluster.
  *
- *   discover nodes (admin status) → catalogues → plan map tasks → map on the nodes that hold
- *   the data → combine per node → reduce tiers of fan-in F on any node → the root fetches the
- *   last partial and finalizes
+ *   prepare the job (prepare-job.ts) → discover nodes, catalogues and slots, plan map tasks
+ *   (run-plan.ts) → map on the nodes that hold the data (map-scheduler.ts) → combine per node and
+ *   reduce in tiers of fan-in F on any node (reduce-tree.ts) → the root fetches the last partials
+ *   and makes the output (output-sink.ts) → drop what the run stored on the nodes (run-tasks.ts)
  *
- * Partials never pass through the coordinator except the final one: map and reduce tasks store
- * their output on their node and return a reference; the next tier fetches it from there. When a
- * node is lost, what it held is recomputed from its lineage (map tasks on a live replica of their
- * shards); when no replica exists, the run fails naming the node and the unread shards, or with
- * `allowPartial` completes and says what it left out.
+ * What differs between summary, sorted, keyed and streaming jobs is decided by the job's kind
+ * (kinds/). Partials never pass through the coordinator except the last ones. When a node is lost,
+ * what it held is recomputed from its lineage; when no replica exists, the run fails naming the
+ * node and the unread shards, or with `allowPartial` completes and says what it left out.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { Client, type ClientOptions } from '../client/index.ts';
-import { AbortError, InvalidArgumentError, JobExceptionError, NodeUnavailableError, TaskFailedError, TaskRefusedError } from '../errors.ts';
-import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
-import type { NodeCatalog } from '../logs/catalog.ts';
+import { AbortError, InvalidArgumentError, JobExceptionError, TaskRefusedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
-import { ClusterView, fetchCatalog, fetchNodeInfo } from './discovery.ts';
-import { fetchAll, fetchChunks } from './fetch.ts';
-import { mergeRunChunks } from './run-cursor.ts';
-import { builtinJobPath, importJobFile } from './job-loader.ts';
-import { decodeState, resolveJob, type AnyJob, type JobDefinition, type RenderedResult, type SortedJob } from './job-definition.ts';
-import { planMapTasks, type PlannedTask } from './planner.ts';
-import { shipJobFile, type ShippedCode } from './ship-code.ts';
-import { StragglerDetector } from './speculation.ts';
-import { isSignatureRefusal, sealerFor, type Sealer } from './task-auth.ts';
-import { callTask } from './task-runner.ts';
-import {
-  fetchFunction,
-  mapFunction,
-  mapResultSchema,
-  reduceFunction,
-  reduceResultSchema,
-  WIRE_VERSION,
-  type FilterSpec,
-  type JobRef,
-  type MapResult,
-  type MapTask,
-  type Ref,
-  type ReduceTask,
-  type ShardSpec,
-} from './wire.ts';
-import { compileFilter, parseTimeBound } from './filter.ts';
+import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
+import { ClusterView } from './discovery.ts';
+import type { RenderedResult } from './job-definition.ts';
+import type { KindName } from './kinds/job-kind.ts';
+import { MapScheduler, type MapOutput } from './map-scheduler.ts';
+import { ClusterMembership } from './membership.ts';
+import { NodeClient } from './node-client.ts';
+import { OutputSink } from './output-sink.ts';
+import { loadJob, prepareJob, prepareStreamingJob, type PreparedJob, type StreamingSpec } from './prepare-job.ts';
+import { ReduceTree, type TierReport } from './reduce-tree.ts';
+import { runKindOf } from './run-kind.ts';
+import { checkFilterOptions, planRun } from './run-plan.ts';
+import { ProgressTracker, type RunProgress } from './run-progress.ts';
+import { RunTasks } from './run-tasks.ts';
+import { serveJobCode, type ShippedCode } from './ship-code.ts';
+import { isSignatureRefusal, sealerFor } from './task-auth.ts';
+import type { JobRef } from './wire.ts';
 
-export interface StreamingSpec {
-  readonly mapper?: string;
-  readonly mapperFunction?: string;
-  readonly combiner?: string;
-  readonly reducer?: string;
-}
+export type { StreamingSpec } from './prepare-job.ts';
+export type { RunProgress } from './run-progress.ts';
+export type { TierReport } from './reduce-tree.ts';
 
-export interface RunProgress {
-  readonly phase: 'plan' | 'map' | 'reduce' | 'merge' | 'done';
-  readonly bytesDone: number;
-  readonly bytesTotal: number;
-  readonly tasksDone: number;
-  readonly tasksRunning: number;
-  readonly tasksTotal: number;
-  readonly retries: number;
-}
+export const DEFAULT_FAN_IN = 8;
+export const DEFAULT_RETRIES = 3;
+export const DEFAULT_TASK_TIMEOUT_MS = 60_000;
+export const DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024;
 
 export interface RunJobOptions {
   /** Job servers, `host:port`. */
   readonly servers: readonly string[];
-  /** A built-in job name (`grep`) or the path of a job file (`./my-job.ts`). Ignored with `streaming`. */
-  readonly job?: string;
+  /**
+   * A built-in job name (`grep`) or the path of a job file (`./my-job.ts`), or a job already
+   * prepared (prepare-job.ts; `params` is then ignored). Ignored with `streaming`.
+   */
+  readonly job?: string | PreparedJob;
   /** The job's parameters, validated by its zod schema. */
   readonly params?: unknown;
   /** Hadoop Streaming style job instead of a job module. */
@@ -129,18 +111,10 @@ export interface RunJobOptions {
   readonly tls?: ClientOptions['tls'];
 }
 
-export interface TierReport {
-  readonly tier: number;
-  readonly label: string;
-  readonly tasks: number;
-  /** Nodes that ran the tier's tasks. */
-  readonly nodes: readonly string[];
-}
-
 export interface RunReport {
   readonly runId: string;
   readonly job: string;
-  readonly kind: JobDefinition['kind'] | 'streaming';
+  readonly kind: KindName;
   readonly nodes: readonly string[];
   /** Finalized result of a summary or keyed job. */
   readonly result?: unknown;
@@ -170,813 +144,214 @@ export interface RunReport {
   readonly shards: number;
 }
 
-/** Packs lines into large newline-terminated chunks. */
-class LineBatcher {
-  readonly #sink: (chunk: Buffer) => Promise<void>;
-  #buf = Buffer.allocUnsafe(1024 * 1024);
-  #used = 0;
-  constructor(sink: (chunk: Buffer) => Promise<void>) {
-    this.#sink = sink;
-  }
-  async add(line: Buffer): Promise<void> {
-    const n = line.length + 1;
-    if (this.#used + n > this.#buf.length) {
-      await this.flush();
-      if (n > this.#buf.length) this.#buf = Buffer.allocUnsafe(n);
-    }
-    line.copy(this.#buf, this.#used);
-    this.#buf[this.#used + n - 1] = 10;
-    this.#used += n;
-  }
-  async flush(): Promise<void> {
-    if (this.#used === 0) return;
-    const chunk = this.#buf.subarray(0, this.#used);
-    this.#buf = Buffer.allocUnsafe(this.#buf.length);
-    this.#used = 0;
-    await this.#sink(chunk);
-  }
-}
-
-export const DEFAULT_FAN_IN = 8;
-export const DEFAULT_RETRIES = 3;
-export const DEFAULT_TASK_TIMEOUT_MS = 60_000;
-export const DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024;
-/** How often running map tasks are checked for stragglers. */
-const SPECULATION_CHECK_MS = 250;
-
-/** A stored partial and how to compute it again. */
-interface Partial {
-  ref: Ref;
-  readonly producer: MapOutput | ReduceStep;
-  /** Output index of a map task (keyed and streaming jobs have one per partition). */
-  readonly index: number;
-}
-
-interface MapCopyResult {
-  readonly node: string;
-  readonly data: Buffer;
-  readonly ms: number;
-}
-
-interface MapOutput {
-  readonly kind: 'map';
-  task: PlannedTask;
-  node: string;
-  result: MapResult | null;
-}
-
-interface ReduceStep {
-  readonly kind: 'reduce';
-  readonly taskId: string;
-  readonly mode: ReduceTask['mode'];
-  /** Node-local reduce (`geartrain.reduce@node`), or any node. */
-  readonly node: string | null;
-  inputs: Partial[];
-}
-
-function validateParams(job: AnyJob, raw: unknown): unknown {
-  const parsed = job.params.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || 'params';
-    throw new InvalidArgumentError(`${job.name}: invalid parameter '${field}': ${issue.message}`, { field });
-  }
-  return parsed.data;
-}
-
 export async function runJob(options: RunJobOptions): Promise<RunReport> {
   return new Run(options).execute();
 }
 
+/** One run: the parts above, wired together, and what the report needs from each. */
 class Run {
-  readonly o: RunJobOptions;
-  readonly runId = `r${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
-  readonly client: Client;
-  readonly cluster: ClusterView;
-  readonly logger: Logger;
-  readonly fanIn: number;
-  readonly retries: number;
-  readonly timeoutMs: number;
-  readonly ac = new AbortController();
-  readonly secret: string | undefined;
-  /** Signs a payload for its function (see send()). */
-  readonly seal: Sealer;
-  readonly involved = new Set<string>();
-  readonly counters: Record<string, number> = Object.create(null);
-  readonly stats = new ParseStats();
-  hasStats = false;
-  readonly tiers: TierReport[] = [];
-  readonly missing: { node: string; path: string }[] = [];
-  retried = 0;
-  speculative = 0;
-  speculativeWon = 0;
-  reduceTasks = 0;
-  reduceSeq = 0;
-  jobRef!: JobRef;
-  job: AnyJob | null = null;
-  def: JobDefinition | null = null;
-  params: unknown = undefined;
-  shipped: ShippedCode | null = null;
-  /** Summary tasks use the nodes' partial caches (--incremental). */
-  incremental = false;
-  filter: FilterSpec = {};
-  progress = { phase: 'plan' as RunProgress['phase'], bytesDone: 0, bytesTotal: 0, tasksDone: 0, tasksRunning: 0, tasksTotal: 0 };
-  readonly taskBytes = new Map<string, number>();
-  #partitions: number | undefined;
-  #stragglers = new StragglerDetector(0);
-  /** Map tasks not yet started: no copy is made while real work still waits for a slot. */
-  #mapQueued = 0;
-  /** Range-partitioned sorted jobs: R-1 key boundaries from the sample. */
-  rangeBoundaries: Buffer[] = [];
+  readonly #o: RunJobOptions;
+  readonly #runId = `r${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+  readonly #client: Client;
+  readonly #nodes: NodeClient;
+  readonly #view: ClusterView;
+  readonly #membership: ClusterMembership;
+  readonly #logger: Logger;
+  readonly #secret: string | undefined;
+  readonly #fanIn: number;
+  readonly #retries: number;
+  readonly #timeoutMs: number;
+  readonly #ac = new AbortController();
+  readonly #progress: ProgressTracker;
+  readonly #counters: Record<string, number> = Object.create(null);
+  readonly #stats = new ParseStats();
+  #hasStats = false;
+  #shipped: ShippedCode | null = null;
+  #tasks: RunTasks | null = null;
 
   constructor(options: RunJobOptions) {
-    this.o = options;
+    this.#o = options;
     if (options.servers.length === 0) throw new InvalidArgumentError('no job servers given', { field: 'servers' });
-    this.fanIn = options.fanIn ?? DEFAULT_FAN_IN;
-    if (!Number.isInteger(this.fanIn) || this.fanIn < 2) throw new InvalidArgumentError('--fan-in must be an integer of at least 2', { field: 'fanIn' });
-    this.retries = options.retries ?? DEFAULT_RETRIES;
-    this.timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
-    this.logger = options.logger ?? silentLogger;
-    this.secret = options.secret ?? (process.env.GEARTRAIN_SECRET || undefined);
-    this.seal = sealerFor(this.secret, options.taskTtlMs !== undefined ? { ttlMs: options.taskTtlMs } : {});
-    this.client = new Client({ servers: [...options.servers], ...(options.tls ? { tls: options.tls } : {}) });
-    this.cluster = new ClusterView(options.servers, options.tls);
-    if (options.signal) {
-      if (options.signal.aborted) this.ac.abort(options.signal.reason);
-      else options.signal.addEventListener('abort', () => this.ac.abort(options.signal!.reason), { once: true });
+    this.#fanIn = options.fanIn ?? DEFAULT_FAN_IN;
+    if (!Number.isInteger(this.#fanIn) || this.#fanIn < 2) throw new InvalidArgumentError('--fan-in must be an integer of at least 2', { field: 'fanIn' });
+    this.#retries = options.retries ?? DEFAULT_RETRIES;
+    this.#timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
+    this.#logger = options.logger ?? silentLogger;
+    this.#progress = new ProgressTracker(options.onProgress);
+    this.#client = new Client({ servers: [...options.servers], ...(options.tls ? { tls: options.tls } : {}) });
+    this.#secret = options.secret ?? (process.env.GEARTRAIN_SECRET || undefined);
+    this.#nodes = new NodeClient(this.#client, sealerFor(this.#secret, options.taskTtlMs !== undefined ? { ttlMs: options.taskTtlMs } : {}));
+    this.#view = new ClusterView(options.servers, options.tls);
+    this.#membership = new ClusterMembership(this.#view, { signal: this.#ac.signal });
+    const outer = options.signal;
+    if (outer) {
+      if (outer.aborted) this.#ac.abort(outer.reason);
+      else outer.addEventListener('abort', () => this.#ac.abort(outer.reason), { once: true });
     }
   }
 
-  get signal(): AbortSignal {
-    return this.ac.signal;
-  }
-
-  emitProgress(): void {
-    this.o.onProgress?.({ ...this.progress, retries: this.retried });
-  }
-
-  addCounters(c: Record<string, number>): void {
-    for (const [k, v] of Object.entries(c)) this.counters[k] = (this.counters[k] ?? 0) + v;
+  get #signal(): AbortSignal {
+    return this.#ac.signal;
   }
 
   async execute(): Promise<RunReport> {
+    const o = this.#o;
     const t0 = Date.now();
     try {
-      await this.loadJob();
+      const { job, ref, incremental } = await this.#prepare();
       // Bad --since/--until/--where fail here, before any node is involved.
-      for (const [field, v] of [['since', this.o.since], ['until', this.o.until]] as const) if (typeof v === 'string') parseTimeBound(v, field);
-      compileFilter({ ...(this.o.where !== undefined ? { where: this.o.where } : {}) });
-      const { nodes, catalogs, slots, zone } = await this.discover();
-      const bound = (v: number | string | undefined, field: 'since' | 'until') => (typeof v === 'string' ? parseTimeBound(v, field, zone) : v);
-      const since = bound(this.o.since, 'since');
-      const until = bound(this.o.until, 'until');
-      this.filter = {
-        ...(since !== undefined ? { since } : {}),
-        ...(until !== undefined ? { until } : {}),
-        ...(this.o.where !== undefined ? { where: this.o.where } : {}),
-        ...(this.o.vhost !== undefined ? { vhost: this.o.vhost } : {}),
-      };
-      const plan = planMapTasks(catalogs, {
-        ...(since !== undefined ? { since } : {}),
-        ...(until !== undefined ? { until } : {}),
-        splitBytes: this.o.splitBytes ?? DEFAULT_SPLIT_BYTES,
-        slots,
-        fixedSplits: this.incremental,
+      checkFilterOptions(o);
+      const { nodes, slots, filter, plan } = await planRun({
+        servers: o.servers,
+        ...pick(o, ['waitNodes', 'since', 'until', 'where', 'vhost']),
+        membership: this.#membership,
+        nodes: this.#nodes,
+        timeoutMs: this.#timeoutMs,
+        splitBytes: o.splitBytes ?? DEFAULT_SPLIT_BYTES,
+        fixedSplits: incremental,
+        shipsCode: ref.type === 'code',
+        signal: this.#signal,
+        logger: this.#logger,
       });
       const tPlan = Date.now();
-      this.progress = { ...this.progress, phase: 'map', bytesTotal: plan.bytes, tasksTotal: plan.tasks.length };
-      this.emitProgress();
-      if (this.def?.kind === 'sorted' && this.def.rangePartitions) await this.sampleRanges(plan.tasks, slots.size);
-      const outputs = await this.mapPhase(plan.tasks, slots);
+      this.#progress.phase('map', { bytes: plan.bytes, tasks: plan.tasks.length });
+      const params = job.type === 'module' ? job.params : null;
+      const kind = runKindOf(job);
+      const shape = await kind.shape({
+        partitions: o.partitions,
+        nodes: slots.size,
+        tasks: plan.tasks,
+        sampleKeys: (node, shards, perShard) => this.#nodes.sample(node, { job: ref, params, shards: [...shards], perShard, seed: 12345 }, { timeoutMs: this.#timeoutMs, signal: this.#signal }),
+      });
+      const tasks = (this.#tasks = new RunTasks(this.#nodes, {
+        runId: this.#runId,
+        job: ref,
+        params,
+        filter,
+        idleTimeoutMs: this.#timeoutMs,
+        ...shape,
+        ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
+        ...(incremental ? { incremental: true } : {}),
+      }));
+      const scheduler = new MapScheduler({
+        transport: tasks,
+        membership: this.#membership,
+        slots,
+        signal: this.#signal,
+        retries: this.#retries,
+        speculative: o.speculative !== false,
+        allowPartial: o.allowPartial ?? false,
+        logger: this.#logger,
+        progress: this.#progress,
+      });
+      const mapped = await scheduler.run(plan.tasks).catch((err: unknown) => {
+        // The run has failed: its tasks still running on the nodes are cancelled below.
+        this.#ac.abort(err);
+        throw err;
+      });
+      this.#addMapTotals(mapped.outputs);
       const tMap = Date.now();
-      this.progress = { ...this.progress, phase: 'reduce' };
-      this.emitProgress();
-      const reportBase = {
-        runId: this.runId,
-        job: this.o.streaming ? 'streaming' : this.o.job!,
-        kind: this.def ? this.def.kind : ('streaming' as const),
+      this.#progress.phase('reduce');
+      const tree = new ReduceTree({
+        transport: tasks,
+        membership: this.#membership,
+        rerunMap: (output, holder) => scheduler.rerun(output, holder),
+        fanIn: this.#fanIn,
+        retries: this.#retries,
+        signal: this.#signal,
+        onCounters: (c) => this.#addCounters(c),
+        logger: this.#logger,
+        progress: this.#progress,
+      });
+      const final = await kind.reduce(tree, mapped.outputs, shape);
+      const tReduce = Date.now();
+      this.#progress.phase('merge');
+      const sink = new OutputSink(o, this.#nodes, this.#signal);
+      const out = await kind.finish(sink, final, { runId: this.#runId, nodes: tasks.involved, counters: this.#counters, startedAt: Date.now() });
+      const tEnd = Date.now();
+      this.#progress.phase('done');
+      return {
+        runId: this.#runId,
+        job: job.name,
+        kind: kind.name,
         nodes: [...nodes].sort(),
-        tiers: this.tiers,
-        missing: this.missing,
-        partial: this.missing.length > 0,
+        tiers: tree.tiers,
+        missing: mapped.missing,
+        partial: mapped.missing.length > 0,
         pruned: plan.pruned,
         shards: plan.shards,
         bytes: plan.bytes,
-        tasks: { map: plan.tasks.length, reduce: 0, retried: 0, speculative: 0, speculativeWon: 0 },
-      };
-      const final = await this.reducePhase(outputs);
-      const tReduce = Date.now();
-      this.progress = { ...this.progress, phase: 'merge' };
-      this.emitProgress();
-      const out = await this.finish(final);
-      const tEnd = Date.now();
-      this.progress = { ...this.progress, phase: 'done' };
-      this.emitProgress();
-      return {
-        ...reportBase,
         ...out,
-        counters: { ...this.counters },
-        stats: this.hasStats ? this.stats.toJSON() : null,
-        tasks: { map: plan.tasks.length, reduce: this.reduceTasks, retried: this.retried, speculative: this.speculative, speculativeWon: this.speculativeWon },
+        counters: { ...this.#counters },
+        stats: this.#hasStats ? this.#stats.toJSON() : null,
+        tasks: {
+          map: plan.tasks.length,
+          reduce: tree.tasks,
+          retried: this.#progress.retries,
+          speculative: scheduler.speculative.started,
+          speculativeWon: scheduler.speculative.won,
+        },
         timings: { plan: tPlan - t0, map: tMap - tPlan, reduce: tReduce - tMap, merge: tEnd - tReduce, total: tEnd - t0 },
       };
     } catch (err) {
-      if (this.signal.aborted) await this.cancelOnNodes();
-      if (this.o.signal?.aborted && !(err instanceof AbortError)) throw new AbortError('run cancelled', { cause: err });
-      throw this.explainRefusal(err);
+      if (this.#signal.aborted) await this.#tasks?.cancelAll();
+      if (o.signal?.aborted && !(err instanceof AbortError)) throw new AbortError('run cancelled', { cause: err });
+      throw this.#explainRefusal(err);
     } finally {
-      await this.cleanup();
+      await this.#tasks?.dropAll();
+      await this.#shipped?.close().catch(() => {});
+      this.#view.close();
+      await this.#client.close().catch(() => {});
     }
   }
 
-  /**
-   * Every payload for a node goes through here: signed with the cluster secret when there is one,
-   * anew on each call (a retry gets a fresh expiry).
-   */
-  send(fn: string, body: string, options: Parameters<Client['call']>[2]): Promise<Buffer> {
-    return this.client.call(fn, this.seal(fn, body), options);
+  /** The job, prepared once; shipped code is served while the run lasts. */
+  async #prepare(): Promise<{ job: PreparedJob; ref: JobRef; incremental: boolean }> {
+    const o = this.#o;
+    let job: PreparedJob;
+    if (o.streaming) job = prepareStreamingJob(o.streaming);
+    else if (o.job === undefined || o.job === '') throw new InvalidArgumentError('no job given', { field: 'job' });
+    else job = typeof o.job === 'string' ? prepareJob(await loadJob(o.job), o.params) : o.job;
+    if (job.type === 'streaming') return { job, ref: { type: 'streaming', ...job.spec }, incremental: false };
+    // Each node keys its cache by the code it loaded, the parameters and the record filters.
+    const incremental = o.incremental === true;
+    if (incremental && !runKindOf(job).incremental()) {
+      throw new InvalidArgumentError(`--incremental works for summary jobs over parsed records; ${job.def.name} is not one`, { field: 'incremental' });
+    }
+    if (job.source.type === 'builtin') return { job, ref: { type: 'builtin', name: job.source.name }, incremental };
+    const { code, hash } = job.source;
+    this.#shipped = await serveJobCode(code, hash, o.servers, this.#secret, o.tls);
+    return { job, ref: { type: 'code', hash, signature: this.#shipped.signature }, incremental };
   }
 
   /** A node's refusal of an unsigned or badly signed task, with what to do about it. */
-  explainRefusal(err: unknown): unknown {
+  #explainRefusal(err: unknown): unknown {
     const refusal = [err, (err as { cause?: unknown })?.cause].find((e) => e instanceof JobExceptionError && isSignatureRefusal(e.payload.toString('utf8')));
     if (!refusal) return err;
     const text = (refusal as JobExceptionError).payload.toString('utf8');
-    const hint = this.secret ? ' (the nodes were started with another GEARTRAIN_SECRET?)' : ': set GEARTRAIN_SECRET to the nodes\' secret where you run geartrain';
+    const hint = this.#secret ? ' (the nodes were started with another GEARTRAIN_SECRET?)' : ": set GEARTRAIN_SECRET to the nodes' secret where you run geartrain";
     return new TaskRefusedError(`${text}${hint}`, { cause: err });
   }
 
-  async loadJob(): Promise<void> {
-    if (this.o.streaming) {
-      const s = this.o.streaming;
-      if (!s.mapper && !s.mapperFunction && !s.reducer) throw new InvalidArgumentError('a streaming job needs --mapper, --mapper-function or --reducer', { field: 'mapper' });
-      this.jobRef = { type: 'streaming', ...s };
-      return;
-    }
-    const name = this.o.job;
-    if (!name) throw new InvalidArgumentError('no job given', { field: 'job' });
-    const isFile = name.includes('/') || /\.(m?[jt]s)$/.test(name);
-    if (isFile) {
-      this.shipped = await shipJobFile(name, this.o.servers, this.secret, this.o.tls);
-      this.job = this.shipped.job;
-      this.jobRef = { type: 'code', hash: this.shipped.hash, signature: this.shipped.signature };
-    } else {
-      this.job = await importJobFile(builtinJobPath(name));
-      this.jobRef = { type: 'builtin', name };
-    }
-    this.params = validateParams(this.job, this.o.params);
-    this.def = resolveJob(this.job, this.params);
-    if (this.o.incremental) {
-      if (this.def.kind !== 'summary' || !('records' in this.def.input(this.params))) {
-        throw new InvalidArgumentError(`--incremental works for summary jobs over parsed records; ${this.def.name} is not one`, { field: 'incremental' });
-      }
-      // Each node keys its cache by the code it loaded, the parameters and the record filters.
-      this.incremental = true;
-    }
+  #addCounters(c: Readonly<Record<string, number>>): void {
+    for (const [k, v] of Object.entries(c)) this.#counters[k] = (this.#counters[k] ?? 0) + v;
   }
 
-  async discover(): Promise<{ nodes: Set<string>; catalogs: NodeCatalog[]; slots: Map<string, number>; zone: number }> {
-    const nodes = this.o.waitNodes
-      ? await this.cluster.waitForNodes(this.o.waitNodes, Math.max(this.timeoutMs, 10_000), this.signal)
-      : await this.cluster.liveNodes(0, this.signal);
-    if (nodes.size === 0) {
-      throw new NodeUnavailableError(`no geartrain nodes are registered on ${this.o.servers.join(', ')} (start one with: geartrain node --name NAME --logs GLOB)`, []);
-    }
-    const catalogs: NodeCatalog[] = [];
-    const slots = new Map<string, number>();
-    const zones = new Map<string, number>();
-    await Promise.all(
-      [...nodes].map(async (node) => {
-        const [cat, info] = await Promise.all([
-          fetchCatalog(this.client, node, this.signal, this.timeoutMs, this.o.since !== undefined || this.o.until !== undefined, this.seal),
-          fetchNodeInfo(this.client, node, this.signal, this.timeoutMs, this.seal),
-        ]);
-        catalogs.push(cat);
-        slots.set(node, info.slots);
-        if (info.tzOffset !== null) zones.set(node, info.tzOffset);
-        if (this.jobRef.type === 'code' && !info.allowCode) {
-          this.logger.warn(`node ${node} was not started with --allow-code: its tasks will be refused`);
-        }
-      }),
-    );
-    catalogs.sort((a, b) => (a.node < b.node ? -1 : 1));
-    // The logs' zone: the first node (by name) that knows one.
-    const zone = [...zones].sort((a, b) => (a[0] < b[0] ? -1 : 1))[0]?.[1] ?? 0;
-    return { nodes, catalogs, slots, zone };
-  }
-
-  mapTask(task: PlannedTask, partitions: number | undefined): MapTask {
-    return {
-      v: WIRE_VERSION,
-      kind: 'map',
-      runId: this.runId,
-      taskId: task.taskId,
-      job: this.jobRef,
-      params: this.params ?? null,
-      shards: [...task.shards],
-      filter: this.filter,
-      ...(partitions !== undefined ? { partitions } : {}),
-      ...(this.o.memoryBudget !== undefined ? { memoryBudget: this.o.memoryBudget } : {}),
-      ...(this.incremental ? { incremental: true } : {}),
-      ...(this.rangeBoundaries.length > 0 ? { rangeBoundaries: this.rangeBoundaries.map((b) => b.toString('hex')) } : {}),
-    };
-  }
-
-  /**
-   * Sample keys from every node (lines at random offsets of the planned shards) and cut them into
-   * R ranges of about equal size (TeraSort's and Spark's RangePartitioner's approach).
-   */
-  async sampleRanges(tasks: readonly PlannedTask[], nodes: number): Promise<void> {
-    const def = this.def as SortedJob;
-    const ranges = Math.max(1, this.o.partitions ?? def.rangePartitions!(this.params, nodes));
-    if (ranges <= 1) return;
-    const byNode = new Map<string, ShardSpec[]>();
-    for (const t of tasks) byNode.set(t.node, [...(byNode.get(t.node) ?? []), ...t.shards]);
-    const perShard = Math.max(10, Math.ceil((40 * ranges) / Math.max(1, tasks.length)));
-    const keys: Buffer[] = [];
-    await Promise.all(
-      [...byNode].map(async ([node, shards]) => {
-        const data = await this.send(
-          fetchFunction(node),
-          JSON.stringify({ op: 'sample', job: this.jobRef, params: this.params ?? null, shards, perShard, seed: 12345 }),
-          { priority: 'high', timeoutMs: this.timeoutMs, signal: this.signal },
-        );
-        for (const k of (JSON.parse(data.toString('utf8')) as { keys: string[] }).keys) keys.push(Buffer.from(k, 'hex'));
-      }),
-    );
-    keys.sort(Buffer.compare);
-    const bounds: Buffer[] = [];
-    for (let r = 1; r < ranges && keys.length > 0; r++) {
-      const b = keys[Math.min(keys.length - 1, Math.floor((r * keys.length) / ranges))]!;
-      if (bounds.length === 0 || Buffer.compare(bounds[bounds.length - 1]!, b) < 0) bounds.push(b);
-    }
-    this.rangeBoundaries = bounds;
-  }
-
-  partitionsFor(nodes: number): number | undefined {
-    const keyed = this.def?.kind === 'keyed';
-    const streaming = this.jobRef.type === 'streaming' && !!this.o.streaming?.reducer;
-    if (!keyed && !streaming) return undefined;
-    if (this.o.partitions !== undefined) return this.o.partitions;
-    if (keyed && this.def!.kind === 'keyed' && this.def!.partitions) return this.def!.partitions(this.params, nodes);
-    return Math.max(1, nodes);
-  }
-
-  /** Run one map task (with retries, failover and a speculative copy); resolves with its output. */
-  async runMap(output: MapOutput, live: () => Promise<Set<string>>): Promise<void> {
-    const task = output.task;
-    let attempt = 0;
-    let lastError: unknown;
-    for (;;) {
-      this.signal.throwIfAborted();
-      const node = output.node;
-      this.involved.add(node);
-      this.progress.tasksRunning++;
-      this.emitProgress();
-      try {
-        const done = await this.#attemptMap(task, node, attempt, live);
-        const result = mapResultSchema.parse(JSON.parse(done.data.toString('utf8')));
-        output.result = result;
-        output.node = done.node;
-        this.#stragglers.finished(task.bytes, done.ms);
-        this.progress.tasksRunning--;
-        this.progress.tasksDone++;
-        this.progress.bytesDone += task.bytes - (this.taskBytes.get(task.taskId) ?? 0);
-        this.taskBytes.set(task.taskId, task.bytes);
-        this.emitProgress();
-        return;
-      } catch (err) {
-        this.progress.tasksRunning--;
-        if (this.signal.aborted) throw err;
-        lastError = err;
-        attempt++;
-        this.retried++;
-        const alive = await live();
-        if (!alive.has(node)) {
-          const alt = task.holders.find((h) => h !== node && alive.has(h));
-          if (alt) {
-            this.logger.warn(`node ${node} is gone; task ${task.taskId} moves to replica ${alt}`);
-            output.node = alt;
-            continue;
-          }
-          throw new NodeUnavailableError(
-            `node ${node} is unavailable (${(err as Error).message}); unread shards: ${task.shards.map((s) => `${node}:${s.path}${s.start > 0 || s.end !== null ? `[${s.start}-${s.end ?? 'end'}]` : ''}`).join(', ')}`,
-            [node],
-            { cause: err },
-          );
-        }
-        if (attempt > this.retries) {
-          throw new TaskFailedError(`map task ${task.taskId} on ${node} failed after ${attempt} attempts: ${(lastError as Error).message}`, { cause: lastError });
-        }
-        this.logger.warn(`map task ${task.taskId} on ${node} failed (${(err as Error).message}); retrying`);
+  /** Counters and bad-line statistics of the map tasks that finished. */
+  #addMapTotals(outputs: readonly MapOutput[]): void {
+    for (const { result } of outputs) {
+      this.#addCounters(result.counters);
+      if (result.stats) {
+        this.#stats.merge(ParseStats.fromJSON(result.stats));
+        this.#hasStats = true;
       }
     }
   }
+}
 
-  /** Progress of a task, from whichever of its copies is furthest along. */
-  #taskProgress(task: PlannedTask, reported: number): void {
-    // A file that grew since planning reports more than planned: never count past the plan.
-    const done = Math.min(reported, task.bytes);
-    const before = this.taskBytes.get(task.taskId) ?? 0;
-    if (done <= before) return;
-    this.taskBytes.set(task.taskId, done);
-    this.progress.bytesDone += done - before;
-    this.emitProgress();
-  }
-
-  /** One copy of a map task on `node`; `ms` is how long that copy took. */
-  #callMap(task: PlannedTask, node: string, unique: string, signal: AbortSignal): Promise<MapCopyResult> {
-    const started = Date.now();
-    const fn = mapFunction(node);
-    return callTask(this.client, {
-      fn,
-      payload: this.seal(fn, JSON.stringify(this.mapTask(task, this.#partitions))),
-      unique,
-      idleTimeoutMs: this.timeoutMs,
-      signal,
-      onStatus: (done) => this.#taskProgress(task, done),
-    }).then((data) => ({ node, data, ms: Date.now() - started }));
-  }
-
-  /**
-   * One attempt of a map task on `node`. When the task straggles (StragglerDetector) and no task
-   * is waiting for a slot, a copy starts on another live holder of its shards; the first copy to
-   * finish wins and the other is cancelled on its node. The attempt fails only when every copy has.
-   */
-  #attemptMap(task: PlannedTask, node: string, attempt: number, live: () => Promise<Set<string>>): Promise<MapCopyResult> {
-    const unique = `${this.runId}:${task.taskId}:${attempt}`;
-    const others = this.o.speculative === false ? [] : task.holders.filter((h) => h !== node);
-    if (others.length === 0) return this.#callMap(task, node, unique, this.signal);
-    return new Promise((resolve, reject) => {
-      const started = Date.now();
-      const copies = new Map<string, AbortController>();
-      let failures = 0;
-      let firstError: unknown;
-      let settled = false;
-      const settle = () => {
-        settled = true;
-        clearInterval(timer);
-      };
-      const launch = (on: string, suffix: string) => {
-        const ac = new AbortController();
-        copies.set(on, ac);
-        this.#callMap(task, on, unique + suffix, AbortSignal.any([this.signal, ac.signal]))
-          .then(
-            (done) => {
-              if (settled) return;
-              settle();
-              if (on !== node) this.speculativeWon++;
-              for (const [other, otherAc] of copies) if (other !== on) this.#cancelCopy(other, task, otherAc);
-              resolve(done);
-            },
-            (err: unknown) => {
-              if (settled) return;
-              firstError ??= err;
-              if (++failures === copies.size) {
-                settle();
-                reject(firstError);
-              }
-            },
-          )
-          .finally(() => {
-            if (on === node) return;
-            this.#stragglers.copyEnded();
-            this.progress.tasksRunning--;
-          });
-      };
-      // At most one copy per attempt: the timer stops once it has been tried.
-      const check = async () => {
-        if (settled || this.#mapQueued > 0 || !this.#stragglers.shouldCopy(task.bytes, Date.now() - started)) return;
-        clearInterval(timer);
-        const alive = await live().catch(() => new Set<string>());
-        const target = others.find((h) => alive.has(h));
-        if (!target || settled) {
-          this.#stragglers.copyEnded();
-          return;
-        }
-        this.progress.tasksRunning++;
-        this.speculative++;
-        this.involved.add(target);
-        this.logger.info(`map task ${task.taskId} on ${node} is straggling after ${Date.now() - started} ms; a copy starts on ${target}`);
-        launch(target, 's');
-      };
-      const timer = setInterval(() => void check(), SPECULATION_CHECK_MS);
-      launch(node, '');
-    });
-  }
-
-  /** Stop the losing copy of a task: stop waiting for it, and abort it on its node. */
-  #cancelCopy(node: string, task: PlannedTask, ac: AbortController): void {
-    ac.abort(new AbortError(`another copy of map task ${task.taskId} finished first`));
-    this.send(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId, taskId: task.taskId }), { priority: 'high', timeoutMs: 2000 }).catch(() => {});
-  }
-
-  async mapPhase(tasks: readonly PlannedTask[], slots: Map<string, number>): Promise<MapOutput[]> {
-    const nodes = new Set(tasks.map((t) => t.node));
-    this.#partitions = this.partitionsFor(slots.size);
-    const outputs: MapOutput[] = tasks.map((task) => ({ kind: 'map', task, node: task.node, result: null }));
-    this.#stragglers = new StragglerDetector(tasks.length);
-    this.#mapQueued = tasks.length;
-    let liveCache: Promise<Set<string>> | null = null;
-    const live = () => (liveCache ??= this.cluster.liveNodes(0, this.signal).finally(() => setTimeout(() => (liveCache = null), 200)));
-    // Per node, at most its slot count in flight: a queued task would otherwise age towards its
-    // timeout while it waits behind its siblings.
-    const queues = new Map<string, MapOutput[]>();
-    for (const out of outputs) {
-      const q = queues.get(out.node) ?? [];
-      q.push(out);
-      queues.set(out.node, q);
-    }
-    const failures: { output: MapOutput; error: unknown }[] = [];
-    let fatal: unknown = null;
-    await Promise.all(
-      [...nodes].map(async (node) => {
-        const q = queues.get(node) ?? [];
-        const width = Math.max(1, slots.get(node) ?? 1);
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: Math.min(width, q.length) }, async () => {
-            while (next < q.length) {
-              const out = q[next++]!;
-              this.#mapQueued--;
-              try {
-                await this.runMap(out, live);
-              } catch (err) {
-                if (this.signal.aborted) return;
-                if (!this.o.allowPartial) {
-                  // Stop the other tasks: the run has failed.
-                  fatal = err;
-                  this.ac.abort(err);
-                  return;
-                }
-                failures.push({ output: out, error: err });
-              }
-            }
-          }),
-        );
-      }),
-    );
-    if (fatal) throw fatal;
-    this.signal.throwIfAborted();
-    for (const f of failures) {
-      for (const s of f.output.task.shards) this.missing.push({ node: f.output.node, path: s.path });
-    }
-    const done = outputs.filter((o) => o.result !== null);
-    for (const o of done) {
-      this.addCounters(o.result!.counters);
-      if (o.result!.stats) {
-        this.stats.merge(ParseStats.fromJSON(o.result!.stats));
-        this.hasStats = true;
-      }
-    }
-    return done;
-  }
-
-  // ------------------------------------------------------------------ reduce
-
-  async reducePhase(outputs: MapOutput[]): Promise<Partial[]> {
-    const kind = this.def ? this.def.kind : 'streaming';
-    if (kind === 'sorted' && this.rangeBoundaries.length > 0) {
-      // Range-partitioned: reducer r merges range r from every map task; parts concatenate in order.
-      return this.runTier(
-        'range merge',
-        Array.from({ length: this.rangeBoundaries.length + 1 }, (_, r) => ({
-          mode: 'sorted' as const,
-          node: null,
-          inputs: outputs.map((o) => ({ ref: o.result!.refs[r]!, producer: o, index: r })),
-        })),
-      );
-    }
-    if (kind === 'summary' || kind === 'sorted') {
-      const mode = kind === 'summary' ? 'summary' : 'sorted';
-      let partials: Partial[] = outputs.map((o) => ({ ref: o.result!.refs[0]!, producer: o, index: 0 }));
-      partials = await this.combinePerNode(partials, mode);
-      return [await this.tree(partials, mode)];
-    }
-    const partitions = this.#partitions ?? 1;
-    if (kind === 'keyed') {
-      const grouped = await this.runTier(
-        'group by key',
-        Array.from({ length: partitions }, (_, p) => ({
-          mode: 'group' as const,
-          node: null,
-          inputs: outputs.map((o) => ({ ref: o.result!.refs[p]!, producer: o, index: p })),
-        })),
-      );
-      return [await this.tree(grouped, 'summary')];
-    }
-    // streaming
-    if (!this.o.streaming?.reducer) return outputs.map((o) => ({ ref: o.result!.refs[0]!, producer: o, index: 0 }));
-    return this.runTier(
-      'streaming reduce',
-      Array.from({ length: partitions }, (_, p) => ({
-        mode: 'streaming' as const,
-        node: null,
-        inputs: outputs.map((o) => ({ ref: o.result!.refs[p]!, producer: o, index: p })),
-      })),
-    );
-  }
-
-  /** One reduce per node over that node's own partials (its combiner): fetches stay local. */
-  async combinePerNode(partials: Partial[], mode: 'summary' | 'sorted'): Promise<Partial[]> {
-    const byNode = new Map<string, Partial[]>();
-    for (const p of partials) {
-      const list = byNode.get(p.ref.node) ?? [];
-      list.push(p);
-      byNode.set(p.ref.node, list);
-    }
-    const steps = [...byNode].filter(([, list]) => list.length > 1);
-    const single = [...byNode].filter(([, list]) => list.length === 1).map(([, list]) => list[0]!);
-    if (steps.length === 0) return partials;
-    const combined = await this.runTier(
-      'node combine',
-      steps.map(([node, inputs]) => ({ mode, node, inputs })),
-    );
-    return [...combined, ...single];
-  }
-
-  /** Reduce tiers of fan-in F until one partial is left. */
-  async tree(partials: Partial[], mode: 'summary' | 'sorted'): Promise<Partial> {
-    if (partials.length === 0) throw new TaskFailedError('no partial results to merge (no shard was read)');
-    let level = partials;
-    while (level.length > 1) {
-      const groups: Partial[][] = [];
-      for (let i = 0; i < level.length; i += this.fanIn) groups.push(level.slice(i, i + this.fanIn));
-      // A group of one passes through unchanged.
-      const work = groups.filter((g) => g.length > 1);
-      const merged = await this.runTier(`merge (fan-in ${this.fanIn})`, work.map((inputs) => ({ mode, node: null, inputs })));
-      level = [...merged, ...groups.filter((g) => g.length === 1).map((g) => g[0]!)];
-    }
-    return level[0]!;
-  }
-
-  async runTier(label: string, steps: { mode: ReduceTask['mode']; node: string | null; inputs: Partial[] }[]): Promise<Partial[]> {
-    const tier = this.tiers.length + 1;
-    const results = await Promise.all(
-      steps.map((s) => {
-        const step: ReduceStep = { kind: 'reduce', taskId: `t${tier}r${this.reduceSeq++}`, mode: s.mode, node: s.node, inputs: s.inputs };
-        return this.runReduce(step);
-      }),
-    );
-    this.tiers.push({ tier, label, tasks: steps.length, nodes: [...new Set(results.map((p) => p.ref.node))].sort() });
-    return results;
-  }
-
-  async runReduce(step: ReduceStep): Promise<Partial> {
-    let attempt = 0;
-    for (;;) {
-      this.signal.throwIfAborted();
-      await this.ensureInputs(step);
-      const task: ReduceTask = {
-        v: WIRE_VERSION,
-        kind: 'reduce',
-        runId: this.runId,
-        taskId: `${step.taskId}a${attempt}`,
-        job: this.jobRef,
-        params: this.params ?? null,
-        mode: step.mode,
-        inputs: step.inputs.map((p) => p.ref),
-      };
-      this.reduceTasks++;
-      try {
-        const fn = reduceFunction(step.node ?? undefined);
-        const data = await callTask(this.client, {
-          fn,
-          payload: this.seal(fn, JSON.stringify(task)),
-          unique: `${this.runId}:${task.taskId}`,
-          idleTimeoutMs: this.timeoutMs,
-          signal: this.signal,
-        });
-        const result = reduceResultSchema.parse(JSON.parse(data.toString('utf8')));
-        this.involved.add(result.ref.node);
-        if (step.mode !== 'summary' && step.mode !== 'sorted') this.addCounters(result.counters);
-        return { ref: result.ref, producer: step, index: 0 };
-      } catch (err) {
-        if (this.signal.aborted) throw err;
-        attempt++;
-        this.retried++;
-        if (attempt > this.retries) throw new TaskFailedError(`reduce task ${step.taskId} failed after ${attempt} attempts: ${(err as Error).message}`, { cause: err });
-        this.logger.warn(`reduce task ${step.taskId} failed (${(err as Error).message}); retrying`);
-        if (step.node) {
-          const alive = await this.cluster.liveNodes(0, this.signal);
-          // A node-local combine whose node is gone runs anywhere once its inputs are recomputed.
-          if (!alive.has(step.node)) (step as { node: string | null }).node = null;
-        }
-      }
-    }
-  }
-
-  /** Recompute inputs whose node left, from their lineage. */
-  async ensureInputs(step: ReduceStep): Promise<void> {
-    const alive = await this.cluster.liveNodes(0, this.signal);
-    for (let i = 0; i < step.inputs.length; i++) {
-      const p = step.inputs[i]!;
-      if (alive.has(p.ref.node)) continue;
-      step.inputs[i] = await this.recompute(p, alive);
-    }
-  }
-
-  async recompute(p: Partial, alive: Set<string>): Promise<Partial> {
-    const producer = p.producer;
-    if (producer.kind === 'map') {
-      const holder = producer.task.holders.find((h) => alive.has(h));
-      if (!holder) {
-        throw new NodeUnavailableError(
-          `node ${p.ref.node} is unavailable and holds the only copy of: ${producer.task.shards.map((s) => `${p.ref.node}:${s.path}`).join(', ')}`,
-          [p.ref.node],
-        );
-      }
-      this.logger.warn(`recomputing map task ${producer.task.taskId} on ${holder} (node ${p.ref.node} left)`);
-      producer.node = holder;
-      await this.runMap(producer, () => this.cluster.liveNodes(0, this.signal));
-      return { ref: producer.result!.refs[p.index]!, producer, index: p.index };
-    }
-    return this.runReduce(producer);
-  }
-
-  // ------------------------------------------------------------------ finish
-
-  async finish(final: Partial[]): Promise<{ result?: unknown; rendered?: RenderedResult; lines?: Buffer[]; outputLines: number; partialsAtRoot: number }> {
-    const src = { client: this.client, signal: this.signal, seal: this.seal };
-    const runInfo = { runId: this.runId, nodes: [...this.involved].sort(), counters: this.counters, startedAt: Date.now() };
-    if (this.def && (this.def.kind === 'summary' || this.def.kind === 'keyed')) {
-      const data = await fetchAll(final[0]!.ref, src);
-      const state = decodeState(this.def, data, this.params);
-      const result = this.def.finalize(state, this.params, runInfo);
-      const rendered = this.def.render?.(result, this.params);
-      return { result, ...(rendered ? { rendered } : {}), outputLines: 0, partialsAtRoot: 1 };
-    }
-    const lines: Buffer[] = [];
-    let count = 0;
-    const out = new LineBatcher(async (chunk) => {
-      if (this.o.outputChunk) await this.o.outputChunk(chunk);
-    });
-    const emit = async (line: Buffer) => {
-      count++;
-      if (this.o.output) await this.o.output(line);
-      else if (this.o.outputChunk) await out.add(line);
-      else lines.push(Buffer.from(line));
-    };
-    const collected = !this.o.output && !this.o.outputChunk;
-    if (this.def && this.def.kind === 'sorted') {
-      const job = this.def as SortedJob;
-      const format = job.createFormatter?.(this.params) ?? ((key: Buffer, value: Buffer) => (job.formatValue ? job.formatValue(key, value, this.params) : value));
-      let ended = false;
-      // One run, or one per key range: ranges are in key order, so reading them in turn is sorted.
-      for (const part of final) {
-        if (ended) break;
-        await mergeRunChunks([fetchChunks(part.ref, src)], async (buf, _start, keyStart, keyEnd, end) => {
-          const line = format(buf.subarray(keyStart, keyEnd), buf.subarray(keyEnd, end));
-          if (line === null) {
-            ended = true;
-            return false;
-          }
-          if (line !== undefined) await emit(line);
-          return true;
-        });
-      }
-      await out.flush();
-      return { ...(collected ? { lines } : {}), outputLines: count, partialsAtRoot: final.length };
-    }
-    // Streaming: parts in order, each to its own part-NNNNN file or to the output.
-    if (this.o.outputDir) fs.mkdirSync(this.o.outputDir, { recursive: true });
-    for (let i = 0; i < final.length; i++) {
-      const file = this.o.outputDir ? fs.createWriteStream(path.join(this.o.outputDir, `part-${String(i).padStart(5, '0')}`)) : null;
-      const part = file
-        ? new LineBatcher(async (chunk) => {
-            if (!file.write(chunk)) await new Promise<void>((res) => file.once('drain', () => res()));
-          })
-        : null;
-      await mergeRunChunks([fetchChunks(final[i]!.ref, src)], async (buf, _start, _keyStart, keyEnd, end) => {
-        if (part) {
-          count++;
-          await part.add(buf.subarray(keyEnd, end));
-        } else await emit(buf.subarray(keyEnd, end));
-      });
-      if (part && file) {
-        await part.flush();
-        await new Promise<void>((res, rej) => file.end((err?: Error | null) => (err ? rej(err) : res())));
-      }
-    }
-    await out.flush();
-    return { ...(collected && !this.o.outputDir ? { lines } : {}), outputLines: count, partialsAtRoot: final.length };
-  }
-
-  async cancelOnNodes(): Promise<void> {
-    await Promise.all(
-      [...this.involved].map((node) =>
-        this.send(fetchFunction(node), JSON.stringify({ op: 'cancel', runId: this.runId }), { priority: 'high', timeoutMs: 2000 }).catch(() => {}),
-      ),
-    );
-  }
-
-  async cleanup(): Promise<void> {
-    const drops = [...this.involved].map((node) =>
-      this.send(fetchFunction(node), JSON.stringify({ op: 'drop', runId: this.runId }), { priority: 'high', timeoutMs: 3000 }).catch(() => {}),
-    );
-    await Promise.all(drops);
-    await this.shipped?.close().catch(() => {});
-    this.cluster.close();
-    await this.client.close().catch(() => {});
-  }
+/** The options among `keys` that are set. */
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }

@@ -3,11 +3,9 @@
  * too): a node is a `geartrain.map@<name>` function with at least one worker. A function listed
  * with 0 workers is a node that left.
  */
-import { AdminClient, type AdminClientOptions, type Client } from '../client/index.ts';
+import { AdminClient, type AdminClientOptions } from '../client/index.ts';
 import { NodeUnavailableError } from '../errors.ts';
-import { parseNodeCatalog, type NodeCatalog } from '../logs/catalog.ts';
-import { unsealed, type Sealer } from './task-auth.ts';
-import { catalogFunction, fetchFunction, MAP_PREFIX, nodeInfoSchema, parseWire, type NodeInfo } from './wire.ts';
+import { MAP_FUNCTION_PREFIX } from '../wire-names.ts';
 
 export class ClusterView {
   readonly #admins: AdminClient[];
@@ -27,7 +25,7 @@ export class ClusterView {
       this.#admins.map(async (admin) => {
         try {
           for (const f of await admin.status(signal ? { signal } : {})) {
-            if (f.name.startsWith(MAP_PREFIX) && f.workers > 0) nodes.add(f.name.slice(MAP_PREFIX.length));
+            if (f.name.startsWith(MAP_FUNCTION_PREFIX) && f.workers > 0) nodes.add(f.name.slice(MAP_FUNCTION_PREFIX.length));
           }
           reached++;
         } catch (err) {
@@ -57,29 +55,4 @@ export class ClusterView {
   close(): void {
     for (const a of this.#admins) void a.close();
   }
-}
-
-/**
- * A node's catalogue. `exactTimes` lets the node scan up to 256 MiB of files it has not scanned
- * yet, so time spans are exact for pruning by --since/--until; without time bounds the estimates
- * will do and the node answers at once.
- */
-export async function fetchCatalog(
-  client: Client,
-  node: string,
-  signal: AbortSignal | undefined,
-  timeoutMs: number,
-  exactTimes: boolean,
-  seal: Sealer = unsealed,
-): Promise<NodeCatalog> {
-  const request = { scanBudgetBytes: exactTimes ? 256 * 1024 * 1024 : 0 };
-  const fn = catalogFunction(node);
-  const data = await client.call(fn, seal(fn, JSON.stringify(request)), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
-  return parseNodeCatalog(data);
-}
-
-export async function fetchNodeInfo(client: Client, node: string, signal: AbortSignal | undefined, timeoutMs: number, seal: Sealer = unsealed): Promise<NodeInfo> {
-  const fn = fetchFunction(node);
-  const data = await client.call(fn, seal(fn, JSON.stringify({ op: 'info' })), { timeoutMs, priority: 'high', ...(signal ? { signal } : {}) });
-  return parseWire(nodeInfoSchema, data, 'node info');
 }

@@ -3,29 +3,24 @@
  * one request per chunk, so a reducer's memory is bounded by (inputs × chunk size) however large
  * the runs are, and the coordinator never sees the bytes.
  */
-import type { Client } from '../client/index.ts';
 import { DataCorruptError } from '../errors.ts';
+import type { NodeClient } from './node-client.ts';
 import type { PartialStore } from './partial-store.ts';
-import { unsealed, type Sealer } from './task-auth.ts';
-import { fetchFunction, type Ref } from './wire.ts';
+import type { Ref } from './wire.ts';
 
 export const DEFAULT_FETCH_CHUNK = 1024 * 1024;
 
 export interface FetchSource {
-  readonly client: Client;
+  readonly nodes: NodeClient;
   /** The local store, read directly for refs that live on this node. */
   readonly store?: PartialStore;
   readonly signal?: AbortSignal;
   readonly chunkSize?: number;
-  /** Signs each request with the cluster secret (nodes that have one take nothing unsigned). */
-  readonly seal?: Sealer;
 }
 
 async function getChunk(ref: Ref, offset: number, length: number, src: FetchSource): Promise<Buffer> {
   if (src.store && ref.node === src.store.node) return src.store.read(ref.key, offset, length);
-  const fn = fetchFunction(ref.node);
-  const request = (src.seal ?? unsealed)(fn, JSON.stringify({ op: 'get', key: ref.key, offset, length }));
-  return src.client.call(fn, request, { priority: 'high', ...(src.signal ? { signal: src.signal } : {}) });
+  return src.nodes.chunk(ref.node, ref.key, offset, length, src.signal ? { signal: src.signal } : {});
 }
 
 /** The ref's bytes, chunk by chunk, one request ahead. */
@@ -48,4 +43,9 @@ export async function fetchAll(ref: Ref, src: FetchSource): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of fetchChunks(ref, { ...src, chunkSize: Math.min(Math.max(ref.size, 1), 16 * 1024 * 1024) })) parts.push(c);
   return Buffer.concat(parts);
+}
+
+/** Where a task on a node reads partials: its own store directly, other nodes' through `nodes`. */
+export function sourceOn(env: { readonly nodes: NodeClient; readonly store: PartialStore; readonly signal?: AbortSignal | undefined }, chunkSize?: number): FetchSource {
+  return { nodes: env.nodes, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(chunkSize ? { chunkSize } : {}) };
 }

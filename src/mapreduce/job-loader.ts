@@ -8,7 +8,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT, RUNNING_FROM_DIST } from '../dist-mode.ts';
 import { CodeRefusedError, InvalidArgumentError } from '../errors.ts';
+import { didYouMean } from '../suggest.ts';
 import type { AnyJob } from './job-definition.ts';
+import { isModuleKind } from './kinds/index.ts';
 import type { JobRef } from './wire.ts';
 
 /** Built-in jobs: jobs/*.ts from the sources, or dist/jobs/*.mjs from the bundle. */
@@ -17,13 +19,13 @@ const JOB_EXT = RUNNING_FROM_DIST ? '.mjs' : '.ts';
 
 const BUILTIN_NAME = /^[a-z][a-z0-9-]*$/;
 
+/** The module of a built-in job; an unknown name is refused with the nearest known one. */
 export function builtinJobPath(name: string): string {
-  if (!BUILTIN_NAME.test(name)) throw new InvalidArgumentError(`'${name}' is not a job name`, { field: 'job' });
-  const file = path.join(JOBS_DIR, `${name}${JOB_EXT}`);
-  if (!fs.existsSync(file)) {
-    throw new InvalidArgumentError(`unknown job '${name}' (built-in jobs: ${builtinJobNames().join(', ')}; or give a job file path)`, {
-      field: 'job',
-    });
+  // The name pattern keeps a name from leaving JOBS_DIR.
+  const file = BUILTIN_NAME.test(name) ? path.join(JOBS_DIR, `${name}${JOB_EXT}`) : null;
+  if (file === null || !fs.existsSync(file)) {
+    const builtin = builtinJobNames();
+    throw new InvalidArgumentError(`unknown job '${name}'${didYouMean(name, builtin)} (built-in jobs: ${builtin.join(', ')}; or give a job file path)`, { field: 'job' });
   }
   return file;
 }
@@ -40,12 +42,17 @@ export function builtinJobNames(): string[] {
   }
 }
 
+/** Whether a job name on the command line is a job file (else a built-in job's name). */
+export function isJobFile(name: string): boolean {
+  return name.includes('/') || /\.(m?[jt]s)$/.test(name);
+}
+
 function isJob(value: unknown): value is AnyJob {
   return (
     typeof value === 'object' &&
     value !== null &&
     typeof (value as AnyJob).name === 'string' &&
-    ['summary', 'sorted', 'keyed', 'family'].includes((value as AnyJob).kind)
+    isModuleKind((value as AnyJob).kind)
   );
 }
 

@@ -22,25 +22,15 @@ import { GEARTRAIN_VERSION } from '../version.ts';
 import { admitJob, checkNodePermissions, type NodePolicy } from './job-gate.ts';
 import { CodeCache, importJobFile, jobModulePath } from './job-loader.ts';
 import { resolveJob, type AnyJob } from './job-definition.ts';
-import { sampleSortedKeys } from './map-executor.ts';
+import { kindOf } from './kinds/index.ts';
+import { NodeClient } from './node-client.ts';
 import { PartialStore } from './partial-store.ts';
-import { executeReduceTask } from './reduce-executor.ts';
-import { executeStreamingMap, executeStreamingReduce } from './streaming.ts';
+import { executeReduceTask, reduceNeedsJob } from './reduce-executor.ts';
+import { executeStreamingMap } from './streaming.ts';
 import { TaskPool } from './task-pool.ts';
 import { sealerFor, TaskGuard } from './task-auth.ts';
-import {
-  codeFunction,
-  fetchFunction,
-  fetchRequestSchema,
-  mapFunction,
-  mapTaskSchema,
-  parseWire,
-  reduceFunction,
-  reduceTaskSchema,
-  type JobRef,
-  type MapTask,
-  type ShardSpec,
-} from './wire.ts';
+import { codeFunction, fetchFunction, mapFunction, reduceFunction } from '../wire-names.ts';
+import { fetchRequestSchema, mapTaskSchema, parseWire, reduceTaskSchema, type JobRef, type MapTask, type NodeInfo, type SampleResult, type ShardSpec } from './wire.ts';
 
 export interface NodeRuntimeOptions {
   readonly name: string;
@@ -83,7 +73,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const logger = options.logger ?? silentLogger;
   checkNodePermissions(options);
   const guard = new TaskGuard({ node: name, secret: options.secret });
-  const seal = sealerFor(options.secret);
+  // The node's own requests to other nodes (a reducer reading their partials) are signed too.
+  const nodes = new NodeClient(client, sealerFor(options.secret));
   const policy: NodePolicy = { node: name, secret: options.secret, allowCode: !!options.allowCode, allowExec: !!options.allowExec };
   /** A payload that may run here: signed (when the node has a secret), valid, and its job admitted. */
   const receive = <T>(schema: z.ZodType<T>, job: WorkerJob, what: string): T => {
@@ -162,7 +153,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     const t = track(task.runId, task.taskId, ctx);
     try {
       if (task.job.type === 'streaming') {
-        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, seal, signal: t.signal, onProgress: progressReporter(ctx) }));
+        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, signal: t.signal, onProgress: progressReporter(ctx) }));
       }
       const jobPath = await resolveJobPath(task.job, t.signal);
       const result = await pool.runMap(task, jobPath, { signal: t.signal, onProgress: progressReporter(ctx) });
@@ -176,13 +167,9 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     const task = receive(reduceTaskSchema, job, 'reduce task');
     const t = track(task.runId, task.taskId, ctx);
     try {
-      if (task.mode === 'streaming') {
-        if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
-        return JSON.stringify(await executeStreamingReduce(task, { client, store, seal, signal: t.signal }));
-      }
-      const needsJob = task.mode !== 'sorted';
-      const def = needsJob ? await loadJob(task.job, t.signal) : null;
-      const result = await executeReduceTask(task, { client, store, seal, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
+      // receive() admitted the job: a reducer command only runs here with --allow-exec.
+      const def = reduceNeedsJob(task) ? await loadJob(task.job, t.signal) : null;
+      const result = await executeReduceTask(task, { nodes, store, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
       return JSON.stringify(result);
     } finally {
       t.done();
@@ -211,10 +198,10 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       }
       case 'sample': {
         const def = resolveJob(await loadJob(req.job, AbortSignal.timeout(60_000)), req.params);
-        if (def.kind !== 'sorted') throw new InvalidArgumentError(`job ${def.name} is not a sorted job`, { field: 'job' });
-        const shards = await localize(req.shards);
-        const keys = await sampleSortedKeys(def, req.params, shards, req.perShard, req.seed, name);
-        return JSON.stringify({ keys: keys.map((k) => k.toString('hex')) });
+        const sampleKeys = kindOf(def).sampleKeys;
+        if (!sampleKeys) throw new InvalidArgumentError(`job ${def.name} is not a sorted job`, { field: 'job' });
+        const keys = await sampleKeys(def, req.params, await localize(req.shards), req.perShard, req.seed, name);
+        return JSON.stringify({ keys: keys.map((k) => k.toString('hex')) } satisfies SampleResult);
       }
       case 'info':
         return JSON.stringify({
@@ -224,7 +211,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
           allowExec: !!options.allowExec,
           version: GEARTRAIN_VERSION,
           tzOffset: (await options.logZone?.().catch(() => undefined)) ?? null,
-        });
+        } satisfies NodeInfo);
     }
   });
 

@@ -1,25 +1,21 @@
 /**
  * Ad-hoc jobs: `geartrain run ./my-job.ts` bundles the file and its imports (relative files and npm
- * packages such as zod) into one ES module with esbuild, signs its hash with GEARTRAIN_SECRET, and
- * serves the bundle as `geartrain.code@<hash>` while the run lasts. Nodes started with --allow-code
- * fetch it once, check hash and signature, and cache it by hash.
+ * packages such as zod) into one ES module with esbuild (once: prepare-job.ts), signs its hash
+ * with GEARTRAIN_SECRET, and serves the bundle as `geartrain.code@<hash>` while the run lasts.
+ * Nodes started with --allow-code fetch it once, check hash and signature, and cache it by hash.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { Worker, type WorkerOptions } from '../client/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
-import { importJobFile, sha256Hex, signCode } from './job-loader.ts';
-import type { AnyJob } from './job-definition.ts';
-import { codeFunction } from './wire.ts';
+import { signCode } from './job-loader.ts';
+import { codeFunction } from '../wire-names.ts';
 
 export interface ShippedCode {
   readonly hash: string;
   readonly signature: string;
-  /** The job as the coordinator loaded it from the same bundle. */
-  readonly job: AnyJob;
-  /** Stop serving the bundle and delete the local copy. */
+  /** Stop serving the bundle. */
   close(): Promise<void>;
 }
 
@@ -45,26 +41,22 @@ export async function bundleJobFile(file: string): Promise<Buffer> {
   }
 }
 
-export async function shipJobFile(file: string, servers: readonly string[], secret: string | undefined, tls?: WorkerOptions['tls']): Promise<ShippedCode> {
+/**
+ * Serve a bundle (prepare-job.ts built it) as `geartrain.code@<hash>` until `close()`, and sign its
+ * hash for the nodes.
+ */
+export async function serveJobCode(code: Buffer, hash: string, servers: readonly string[], secret: string | undefined, tls?: WorkerOptions['tls']): Promise<ShippedCode> {
   if (!secret) {
     throw new InvalidArgumentError('set GEARTRAIN_SECRET (the same value on the nodes) to run a job file on nodes', { field: 'GEARTRAIN_SECRET' });
   }
-  const code = await bundleJobFile(file);
-  const hash = sha256Hex(code);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-job-'));
-  const local = path.join(dir, `${hash}.mjs`);
-  fs.writeFileSync(local, code);
-  const job = await importJobFile(local);
   const worker = new Worker({ servers: [...servers], concurrency: 8, ...(tls ? { tls } : {}) });
   worker.register(codeFunction(hash), () => code);
   await worker.start();
   return {
     hash,
     signature: signCode(hash, secret),
-    job,
     async close() {
       await worker.close({ timeoutMs: 2000 });
-      fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

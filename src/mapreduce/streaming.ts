@@ -9,12 +9,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Client } from '../client/index.ts';
-import { AbortError, TaskFailedError } from '../errors.ts';
+import { AbortError, InvalidArgumentError, TaskFailedError } from '../errors.ts';
 import { readLogFile, readLogRange, type LogChunkReader } from '../logs/index.ts';
-import { fetchChunks } from './fetch.ts';
+import { fetchChunks, sourceOn } from './fetch.ts';
+import type { ReduceEnv } from './kinds/job-kind.ts';
 import { SortedOutput, hashPartition } from './map-output.ts';
 import type { PartialStore } from './partial-store.ts';
-import type { Sealer } from './task-auth.ts';
 import { mergeRunChunks, RunFileWriter, runFileChunks } from './run-cursor.ts';
 import type { MapResult, MapTask, ReduceResult, ReduceTask, Ref, ShardSpec } from './wire.ts';
 
@@ -24,8 +24,6 @@ export interface StreamingEnv {
   readonly client: Client;
   readonly signal?: AbortSignal;
   readonly onProgress?: (done: number, total: number) => void;
-  /** Signs fetches from other nodes (FetchSource.seal). */
-  readonly seal?: Sealer;
 }
 
 const MAPPER_FUNCTION_CHUNK = 1024 * 1024;
@@ -269,14 +267,14 @@ async function combine(ref: Ref, partition: number, combiner: string, task: MapT
 }
 
 /** Merge one partition from every map task (sorted by key) and pipe it through the reducer. */
-export async function executeStreamingReduce(task: ReduceTask, env: StreamingEnv): Promise<ReduceResult> {
-  if (task.job.type !== 'streaming') throw new TaskFailedError('not a streaming task');
+export async function executeStreamingReduce(task: ReduceTask, env: Pick<ReduceEnv, 'store' | 'nodes' | 'signal'>): Promise<ReduceResult> {
+  if (task.job.type !== 'streaming') throw new InvalidArgumentError('streaming reduce needs a streaming job', { field: 'job' });
   const reporter = new Reporter();
   const name = `${task.taskId}.out`;
   const { file } = env.store.pathFor(task.runId, name);
   const w = new RunFileWriter(file);
   let n = 0;
-  const src = { client: env.client, store: env.store, ...(env.signal ? { signal: env.signal } : {}), ...(env.seal ? { seal: env.seal } : {}) };
+  const src = sourceOn(env);
   const feed = linesOf((onValue) =>
     mergeRunChunks(
       task.inputs.map((ref) => fetchChunks(ref, src)),

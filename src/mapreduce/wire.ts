@@ -1,29 +1,25 @@
 /**
- * Everything the coordinator and nodes send each other, as zod schemas: both sides validate, so a
- * bad task from any Gearman client is refused with a message naming the field.
+ * The payloads the coordinator and nodes send each other, as zod schemas with a typed encoder for
+ * each request: both sides validate, so a bad task from any Gearman client is refused with a
+ * message naming the field. Function names and the unique keys of tasks are in src/wire-names.ts
+ * (the job server reads those too); this module is the bodies.
  *
- * Function names on the job server (any Gearman tool can see them):
- *   geartrain.map@<node>      run a map task over shards the node holds
- *   geartrain.reduce          merge partials (any node); geartrain.reduce@<node> for a node's own
- *   geartrain.fetch@<node>    read a stored partial or sorted run, chunk by chunk; drop/cancel a run
- *   geartrain.catalog@<node>  the node's shards
- *   geartrain.code@<hash>     (served by the coordinator of an ad-hoc run) the job's bundled code
+ *   geartrain.map@<node>      MapTask → MapResult
+ *   geartrain.reduce[@node]   ReduceTask → ReduceResult
+ *   geartrain.fetch@<node>    FetchRequest → a chunk (get), NodeInfo (info), SampleResult (sample),
+ *                             nothing (drop, cancel)
+ *   geartrain.catalog@<node>  CatalogRequest (logs/catalog.ts) → NodeCatalog
+ *   geartrain.code@<hash>     the hash → the bundled module
  *
  * A node started with GEARTRAIN_SECRET takes these payloads only inside a signed envelope
  * (task-auth.ts); run ids, task ids and partial keys are store names (store-names.ts).
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.ts';
+import type { CatalogRequest } from '../logs/catalog.ts';
 import { partialKeySchema, storeNameSchema } from './store-names.ts';
 
 export const WIRE_VERSION = 1;
-
-export const mapFunction = (node: string) => `geartrain.map@${node}`;
-export const reduceFunction = (node?: string) => (node ? `geartrain.reduce@${node}` : 'geartrain.reduce');
-export const fetchFunction = (node: string) => `geartrain.fetch@${node}`;
-export const catalogFunction = (node: string) => `geartrain.catalog@${node}`;
-export const codeFunction = (hash: string) => `geartrain.code@${hash.slice(0, 32)}`;
-export const MAP_PREFIX = 'geartrain.map@';
 
 const name = z.string().min(1).max(200);
 
@@ -46,6 +42,8 @@ export const jobRefSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type JobRef = z.infer<typeof jobRefSchema>;
+/** A Hadoop Streaming style job: shell commands, or a Gearman function as the mapper. */
+export type StreamingSpec = Omit<Extract<JobRef, { type: 'streaming' }>, 'type'>;
 
 export const shardSpecSchema = z.object({
   id: z.string().min(1),
@@ -162,6 +160,19 @@ export const nodeInfoSchema = z.object({
 });
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 export type FetchRequest = z.infer<typeof fetchRequestSchema>;
+
+/** What `{op:'sample'}` answers: keys of sampled lines, hex. */
+export const sampleResultSchema = z.object({ keys: z.array(z.string().regex(/^[0-9a-f]*$/)) });
+export type SampleResult = z.infer<typeof sampleResultSchema>;
+
+/** The body of a map task job. */
+export const encodeMapTask = (task: MapTask): string => JSON.stringify(task);
+/** The body of a reduce task job. */
+export const encodeReduceTask = (task: ReduceTask): string => JSON.stringify(task);
+/** The body of a `geartrain.fetch@<node>` job. */
+export const encodeFetchRequest = (request: FetchRequest): string => JSON.stringify(request);
+/** The body of a `geartrain.catalog@<node>` job. */
+export const encodeCatalogRequest = (request: CatalogRequest): string => JSON.stringify(request);
 
 /** Validate a JSON payload against a schema, naming the bad field. */
 export function parseWire<T>(schema: z.ZodType<T>, payload: Buffer | string, what: string): T {

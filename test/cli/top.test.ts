@@ -101,6 +101,18 @@ for (const kind of SERVER_KINDS) {
   });
 }
 
+for (const kind of SERVER_KINDS) {
+  test(`${kind}: top --once counts a speculative copy (unique key ending in s) as a map task of its run`, async (t) => {
+    const r = await rig(t, kind);
+    const client = r.client();
+    await client.submitBackground('geartrain.map@n1', '{}', { unique: 'rspec1:m00000:0' });
+    await client.submitBackground('geartrain.map@n2', '{}', { unique: 'rspec1:m00000:0s' });
+    const out = await top(['-h', '127.0.0.1', '-p', String(r.server.port), '--once']);
+    t.is(out.code, 0, out.stderr);
+    t.deepEqual(table(out.stdout, 'RUN'), [{ RUN: 'rspec1', 'MAP TASKS': '2', 'REDUCE TASKS': '0', 'TASKS DONE': '-', PROGRESS: '-', NODES: '-' }]);
+  });
+}
+
 test('top --once --http adds throughput and run progress from a geartrain server\'s /status', async (t) => {
   const server = new JobServer({ port: 0, httpPort: 0 });
   t.teardown(() => server.destroy());

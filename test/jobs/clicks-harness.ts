@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import clicks from '../../jobs/clicks.ts';
-import type { Client } from '../../src/client/index.ts';
 import { executeMapTask } from '../../src/mapreduce/map-executor.ts';
+import type { NodeClient } from '../../src/mapreduce/node-client.ts';
 import { PartialStore } from '../../src/mapreduce/partial-store.ts';
 import { executeReduceTask } from '../../src/mapreduce/reduce-executor.ts';
 import type { FilterSpec, MapResult, ShardSpec } from '../../src/mapreduce/wire.ts';
@@ -85,9 +85,10 @@ export async function runEngine(
     const partials: Buffer[] = [];
     for (let r = 0; r < R; r++) {
       const order = options.reduceOrder ? options.reduceOrder(outputs.length) : outputs.map((_, i) => i);
+      // Every input is in this one store, so the reducer asks no other node (no NodeClient needed).
       const reduced = await executeReduceTask(
         { v: 1, kind: 'reduce', runId, taskId: `g${r}`, job, params, mode: 'group', inputs: order.map((i) => outputs[i]!.refs[r]!) },
-        { client: {} as Client, store, job: clicks },
+        { nodes: {} as NodeClient, store, job: clicks },
       );
       partials.push(await store.read(reduced.ref.key));
     }

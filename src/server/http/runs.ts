@@ -1,54 +1,19 @@
 /**
- * Map/reduce runs as the job server sees them: task jobs of `geartrain.map@<node>` have unique
- * keys `<runId>:<taskId>:<attempt>`, those of `geartrain.reduce[@<node>]` have `<runId>:<taskId>`
- * (taskId starting with `t`), and run ids start with `r` (src/mapreduce/coordinator.ts). Queued
- * and running tasks are read from the server's queues when asked; ended tasks are counted as they
- * end (ServerCore.onJobEnd), so short tasks are never missed. Progress is the WORK_STATUS
- * numerator/denominator (bytes done / bytes total) of the running tasks.
+ * Map/reduce runs as the job server sees them: task jobs of `geartrain.map@<node>` and
+ * `geartrain.reduce[@<node>]` carry their run id in their unique keys (the grammar is in
+ * src/wire-names.ts). Queued and running tasks are read from the server's queues when asked; ended
+ * tasks are counted as they end (ServerCore.onJobEnd), so short tasks are never missed. Progress is
+ * the WORK_STATUS numerator/denominator (bytes done / bytes total) of the running tasks.
  */
+import { isTaskFunction, taskOfJob } from '../../wire-names.ts';
 import type { ServerCore } from '../core.ts';
 import type { FunctionEntry } from '../function-entry.ts';
 import type { Job } from '../job.ts';
-
-export const MAP_FUNCTION_PREFIX = 'geartrain.map@';
-export const REDUCE_FUNCTION = 'geartrain.reduce';
 
 /** A finished run stays listed this long. */
 const KEEP_FINISHED_MS = 5 * 60_000;
 /** Runs remembered at most (the longest idle ones are forgotten first). */
 const MAX_RUNS = 200;
-
-export interface TaskKey {
-  readonly runId: string;
-  readonly taskId: string;
-  readonly kind: 'map' | 'reduce';
-  /** The node of `geartrain.map@<node>` / `geartrain.reduce@<node>`; null for `geartrain.reduce`. */
-  readonly node: string | null;
-}
-
-/** Which run a job belongs to, or null when it is not a map/reduce task. */
-export function taskKeyOf(functionName: string, unique: string): TaskKey | null {
-  let kind: 'map' | 'reduce';
-  let node: string | null;
-  if (functionName.startsWith(MAP_FUNCTION_PREFIX)) {
-    kind = 'map';
-    node = functionName.slice(MAP_FUNCTION_PREFIX.length);
-  } else if (functionName === REDUCE_FUNCTION || functionName.startsWith(REDUCE_FUNCTION + '@')) {
-    kind = 'reduce';
-    node = functionName.length > REDUCE_FUNCTION.length ? functionName.slice(REDUCE_FUNCTION.length + 1) : null;
-  } else {
-    return null;
-  }
-  const parts = unique.split(':');
-  const runId = parts[0]!;
-  if (!runId.startsWith('r') || runId.length < 2) return null;
-  // Map uniques are run:task:attempt, with an `s` after the attempt for a speculative copy.
-  if (kind === 'map' && parts.length === 3 && parts[1]!.length > 0 && /^\d+s?$/.test(parts[2]!)) {
-    return { runId, taskId: parts[1]!, kind, node };
-  }
-  if (kind === 'reduce' && parts.length === 2 && parts[1]!.startsWith('t')) return { runId, taskId: parts[1]!, kind, node };
-  return null;
-}
 
 export interface RunningTask {
   readonly taskId: string;
@@ -102,11 +67,6 @@ interface RunState {
   readonly ended: { map: Ended; reduce: Ended };
 }
 
-/** Whether jobs of this function are map/reduce tasks. */
-export function isTaskFunction(name: string): boolean {
-  return name.startsWith(MAP_FUNCTION_PREFIX) || name === REDUCE_FUNCTION || name.startsWith(REDUCE_FUNCTION + '@');
-}
-
 /** Queued and running jobs of one function (stale queue entries skipped). */
 function* liveJobs(fn: FunctionEntry): Generator<Job> {
   for (const q of fn.queues) for (const job of q) if (job && job.state === 'queued' && job.fn === fn) yield job;
@@ -136,7 +96,7 @@ export class RunTracker {
 
   /** A job ended with a terminal packet; counted if it is a map/reduce task. */
   taskEnded(job: Job, outcome: 'complete' | 'fail' | 'exception', now = Date.now()): void {
-    const key = taskKeyOf(job.fn.name, job.unique);
+    const key = taskOfJob(job.fn.name, job.unique);
     if (!key) return;
     const run = this.#state(key.runId, now);
     if (key.node !== null) run.nodes.add(key.node);
@@ -151,7 +111,7 @@ export class RunTracker {
     for (const fn of core.functions.values()) {
       if (!isTaskFunction(fn.name)) continue;
       for (const job of liveJobs(fn)) {
-        const key = taskKeyOf(fn.name, job.unique);
+        const key = taskOfJob(fn.name, job.unique);
         if (!key) continue;
         const run = this.#state(key.runId, now);
         if (key.node !== null) run.nodes.add(key.node);

@@ -1,0 +1,75 @@
+/**
+ * Summary jobs (count, top, analyze, `grep -c`): each map task folds its records or raw chunks
+ * into one state; states merge in any order and grouping — on each node first, then in tiers of
+ * fan-in F — and the root finalizes the last one. The `summary` reduce step (merge encoded states)
+ * also serves keyed jobs once their groups are reduced.
+ */
+import { AbortError, InvalidArgumentError } from '../../errors.ts';
+import { fetchAll, sourceOn } from '../fetch.ts';
+import { decodeState, encodeState, resolveJob, type KeyedJob, type SummaryJob } from '../job-definition.ts';
+import { partitionOf } from '../reduce-tree.ts';
+import type { JobKind, ReduceStepRunner } from './job-kind.ts';
+import { incrementalSummary } from './summary-incremental.ts';
+
+/** Merge the encoded states of a summary (or keyed) job; inputs are fetched at once and merged as they arrive. */
+export const mergeStates: ReduceStepRunner = {
+  needsJob: true,
+  async run(task, env) {
+    const params = task.params;
+    const job = resolveJob(env.job!, params) as SummaryJob | KeyedJob;
+    const src = sourceOn(env, task.fetchChunk);
+    const total = task.inputs.reduce((n, r) => n + r.size, 0);
+    let state: unknown = undefined;
+    let done = 0;
+    // Merge is commutative: the order of arrival does not matter.
+    await Promise.all(
+      task.inputs.map(async (ref) => {
+        const data = await fetchAll(ref, src);
+        if (env.signal?.aborted) throw new AbortError(`reduce task ${task.taskId} cancelled`);
+        const s = decodeState(job, data, params);
+        state = state === undefined ? s : job.merge(state, s, params);
+        done += ref.size;
+        env.onProgress?.(done, total);
+      }),
+    );
+    if (state === undefined) state = job.create(params);
+    const ref = await env.store.putBuffer(task.runId, `${task.taskId}.partial`, encodeState(job, state, params));
+    return { ref, counters: { reduce_inputs: task.inputs.length } };
+  },
+};
+
+export const summaryKind: JobKind<SummaryJob> = {
+  name: 'summary',
+
+  incremental: (def, params) => 'records' in def.input(params),
+
+  shape: async () => ({}),
+
+  async reduce(_def, tree, outputs) {
+    return [await tree.merge(await tree.combinePerNode(partitionOf(outputs, 0), 'summary'), 'summary')];
+  },
+
+  finish: (def, sink, final, params, run) => sink.summary(final[0]!.ref, def, params, run),
+
+  async map(def, input) {
+    const { task, params } = input;
+    const wants = def.input(params);
+    if (task.incremental && 'records' in wants) return incrementalSummary(def, wants.records, input);
+    const state = def.create(params);
+    for (const shard of task.shards) {
+      const ctx = input.context(shard);
+      if ('lines' in wants) {
+        if (!def.mapChunk) throw new InvalidArgumentError(`job ${def.name} asks for lines but has no mapChunk`, { field: 'mapChunk' });
+        for await (const { chunk } of input.chunks(shard)) def.mapChunk(state, chunk, ctx);
+      } else {
+        const map = def.map;
+        if (!map) throw new InvalidArgumentError(`job ${def.name} asks for records but has no map`, { field: 'map' });
+        await input.records(shard, wants.records, (record) => map(state, record, ctx));
+      }
+    }
+    const ref = await input.env.store.putBuffer(task.runId, `${task.taskId}.partial`, encodeState(def, state, params));
+    return input.result([ref]);
+  },
+
+  reduceSteps: { summary: mergeStates },
+};

@@ -1,0 +1,93 @@
+/**
+ * Before a run's first task: the nodes it starts with, their catalogues and slots, the record
+ * filter (time bounds without a zone are read in the logs' zone, as the nodes report it), and the
+ * map tasks planned over the shards (planner.ts).
+ */
+import { parseTimeBound, compileFilter } from './filter.ts';
+import type { Logger } from '../logger.ts';
+import type { NodeCatalog } from '../logs/catalog.ts';
+import type { ClusterMembership } from './membership.ts';
+import type { NodeClient } from './node-client.ts';
+import { planMapTasks, type Plan } from './planner.ts';
+import type { FilterSpec } from './wire.ts';
+
+export interface FilterOptions {
+  /** Epoch ms, or an ISO 8601 date or date-time (without a zone: the logs' zone). */
+  readonly since?: number | string;
+  readonly until?: number | string;
+  readonly where?: string;
+  readonly vhost?: string;
+}
+
+export interface RunPlanOptions extends FilterOptions {
+  readonly membership: ClusterMembership;
+  readonly nodes: NodeClient;
+  readonly servers: readonly string[];
+  /** Wait for this many nodes before planning. */
+  readonly waitNodes?: number;
+  /** Time allowed to each node's answers (and at least 10 s to wait for nodes). */
+  readonly timeoutMs: number;
+  readonly splitBytes: number;
+  /** Split files at fixed offsets (incremental runs). */
+  readonly fixedSplits: boolean;
+  /** The job is shipped code: warn about nodes that will refuse it. */
+  readonly shipsCode: boolean;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+export interface RunPlan {
+  readonly nodes: ReadonlySet<string>;
+  /** Map slots per node. */
+  readonly slots: ReadonlyMap<string, number>;
+  readonly filter: FilterSpec;
+  readonly plan: Plan;
+}
+
+/** Refuse a bad --since/--until/--where before any node is involved. */
+export function checkFilterOptions(o: FilterOptions): void {
+  for (const [field, v] of [['since', o.since], ['until', o.until]] as const) if (typeof v === 'string') parseTimeBound(v, field);
+  compileFilter({ ...(o.where !== undefined ? { where: o.where } : {}) });
+}
+
+export async function planRun(o: RunPlanOptions): Promise<RunPlan> {
+  const nodes = await o.membership.initial(o.waitNodes, Math.max(o.timeoutMs, 10_000), o.servers);
+  const catalogs: NodeCatalog[] = [];
+  const slots = new Map<string, number>();
+  const zones = new Map<string, number>();
+  const bounded = o.since !== undefined || o.until !== undefined;
+  await Promise.all(
+    [...nodes].map(async (node) => {
+      const [cat, info] = await Promise.all([
+        // Exact time spans only when --since/--until prune by them: the node may scan up to
+        // 256 MiB of files it has not scanned yet before answering.
+        o.nodes.catalog(node, { scanBudgetBytes: bounded ? 256 * 1024 * 1024 : 0 }, { signal: o.signal, timeoutMs: o.timeoutMs }),
+        o.nodes.info(node, { signal: o.signal, timeoutMs: o.timeoutMs }),
+      ]);
+      catalogs.push(cat);
+      slots.set(node, info.slots);
+      if (info.tzOffset !== null) zones.set(node, info.tzOffset);
+      if (o.shipsCode && !info.allowCode) o.logger.warn(`node ${node} was not started with --allow-code: its tasks will be refused`);
+    }),
+  );
+  catalogs.sort((a, b) => (a.node < b.node ? -1 : 1));
+  // The logs' zone: the first node (by name) that knows one.
+  const zone = [...zones].sort((a, b) => (a[0] < b[0] ? -1 : 1))[0]?.[1] ?? 0;
+  const bound = (v: number | string | undefined, field: 'since' | 'until') => (typeof v === 'string' ? parseTimeBound(v, field, zone) : v);
+  const since = bound(o.since, 'since');
+  const until = bound(o.until, 'until');
+  const filter: FilterSpec = {
+    ...(since !== undefined ? { since } : {}),
+    ...(until !== undefined ? { until } : {}),
+    ...(o.where !== undefined ? { where: o.where } : {}),
+    ...(o.vhost !== undefined ? { vhost: o.vhost } : {}),
+  };
+  const plan = planMapTasks(catalogs, {
+    ...(since !== undefined ? { since } : {}),
+    ...(until !== undefined ? { until } : {}),
+    splitBytes: o.splitBytes,
+    slots,
+    fixedSplits: o.fixedSplits,
+  });
+  return { nodes, slots, filter, plan };
+}
