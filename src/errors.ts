@@ -21,6 +21,7 @@
  * | ERR_NODE_UNAVAILABLE   | NodeUnavailableError   | a log node needed by a run is gone                    |
  * | ERR_CODE_REFUSED       | CodeRefusedError       | a node refused to run shipped code                    |
  * | ERR_LOG_FORMAT         | LogFormatError         | a LogFormat string that cannot be compiled            |
+ * | ERR_NODE_NAME_TAKEN    | NodeNameTakenError     | a live node already has this name on the job servers  |
  */
 export type ErrorCode =
   | 'ERR_PROTOCOL'
@@ -39,7 +40,8 @@ export type ErrorCode =
   | 'ERR_TASK_FAILED'
   | 'ERR_NODE_UNAVAILABLE'
   | 'ERR_CODE_REFUSED'
-  | 'ERR_LOG_FORMAT';
+  | 'ERR_LOG_FORMAT'
+  | 'ERR_NODE_NAME_TAKEN';
 
 const kGeartrainError = Symbol.for('geartrain.error');
 
@@ -188,5 +190,19 @@ export class CodeRefusedError extends GeartrainError {
 export class LogFormatError extends GeartrainError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_LOG_FORMAT', message, options);
+  }
+}
+
+export class NodeNameTakenError extends GeartrainError {
+  readonly node: string;
+  /** The job server that lists the other node, `host:port`. */
+  readonly server: string;
+  /** The other node's addresses as that server sees them. */
+  readonly peers: readonly string[];
+  constructor(message: string, node: string, server: string, peers: readonly string[]) {
+    super('ERR_NODE_NAME_TAKEN', message);
+    this.node = node;
+    this.server = server;
+    this.peers = peers;
   }
 }

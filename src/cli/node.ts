@@ -20,6 +20,7 @@ import { intFlag, logLevelFlag } from './flags.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
+import { checkNoTwin, ensureNameIsFree, waitForJobServers } from '../mapreduce/node-startup.ts';
 
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
 
@@ -136,6 +137,24 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const reconnect = { reconnectDelayMs: 100, maxReconnectDelayMs: 2000 } as const;
   const tls = resolveTls(values, io.env) ?? false;
 
+  const say = (line: string) => io.stderr.write(`geartrain node: ${line}\n`);
+  let wait: Awaited<ReturnType<typeof waitForJobServers>>;
+  try {
+    wait = await waitForJobServers(servers, {
+      tls,
+      signal: io.signal,
+      onWaiting: (server, err) => say(`waiting for job server ${server} (${err.message}); retrying`),
+      onUp: (server) => say(`job server ${server} is up`),
+    });
+  } catch (err) {
+    if (io.signal.aborted) return 0;
+    throw err;
+  }
+  const stale = await ensureNameIsFree(name, wait.listings, {
+    tls,
+    onStale: (server, peers) => say(`a node named ${name} is listed on ${server} from ${peers.join(', ')} but does not answer; taking the name over`),
+  });
+
   const node = await startLogNode({
     servers,
     name,
@@ -166,6 +185,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const unreached = await waitForRegistration(servers, registrations, io.signal, 15_000, tls);
   if (unreached.length > 0 && !io.signal.aborted) {
     io.stderr.write(`geartrain node: not registered on ${unreached.join(', ')} yet (it keeps trying)\n`);
+  }
+  try {
+    await checkNoTwin(name, servers, registrations.map((r) => r.clientId), stale, { tls, signal: io.signal });
+  } catch (err) {
+    await node.close();
+    throw err;
   }
   if (!io.signal.aborted) {
     const catalog = await node.logs.catalog.snapshot({ scanBudgetBytes: 0 });

@@ -142,7 +142,7 @@ const PROBE = `
 const [ip, port] = process.argv.slice(1);
 const s = require('net').connect(Number(port), ip, () => s.write('version\\n'));
 s.setEncoding('latin1');
-s.on('data', (d) => { process.stdout.write(d); s.destroy(); });
+s.on('data', (d) => process.stdout.write(d, () => process.exit(0)));
 s.on('error', () => process.exit(1));
 setTimeout(() => process.exit(1), 1000);
 `;
