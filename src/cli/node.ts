@@ -21,6 +21,7 @@ import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
 import { checkNoTwin, ensureNameIsFree, waitForJobServers } from '../mapreduce/node-startup.ts';
+import type { Worker } from '../client/worker.ts';
 
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
 
@@ -78,6 +79,23 @@ async function waitForRegistration(
     if (missing.size > 0) await new Promise((r) => setTimeout(r, 50));
   }
   return [...missing];
+}
+
+/**
+ * Says once when a job server is lost and again when the worker is back on it, and when a server
+ * the node waited for at start-up comes up. Ends when the worker closes.
+ */
+async function reportConnections(worker: Worker, waiting: Set<string>, say: (line: string) => void): Promise<void> {
+  const lost = new Set<string>();
+  for await (const ev of worker.status()) {
+    if (ev.type === 'disconnected' && !lost.has(ev.server)) {
+      lost.add(ev.server);
+      say(`lost job server ${ev.server} (${ev.error.message}); reconnecting`);
+    } else if (ev.type === 'connected') {
+      if (lost.delete(ev.server)) say(`reconnected to job server ${ev.server}`);
+      else if (waiting.delete(ev.server)) say(`job server ${ev.server} is up`);
+    }
+  }
 }
 
 /** Test-only: `GEARTRAIN_TEST_HOLD_AFTER_STORE=FILE` appends each stored job's handle to FILE and never completes the job. */
@@ -177,6 +195,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     logger,
   });
   const registrations = node.registrations;
+  const reporting = reportConnections(node.logs.serviceWorker, new Set(wait.waiting), say);
 
   const stopped = new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
@@ -200,5 +219,6 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   await stopped;
   logger.info(`node ${name}: stopping; running jobs finish first`);
   await node.close();
+  await reporting;
   return 0;
 }
