@@ -12,12 +12,12 @@ import { AdminClient } from '../client/admin-client.ts';
 import type { WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { lineLogger } from '../logger.ts';
-import { compileLogFormat } from '../logs/format.ts';
-import { parseLogSource } from '../logs/log-sources.ts';
+import { compileLogFormat, type LogFormat } from '../logs/format.ts';
+import { parseLogSource, unmatchedReason, type LogSource } from '../logs/log-sources.ts';
 import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS } from '../logs/log-service.ts';
 import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
-import type { CliIO } from './io.ts';
+import { formatCliError, type CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
 import { checkNoTwin, ensureNameIsFree, waitForJobServers } from '../mapreduce/node-startup.ts';
@@ -29,9 +29,10 @@ const HELP = `usage: geartrain node --name NAME [--logs GLOB[:FORMAT] …] [flag
 
 ${SERVER_FLAGS_HELP}
   --name NAME            this node's name (default: the host name); functions are NAME-suffixed
-  --logs GLOB[:FORMAT]   log files to serve (repeatable); plain and .gz, rotated and growing.
-                         FORMAT is a nickname (combined, common, vhost_combined, …) after the
-                         last ':' (otherwise the ':' is part of the path)
+  --logs GLOB[:FORMAT]   log files to serve (repeatable); plain and .gz, rotated and growing;
+                         each GLOB must match a file at start. FORMAT is a nickname (combined,
+                         common, vhost_combined, …) after the last ':' (otherwise the ':' is
+                         part of the path)
   --format FORMAT        default format of --logs, and of lines ingested through logger
                          (nickname or LogFormat string; default combined)
   --data DIR             data directory: ingested segments, scan cache (default
@@ -48,6 +49,9 @@ ${SERVER_FLAGS_HELP}
   -H, --help             this help
 
 Functions: logger, logger@NAME, geartrain.replica@NAME, geartrain.catalog@NAME (+ map/reduce).
+Waits for its job servers when they are not up yet. Exits 2 when a --logs GLOB matches no file
+or names a directory, or a format name is unknown; 1 when a live node of the same name is on
+the job servers.
 SIGTERM/SIGINT: stop taking jobs, finish the running ones, exit 0.
 `;
 
@@ -98,6 +102,26 @@ async function reportConnections(worker: Worker, waiting: Set<string>, say: (lin
   }
 }
 
+/**
+ * The default format and the log sources, each glob checked to match a file: a directory, a glob
+ * that matches nothing or an unknown format name is refused (InvalidArgumentError) rather than
+ * served as a node with no shards.
+ */
+async function logConfig(formatSpec: string, specs: readonly string[]): Promise<{ format: LogFormat; sources: LogSource[] }> {
+  let format: LogFormat;
+  try {
+    format = compileLogFormat(formatSpec);
+  } catch (err) {
+    throw new InvalidArgumentError(`--format ${JSON.stringify(formatSpec)}: ${(err as Error).message}`, { field: 'format' });
+  }
+  const sources = specs.map((spec) => parseLogSource(spec, format));
+  for (const [i, source] of sources.entries()) {
+    const reason = await unmatchedReason(source.pattern);
+    if (reason) throw new InvalidArgumentError(`--logs ${specs[i]}: ${reason}`, { field: 'logs' });
+  }
+  return { format, sources };
+}
+
 /** Test-only: `GEARTRAIN_TEST_HOLD_AFTER_STORE=FILE` appends each stored job's handle to FILE and never completes the job. */
 function holdAfterStore(env: NodeJS.ProcessEnv): ((job: WorkerJob) => Promise<void>) | undefined {
   const file = env.GEARTRAIN_TEST_HOLD_AFTER_STORE;
@@ -140,14 +164,16 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const logger = lineLogger((l) => io.stderr.write(l), verbose);
   const servers = resolveServers(values, io.env);
   const name = values.name ?? os.hostname().split('.')[0]!;
-  const formatSpec = values.format ?? 'combined';
-  let format: ReturnType<typeof compileLogFormat>;
+  let format: LogFormat;
+  let sources: LogSource[];
   try {
-    format = compileLogFormat(formatSpec);
+    ({ format, sources } = await logConfig(values.format ?? 'combined', values.logs ?? []));
   } catch (err) {
-    throw new InvalidArgumentError(`--format ${JSON.stringify(formatSpec)}: ${(err as Error).message}`, { field: 'format' });
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    // A mistake in the configuration: a usage error, before any server is contacted.
+    io.stderr.write(formatCliError('geartrain node', err) + '\n');
+    return 2;
   }
-  const sources = (values.logs ?? []).map((spec) => parseLogSource(spec, format));
   const dataDir = path.resolve(values.data ?? path.join('geartrain-data', `node-${name}`));
   const replicas = intFlag(values.replicas, 'replicas', 1, 1);
   const peers = values.peers?.split(',').map((p) => p.trim()).filter((p) => p.length > 0);

@@ -36,6 +36,33 @@ const ALIASES: Readonly<Record<string, string>> = Object.freeze({
   ncsa: 'combined',
 });
 
+/** Every nickname compileLogFormat accepts. */
+export const FORMAT_NAMES: readonly string[] = Object.freeze([...Object.keys(LOG_FORMATS), ...Object.keys(ALIASES)]);
+
+/** The name within two edits (insert, delete, substitute, swap) of `word`, if one is closest. */
+function closestName(word: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of names) {
+    const d = editDistance(word, name);
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  return best;
+}
+
+/** Damerau-Levenshtein distance (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
 /** How the parser finds the end of a directive's value. */
 export type DirectiveKind =
   | 'text' // any text, ended by the literal that follows it
@@ -368,8 +395,8 @@ export function compileLogFormat(specOrName: string): LogFormat {
     const name = ALIASES[key] ?? key;
     const spec = LOG_FORMATS[name];
     if (spec === undefined) {
-      const known = [...Object.keys(LOG_FORMATS), ...Object.keys(ALIASES)].join(', ');
-      throw new LogFormatError(`unknown log format name ${JSON.stringify(specOrName)} (known: ${known})`);
+      const guess = closestName(key, FORMAT_NAMES);
+      throw new LogFormatError(`unknown log format name ${JSON.stringify(specOrName)}${guess ? ` (did you mean ${guess}?)` : ''}; known: ${FORMAT_NAMES.join(', ')}`);
     }
     format = new CompiledLogFormat(name, spec);
   } else {
