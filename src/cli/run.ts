@@ -6,6 +6,7 @@ import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
 import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
 import { bundleJobFile } from '../mapreduce/ship-code.ts';
 import { intFlag } from './flags.ts';
+import { explainInvalidInput, mostlyInvalid, type InvalidInputContext } from './input-check.ts';
 import type { CliIO } from './io.ts';
 import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
 import { renderReport } from '../report/index.ts';
@@ -124,6 +125,8 @@ export interface RunContext {
   readonly servers?: readonly string[];
   /** Name used in messages (`geartrain run` or `geartrain analyze`). */
   readonly command?: string;
+  /** What the input was read as, and how to say where a line came from, for invalid input. */
+  readonly input?: Pick<InvalidInputContext, 'format' | 'source' | 'remedy' | 'customRemedy'>;
 }
 
 export async function runWith(argv: string[], io: CliIO, context: RunContext): Promise<number> {
@@ -235,10 +238,13 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     if (tty) io.stderr.write('\r\x1b[K');
   }
 
+  const invalidInput = mostlyInvalid(report.stats);
   if (values.json) {
     const { lines, ...rest } = report;
     const body = { ...rest, result: report.rendered?.json ?? report.result, ...(lines ? { lines: lines.map((l) => l.toString('utf8')) } : {}) };
     sink.write(JSON.stringify(body, null, 2) + '\n');
+  } else if (invalidInput) {
+    // No tables of nothing: the explanation below is the output.
   } else if (values.csv) {
     const table = report.rendered?.tables?.[0];
     if (table) sink.write(formatCsv(table));
@@ -248,6 +254,17 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     for (const t of report.rendered.tables ?? []) sink.write(formatTable(t) + '\n');
   }
   if (sink !== io.stdout) await new Promise<void>((r) => (sink as fs.WriteStream).end(() => r()));
+  if (invalidInput) {
+    io.stderr.write(
+      explainInvalidInput(report.stats!, {
+        command,
+        remedy: (f) => `start the nodes with --logs GLOB:${f} (or --format ${f})`,
+        customRemedy: "start the nodes with --format '...' giving their LogFormat (from the web server's configuration)",
+        ...context.input,
+      }),
+    );
+    return 1;
+  }
   if (str('html')) {
     fs.writeFileSync(
       str('html')!,
