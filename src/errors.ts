@@ -22,6 +22,8 @@
  * | ERR_CODE_REFUSED       | CodeRefusedError       | a node refused to run shipped code                    |
  * | ERR_LOG_FORMAT         | LogFormatError         | a LogFormat string that cannot be compiled            |
  * | ERR_NODE_NAME_TAKEN    | NodeNameTakenError     | a live node already has this name on the job servers  |
+ * | ERR_CORRUPT_FILE       | CorruptFileError       | a compressed file is cut short or damaged (at offset) |
+ * | ERR_INCOMPLETE         | IncompleteResultError  | a run could not read all its input (says what not)    |
  */
 export type ErrorCode =
   | 'ERR_PROTOCOL'
@@ -41,7 +43,9 @@ export type ErrorCode =
   | 'ERR_NODE_UNAVAILABLE'
   | 'ERR_CODE_REFUSED'
   | 'ERR_LOG_FORMAT'
-  | 'ERR_NODE_NAME_TAKEN';
+  | 'ERR_NODE_NAME_TAKEN'
+  | 'ERR_CORRUPT_FILE'
+  | 'ERR_INCOMPLETE';
 
 const kGeartrainError = Symbol.for('geartrain.error');
 
@@ -204,5 +208,41 @@ export class NodeNameTakenError extends GeartrainError {
     this.node = node;
     this.server = server;
     this.peers = peers;
+  }
+}
+
+/** Where a compressed file stops being readable, and why (`truncated`: cut short; `corrupt`: bad data). */
+export interface FileDamage {
+  readonly kind: 'truncated' | 'corrupt';
+  /** Bytes of the file consumed by the decompressor when it stopped. */
+  readonly offset: number;
+  /** Decompressed bytes read before it. */
+  readonly bytesRead: number;
+  /** The decompressor's words (`unexpected end of file`). */
+  readonly detail: string;
+}
+
+/** `truncated gzip: unexpected end of file at byte 300000; 2885216 bytes read before it`. */
+export function describeDamage(d: FileDamage): string {
+  return `${d.kind} gzip: ${d.detail} at byte ${d.offset}; ${d.bytesRead} bytes read before it`;
+}
+
+export class CorruptFileError extends GeartrainError {
+  readonly file: string;
+  readonly damage: FileDamage;
+  constructor(file: string, damage: FileDamage, options?: { cause?: unknown }) {
+    super('ERR_CORRUPT_FILE', `${file}: ${describeDamage(damage)}`, options);
+    this.file = file;
+    this.damage = damage;
+  }
+}
+
+/** A run that did not read all of its input, and was not allowed to finish without it. */
+export class IncompleteResultError extends GeartrainError {
+  /** What was not read (in full), with why. */
+  readonly missing: readonly { readonly node: string; readonly path: string; readonly reason?: string }[];
+  constructor(message: string, missing: IncompleteResultError['missing']) {
+    super('ERR_INCOMPLETE', message);
+    this.missing = missing;
   }
 }

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InvalidArgumentError } from '../errors.ts';
+import { IncompleteResultError, InvalidArgumentError } from '../errors.ts';
 import { builtinJobNames, builtinJobPath, importJobFile } from '../mapreduce/job-loader.ts';
 import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
 import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
 import { bundleJobFile } from '../mapreduce/ship-code.ts';
 import { intFlag } from './flags.ts';
 import { explainInvalidInput, mostlyInvalid, type InvalidInputContext } from './input-check.ts';
-import type { CliIO } from './io.ts';
+import { formatCliError, type CliIO } from './io.ts';
 import { formatBytes, formatCsv, formatDuration, formatTable } from './render.ts';
 import { renderReport } from '../report/index.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
@@ -63,6 +63,7 @@ ${SERVER_FLAGS_HELP}
   --task-timeout S       a task with no progress for S seconds fails (default 60)
   --wait-nodes N         wait for N nodes to register before planning
   --allow-partial        finish with the shards that could be read, and say which were not
+                         (without it, a run that could not read all its input exits 3)
   --no-speculation       do not copy a straggling map task to another node holding its shards
   --split-bytes B        largest byte range per map task (default 64 MiB)
   --partitions R         reduce partitions of keyed and streaming jobs (alias --reduce-tasks)
@@ -234,6 +235,12 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   let report: RunReport;
   try {
     report = await runJob(options);
+  } catch (err) {
+    if (!(err instanceof IncompleteResultError)) throw err;
+    // An incomplete result (exit status 3), not a failure: it says what could not be read.
+    if (tty) io.stderr.write('\r\x1b[K');
+    io.stderr.write(formatCliError(command, err) + '\n');
+    return 3;
   } finally {
     if (tty) io.stderr.write('\r\x1b[K');
   }
@@ -281,7 +288,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   }
 
   if (report.partial) {
-    io.stderr.write(`${command}: PARTIAL result: ${report.missing.length} shard(s) not read: ${report.missing.map((m) => `${m.node}:${m.path}`).join(', ')}\n`);
+    const list = report.missing.map((m) => `${m.node}:${m.path}${m.reason ? ` (${m.reason})` : ''}`).join(', ');
+    io.stderr.write(`${command}: PARTIAL result: ${report.missing.length} shard(s) not read, or not to their end: ${list}\n`);
   }
   const badLines = report.counters.bad_lines ?? 0;
   if (badLines > 0 && !values.json && !tty) {

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, type ClientOptions } from '../client/index.ts';
-import { AbortError, InvalidArgumentError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
+import { AbortError, describeDamage, IncompleteResultError, InvalidArgumentError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
 import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import type { NodeCatalog } from '../logs/catalog.ts';
 import { silentLogger, type Logger } from '../logger.ts';
@@ -158,8 +158,8 @@ export interface RunReport {
   };
   readonly timings: { readonly plan: number; readonly map: number; readonly reduce: number; readonly merge: number; readonly total: number };
   readonly bytes: number;
-  /** Shards not read (only with allowPartial). */
-  readonly missing: readonly { readonly node: string; readonly path: string }[];
+  /** Shards not read, or not to their end, and why (only with allowPartial). */
+  readonly missing: readonly { readonly node: string; readonly path: string; readonly reason?: string }[];
   readonly partial: boolean;
   readonly pruned: number;
   readonly shards: number;
@@ -258,7 +258,7 @@ class Run {
   readonly stats = new ParseStats();
   hasStats = false;
   readonly tiers: TierReport[] = [];
-  readonly missing: { node: string; path: string }[] = [];
+  readonly missing: { node: string; path: string; reason?: string }[] = [];
   retried = 0;
   speculative = 0;
   speculativeWon = 0;
@@ -695,6 +695,12 @@ class Run {
       for (const s of f.output.task.shards) this.missing.push({ node: f.output.node, path: s.path });
     }
     const done = outputs.filter((o) => o.result !== null);
+    // A gzip file cut short was mapped as far as it could be read: the result lacks the rest.
+    for (const o of done) for (const d of o.result!.damaged ?? []) this.missing.push({ node: o.node, path: d.path, reason: describeDamage(d) });
+    if (!this.o.allowPartial && this.missing.length > 0) {
+      const list = this.missing.map((m) => `${m.node}:${m.path} (${m.reason})`).join(', ');
+      throw new IncompleteResultError(`${this.missing.length} file(s) could not be read to their end: ${list}; allow a partial result (--allow-partial) to get what was read`, this.missing);
+    }
     for (const o of done) {
       this.addCounters(o.result!.counters);
       if (o.result!.stats) {

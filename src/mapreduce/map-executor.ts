@@ -4,7 +4,7 @@
  * task thread (task-thread.ts) so a node with N slots maps N shards in parallel.
  */
 import fs from 'node:fs';
-import { AbortError } from '../errors.ts';
+import { AbortError, type FileDamage } from '../errors.ts';
 import {
   compileLogFormat,
   ParseStats,
@@ -63,16 +63,23 @@ function shardBytes(s: ShardSpec): number {
   return Math.max(0, end - s.start);
 }
 
-/** Reads a shard as chunks of whole lines, with each chunk's byte offset in its file. */
-async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined): AsyncGenerator<{ chunk: Buffer; offset: number }> {
+/** Gzip files that could not be read to their end, by path: the readable part was mapped. */
+type Damaged = Map<string, FileDamage>;
+
+/**
+ * Reads a shard as chunks of whole lines, with each chunk's byte offset in its file. A gzip file
+ * cut short or corrupt yields what could be decompressed, and is noted in `damaged`.
+ */
+async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined, damaged: Damaged): AsyncGenerator<{ chunk: Buffer; offset: number }> {
   const reader: LogChunkReader = shard.gzip
-    ? readLogFile(shard.path, { signal })
+    ? readLogFile(shard.path, { signal, tolerateDamage: true })
     : readLogRange(shard.path, { start: shard.start, ...(shard.end !== null ? { end: shard.end } : {}) }, { signal });
   let base = -1;
   for await (const chunk of reader) {
     if (base < 0) base = shard.gzip ? 0 : reader.position;
     yield { chunk, offset: base + reader.bytesYielded - chunk.length };
   }
+  if (reader.damage) damaged.set(shard.path, reader.damage);
 }
 
 const parsedTime = new ParsedTime();
@@ -140,6 +147,7 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
   const filter = compileFilter(task.filter);
   const counters = new Counters();
   const stats = new ParseStats();
+  const damaged: Damaged = new Map();
   const total = task.shards.reduce((n, s) => n + shardBytes(s), 0);
   let done = 0;
   let lines = 0;
@@ -161,10 +169,10 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
 
   let refs: MapResult['refs'];
   if (job.kind === 'summary' && task.incremental && 'records' in input) {
-    const data = await incrementalSummary(task, job, input.records, env, counters, stats, progress, checkAbort);
+    const data = await incrementalSummary(task, job, input.records, env, counters, stats, progress, checkAbort, damaged);
     refs = [await env.store.putBuffer(task.runId, `${tag}.partial`, data)];
     env.onProgress?.(total, total);
-    return { refs, counters: counters.values, stats: stats.toJSON(), bytes: total, lines: stats.lines };
+    return { refs, counters: counters.values, stats: stats.toJSON(), bytes: total, lines: stats.lines, ...damagedField(damaged) };
   }
   if (job.kind === 'summary') {
     const state = job.create(params);
@@ -173,14 +181,14 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
       const ctx = makeContext(params, env.node, shard.path, format, filter, counters);
       if ('lines' in input) {
         if (!job.mapChunk) throw new Error(`job ${job.name} asks for lines but has no mapChunk`);
-        for await (const { chunk } of shardChunks(shard, env.signal)) {
+        for await (const { chunk } of shardChunks(shard, env.signal, damaged)) {
           checkAbort();
           lines += countNewlines(chunk);
           job.mapChunk(state, chunk, ctx);
           progress(chunk.length);
         }
       } else {
-        await parseShard(shard, format, input.records, filter, stats, env, (record) => (job as SummaryJob).map!(state, record, ctx), progress, checkAbort);
+        await parseShard(shard, format, input.records, filter, stats, damaged, env, (record) => (job as SummaryJob).map!(state, record, ctx), progress, checkAbort);
       }
     }
     const data = encodeState(job, state, params);
@@ -196,11 +204,11 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
       const ctx = makeContext(params, env.node, shard.path, format, filter, counters);
       if ('records' in input) {
         if (!job.mapSortedRecord) throw new Error(`job ${job.name} asks for records but has no mapSortedRecord`);
-        await parseShard(shard, format, input.records, filter, stats, env, (r) => job.mapSortedRecord!(r, emit, ctx), progress, checkAbort, spill);
+        await parseShard(shard, format, input.records, filter, stats, damaged, env, (r) => job.mapSortedRecord!(r, emit, ctx), progress, checkAbort, spill);
         continue;
       }
       if (!job.mapSorted) throw new Error(`job ${job.name} asks for lines but has no mapSorted`);
-      for await (const { chunk, offset } of shardChunks(shard, env.signal)) {
+      for await (const { chunk, offset } of shardChunks(shard, env.signal, damaged)) {
         checkAbort();
         lines += countNewlines(chunk);
         job.mapSorted(chunk, offset, emit, ctx);
@@ -223,6 +231,7 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
         input.records,
         filter,
         stats,
+        damaged,
         env,
         (record) => keyed.mapKeyed(record, (key, sortKey, value) => out.add(hashPartition(key, partitions), key, sortKey, value), ctx),
         progress,
@@ -241,7 +250,11 @@ export async function executeMapTask(task: MapTask, env: MapEnv): Promise<MapRes
     counters.add('bad_lines', stats.invalidLines);
   }
   env.onProgress?.(total, total);
-  return { refs, counters: counters.values, stats: stats.toJSON(), bytes: done, lines };
+  return { refs, counters: counters.values, stats: stats.toJSON(), bytes: done, lines, ...damagedField(damaged) };
+}
+
+function damagedField(damaged: Damaged): Pick<MapResult, 'damaged'> {
+  return damaged.size > 0 ? { damaged: [...damaged].map(([path, d]) => ({ path, ...d })) } : {};
 }
 
 function countNewlines(chunk: Buffer): number {
@@ -258,6 +271,7 @@ async function parseShard(
   wanted: readonly FieldName[],
   filter: RecordFilter,
   stats: ParseStats,
+  damaged: Damaged,
   env: MapEnv,
   onRecord: (record: LogRecord<FieldName>) => void,
   progress: (bytes: number) => void,
@@ -269,7 +283,7 @@ async function parseShard(
   const test = filter.test;
   const source = `${env.node}:${shard.path}`;
   const emit = test ? (r: LogRecord<FieldName>) => (test(r) ? onRecord(r) : undefined) : onRecord;
-  for await (const { chunk, offset } of shardChunks(shard, env.signal)) {
+  for await (const { chunk, offset } of shardChunks(shard, env.signal, damaged)) {
     checkAbort();
     parser.parseBuffer(chunk, emit, stats, { source, offset });
     if (afterChunk) await afterChunk();
@@ -292,6 +306,7 @@ async function incrementalSummary(
   stats: ParseStats,
   progress: (bytes: number) => void,
   checkAbort: () => void,
+  damaged: Damaged,
 ): Promise<Buffer> {
   const params = task.params;
   const { since, until, ...rest } = task.filter;
@@ -326,7 +341,7 @@ async function incrementalSummary(
     const test = baseFilter.test;
     const source = `${env.node}:${shard.path}`;
     let bytes = 0;
-    for await (const { chunk, offset } of shardChunks(shard, env.signal)) {
+    for await (const { chunk, offset } of shardChunks(shard, env.signal, damaged)) {
       checkAbort();
       parser.parseBuffer(
         chunk,
@@ -356,7 +371,8 @@ async function incrementalSummary(
       const encoded = new Map<number, Buffer>();
       for (const [day, st] of days) encoded.set(day, encodeState(job, st, params));
       const rangeCounters = { bytes_read: bytes, lines_read: shardStats.lines, records: shardStats.records, bad_lines: shardStats.invalidLines };
-      await cache.put(key, shard.id, shard.format, shard.start, end, encoded, { stats: shardStats.toJSON(), counters: rangeCounters });
+      // What was read of a damaged file is this run's, not the cache's: a later run reads it again.
+      if (!damaged.has(shard.path)) await cache.put(key, shard.id, shard.format, shard.start, end, encoded, { stats: shardStats.toJSON(), counters: rangeCounters });
       for (const [day, data] of encoded) if (classifyDay(day, since, until) === 'inside') addEncoded(data);
       stats.merge(shardStats);
       for (const [k, v] of Object.entries(rangeCounters)) counters.add(k, v);
