@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { IncompleteResultError, InvalidArgumentError } from '../errors.ts';
 import { builtinJobNames, builtinJobPath, importJobFile } from '../mapreduce/job-loader.ts';
 import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
-import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
+import { DEFAULT_WAIT_TIMEOUT_MS, runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
 import { bundleJobFile } from '../mapreduce/ship-code.ts';
 import { intFlag } from './flags.ts';
 import { explainInvalidInput, mostlyInvalid, type InvalidInputContext } from './input-check.ts';
@@ -28,6 +28,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   retries: { type: 'string' },
   'task-timeout': { type: 'string' },
   'wait-nodes': { type: 'string' },
+  'wait-timeout': { type: 'string' },
   'allow-partial': { type: 'boolean' },
   'no-speculation': { type: 'boolean' },
   'split-bytes': { type: 'string' },
@@ -61,7 +62,8 @@ ${SERVER_FLAGS_HELP}
   --fan-in F             partials merged per reduce task (default 8)
   --retries N            attempts per task after the first (default 3)
   --task-timeout S       a task with no progress for S seconds fails (default 60)
-  --wait-nodes N         wait for N nodes to register before planning
+  --wait-nodes N         wait for N nodes to register before planning (on a terminal, says
+                         which are there); gives up after --wait-timeout S (default 30), exit 1
   --allow-partial        finish with the shards that could be read, and say which were not
                          (without it, a run that could not read all its input exits 3)
   --no-speculation       do not copy a straggling map task to another node holding its shards
@@ -199,6 +201,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     retries: intFlag(str('retries'), 'retries', 3),
     taskTimeoutMs: intFlag(str('task-timeout'), 'task-timeout', 60, 1) * 1000,
     ...(str('wait-nodes') ? { waitNodes: intFlag(str('wait-nodes'), 'wait-nodes', 1, 1) } : {}),
+    waitTimeoutMs: intFlag(str('wait-timeout'), 'wait-timeout', DEFAULT_WAIT_TIMEOUT_MS / 1000, 1) * 1000,
     allowPartial: !!values['allow-partial'],
     speculative: !values['no-speculation'],
     ...(str('split-bytes') ? { splitBytes: intFlag(str('split-bytes'), 'split-bytes', 0, 1024 * 1024) } : {}),
@@ -224,6 +227,19 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
       io.stderr.write(progressLine(p, startedAt));
     };
   }
+  // Waiting for nodes: one line on a terminal, redrawn, saying who is there.
+  let waitShown = false;
+  if (io.stderr.isTTY && !values.quiet && options.waitNodes) {
+    let lastWait = 0;
+    (options as { onWaitNodes?: RunJobOptions['onWaitNodes'] }).onWaitNodes = (seen, msLeft) => {
+      const now = Date.now();
+      if (now - lastWait < 250) return;
+      lastWait = now;
+      waitShown = true;
+      const who = seen.length > 0 ? ` (${seen.join(', ')})` : '';
+      io.stderr.write(`\r\x1b[Kwaiting for ${options.waitNodes} nodes: ${seen.length} registered${who}; giving up in ${Math.ceil(msLeft / 1000)} s`);
+    };
+  }
   const sink: NodeJS.WritableStream = str('out') ? fs.createWriteStream(str('out')!) : io.stdout;
   const machine = !!values.json || !!values.csv;
   if (!machine && !options.outputDir) {
@@ -238,11 +254,11 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   } catch (err) {
     if (!(err instanceof IncompleteResultError)) throw err;
     // An incomplete result (exit status 3), not a failure: it says what could not be read.
-    if (tty) io.stderr.write('\r\x1b[K');
+    if (tty || waitShown) io.stderr.write('\r\x1b[K');
     io.stderr.write(formatCliError(command, err) + '\n');
     return 3;
   } finally {
-    if (tty) io.stderr.write('\r\x1b[K');
+    if (tty || waitShown) io.stderr.write('\r\x1b[K');
   }
 
   const invalidInput = mostlyInvalid(report.stats);

@@ -91,8 +91,11 @@ export interface RunJobOptions {
   readonly speculative?: boolean;
   /** A task fails when it reports no progress for this long (default 60 s). */
   readonly taskTimeoutMs?: number;
-  /** Wait for this many nodes before planning. */
+  /** Wait for this many nodes before planning, at most `waitTimeoutMs` (default 30 s). */
   readonly waitNodes?: number;
+  readonly waitTimeoutMs?: number;
+  /** While waiting for nodes: those registered so far and the time left, after each poll. */
+  readonly onWaitNodes?: (seen: readonly string[], msLeft: number) => void;
   /** Finish with the shards that could be read, and say which were not. */
   readonly allowPartial?: boolean;
   /** Largest byte range of one map task (default 64 MiB). */
@@ -196,6 +199,7 @@ export const DEFAULT_FAN_IN = 8;
 export const DEFAULT_RETRIES = 3;
 export const DEFAULT_TASK_TIMEOUT_MS = 60_000;
 export const DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
 /** How often running map tasks are checked for stragglers. */
 const SPECULATION_CHECK_MS = 250;
 
@@ -411,7 +415,7 @@ class Run {
 
   async discover(): Promise<{ nodes: Set<string>; catalogs: NodeCatalog[]; slots: Map<string, number>; zone: number }> {
     const nodes = this.o.waitNodes
-      ? await this.cluster.waitForNodes(this.o.waitNodes, Math.max(this.timeoutMs, 10_000), this.signal)
+      ? await this.cluster.waitForNodes(this.o.waitNodes, this.o.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS, this.signal, this.o.onWaitNodes)
       : await this.cluster.liveNodes(0, this.signal);
     if (nodes.size === 0) {
       throw new NodeUnavailableError(`no geartrain nodes are registered on ${this.o.servers.join(', ')} (start one with: geartrain node --name NAME --logs GLOB)`, []);
