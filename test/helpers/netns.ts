@@ -103,13 +103,22 @@ export class TestBed {
   async startGearmand(t: ExecutionContext, host: string): Promise<BedServer> {
     const ip = this.address(host);
     const p = this.spawn(t, host, ['gearmand', '--listen', ip, '--port', String(BED_PORT), '--threads', '1', '--log-file', 'stderr', '--verbose', 'ERROR']);
-    // The test process is outside the network: ask from inside the host.
+    const address = `${ip}:${BED_PORT}`;
     await waitFor(async () => {
       if (p.exitCode !== null) throw new Error(`gearmand exited (${p.exitCode}): ${p.stderrText()}`);
-      const probe = await run(SCRIPT, ['exec', this.name, host, process.execPath, '-e', PROBE, ip, String(BED_PORT)]).catch(() => null);
-      return probe?.stdout.startsWith('OK');
+      return (await this.admin(host, address, 'version').catch(() => '')).startsWith('OK');
     }, `gearmand on ${host}`, 20_000, 100);
-    return Object.assign(p, { address: `${ip}:${BED_PORT}` });
+    return Object.assign(p, { address });
+  }
+
+  /**
+   * One admin command (`status`, `workers`…) sent from inside `host` (the test process is not on
+   * the network) to the job server at `address`; resolves with the reply text.
+   */
+  async admin(host: string, address: string, line: string, timeoutMs = 3000): Promise<string> {
+    const [ip, port] = address.split(':') as [string, string];
+    const { stdout } = await run(SCRIPT, ['exec', this.name, host, process.execPath, '-e', ADMIN, ip, port, line, String(timeoutMs)]);
+    return stdout;
   }
 
   /** Takes `host`'s port on the bridge down: its processes live on, its packets go nowhere. */
@@ -137,12 +146,16 @@ export class TestBed {
   }
 }
 
-/** `version` on a job server's admin port, printed: the readiness probe run inside a host. */
-const PROBE = `
-const [ip, port] = process.argv.slice(1);
-const s = require('net').connect(Number(port), ip, () => s.write('version\\n'));
+/** Sends one admin line and prints the reply once complete (`OK…`/`ERR…`, or a listing's `.`). */
+const ADMIN = `
+const [ip, port, line, ms] = process.argv.slice(1);
+let text = '';
+const s = require('net').connect(Number(port), ip, () => s.write(line + '\\n'));
 s.setEncoding('latin1');
-s.on('data', (d) => process.stdout.write(d, () => process.exit(0)));
+s.on('data', (d) => {
+  text += d;
+  if (/^(OK|ERR)[^\\n]*\\n/.test(text) || /(^|\\n)\\.\\r?\\n$/.test(text)) process.stdout.write(text, () => process.exit(0));
+});
 s.on('error', () => process.exit(1));
-setTimeout(() => process.exit(1), 1000);
+setTimeout(() => process.exit(1), Number(ms));
 `;
