@@ -35,12 +35,12 @@ test('a node started before its job server waits for it, says so once, and is re
   const port = await refusedPort();
   const node = startNodeProcess(t, dir, file, port);
   const waiting = new RegExp(`^geartrain node: waiting for job server 127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\); retrying$`, 'm');
-  await waitFor(() => waiting.test(node.stderrText()), 'the waiting line');
+  await waitFor(() => waiting.test(node.stderrText()), 'the waiting line', 60_000);
   // Let it retry a few times (backoff 0.1, 0.2, 0.4, 0.8 s…): it must not say so again.
   await new Promise((r) => setTimeout(r, 1500));
   t.is(node.exitCode, null, node.stderrText());
   await startServerProcess(t, ['-p', String(port), '-q', 'memory']);
-  await waitForLine(node, /^node early ready \(1 shards\)$/m, 'node ready', 30_000);
+  await waitForLine(node, /^node early ready \(1 shards\)$/m, 'node ready', 60_000);
   t.is(count(node.stderrText(), /waiting for job server/), 1, node.stderrText());
   t.regex(node.stderrText(), new RegExp(`^geartrain node: job server 127\\.0\\.0\\.1:${port} is up$`, 'm'));
   t.deepEqual(await grepCount(t, port), { total: gets, perNode: { early: gets } });
@@ -51,13 +51,13 @@ test('a node survives a restart of its job server: it says once that it lost the
   const { file, gets } = await logFile(t, dir);
   const first = await startServerProcess(t, ['-p', '0', '-q', 'memory']);
   const node = startNodeProcess(t, dir, file, first.port);
-  await waitForLine(node, /^node early ready/m, 'node ready');
+  await waitForLine(node, /^node early ready/m, 'node ready', 60_000);
   first.kill('SIGKILL');
   await first.exited();
-  await waitFor(() => /lost job server/.test(node.stderrText()), 'the lost line');
+  await waitFor(() => /lost job server/.test(node.stderrText()), 'the lost line', 30_000);
   await new Promise((r) => setTimeout(r, 1500));
   await startServerProcess(t, ['-p', String(first.port), '-q', 'memory']);
-  await waitFor(() => /reconnected to job server/.test(node.stderrText()), 'the reconnected line', 20_000);
+  await waitFor(() => /reconnected to job server/.test(node.stderrText()), 'the reconnected line', 60_000);
   t.deepEqual(await grepCount(t, first.port), { total: gets, perNode: { early: gets } });
   const err = node.stderrText();
   t.is(count(err, new RegExp(`^geartrain node: lost job server 127\\.0\\.0\\.1:${first.port} \\(.+\\); reconnecting$`)), 1, err);

@@ -9,13 +9,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { geartrain } from '../client/helpers/cli.ts';
-import { geartrainShell, sh, tempDir } from '../helpers/cluster.ts';
+import { geartrainShell, runGeartrain, sh, tempDir } from '../helpers/cluster.ts';
 
 const wcLines = (file: string) => Number(execFileSync('wc', ['-l', file]).toString().trim().split(/\s+/)[0]);
 
 async function genLogs(t: ExecutionContext, file: string, args: string[]): Promise<void> {
-  const r = await geartrain(['gen-logs', file, '--seed', '6', ...args]);
+  const r = await runGeartrain(t, 'gen-logs', [file, '--seed', '6', ...args]);
   t.is(r.code, 0, r.stderr);
 }
 
@@ -35,7 +34,7 @@ test('a file that is not an access log: exit 1, no tables, every line counted as
   const dir = tempDir(t);
   const file = path.join(dir, 'passwd');
   fs.writeFileSync(file, Array.from({ length: 40 }, (_, i) => `user${i}:x:${1000 + i}:${1000 + i}:User ${i},,,:/home/user${i}:/bin/bash\n`).join(''));
-  const r = await geartrain(['analyze', file]);
+  const r = await runGeartrain(t, 'analyze', [file]);
   t.is(r.code, 1, r.stderr);
   t.is(r.stdout, '');
   const lines = r.stderr.split('\n').filter((l) => l.length > 0);
@@ -48,13 +47,13 @@ test('a vhost_combined log read as combined: exit 1 naming vhost_combined as the
   const dir = tempDir(t);
   const file = path.join(dir, 'other_vhosts_access.log');
   await genLogs(t, file, ['--lines', '3000', '--format', 'vhost_combined', '--invalid-rate', '0', '--odd-rate', '0']);
-  const wrong = await geartrain(['analyze', file, '--job', 'count', '--by', 'status']);
+  const wrong = await runGeartrain(t, 'analyze', [file, '--job', 'count', '--by', 'status']);
   t.is(wrong.code, 1, wrong.stderr);
   t.is(wrong.stdout, '');
   t.regex(wrong.stderr, /^geartrain analyze: 3000 of 3000 lines \(100%\) are not valid combined log lines \(glued 3000\); the result would be meaningless$/m);
   t.regex(wrong.stderr, /^geartrain analyze: the samples parse as vhost_combined: try --format vhost_combined$/m);
 
-  const right = await geartrain(['analyze', file, '--format', 'vhost_combined', '--job', 'count', '--by', 'status', '--json']);
+  const right = await runGeartrain(t, 'analyze', [file, '--format', 'vhost_combined', '--job', 'count', '--by', 'status', '--json']);
   t.is(right.code, 0, right.stderr);
   // vhost_combined puts the vhost first: the status is awk's $10.
   const out = execFileSync('sh', ['-c', `awk '{c[$10]++} END {for (s in c) print s, c[s]}' "$1"`, 'sh', file]).toString();
@@ -66,7 +65,7 @@ test('a few invalid lines (1 %) are counted and sampled and the run succeeds', a
   const dir = tempDir(t);
   const file = path.join(dir, 'access.log');
   await genLogs(t, file, ['--lines', '2000', '--invalid-rate', '0.01']);
-  const r = await geartrain(['analyze', file, '--job', 'count', '--by', 'status', '--json']);
+  const r = await runGeartrain(t, 'analyze', [file, '--job', 'count', '--by', 'status', '--json']);
   t.is(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as { counters: { bad_lines: number; records: number; lines_read: number } };
   t.is(report.counters.lines_read, wcLines(file));

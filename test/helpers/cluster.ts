@@ -57,6 +57,13 @@ export function spawnGeartrain(t: ExecutionContext, command: string, args: strin
   return spawnProcess(t, [...wrap, process.execPath, ...commandLine(command, args)], env);
 }
 
+/** Runs `geartrain <command> …` to its end, with no time limit of its own (a loaded machine may take long): exit code and output. */
+export async function runGeartrain(t: ExecutionContext, command: string, args: string[], env: Record<string, string> = {}, wrap: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawnGeartrain(t, command, args, env, wrap);
+  const code = await p.exited();
+  return { code, stdout: p.stdoutText(), stderr: p.stderrText() };
+}
+
 /** Waits for a line matching `re` on stdout; fails with the process's stderr if it exits first. */
 export async function waitForLine(p: Proc, re: RegExp, what: string, timeoutMs = 20_000): Promise<RegExpMatchArray> {
   return waitFor(() => {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
-import { spawnGeartrain, spawnProcess, waitForLine, type Proc } from './cluster.ts';
+import { runGeartrain, spawnGeartrain, spawnProcess, waitForLine, type Proc } from './cluster.ts';
 import { waitFor } from './ports.ts';
 
 const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/testbed/netbed.sh');
@@ -85,10 +85,8 @@ export class TestBed {
   }
 
   /** `geartrain COMMAND ARGS` inside `host`, to its end: exit code and output. */
-  async runGeartrain(t: ExecutionContext, host: string, command: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const p = this.geartrain(t, host, command, args, env);
-    const code = await p.exited();
-    return { code, stdout: p.stdoutText(), stderr: p.stderrText() };
+  runGeartrain(t: ExecutionContext, host: string, command: string, args: string[], env: Record<string, string> = {}): ReturnType<typeof runGeartrain> {
+    return runGeartrain(t, command, args, env, this.wrap(host));
   }
 
   /** `geartrain server` listening on `host`'s address, port 4730; resolves at its ready line. */

@@ -10,8 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { geartrain } from '../client/helpers/cli.ts';
-import { startNode, startServerProcess, tempDir } from '../helpers/cluster.ts';
+import { runGeartrain, startNode, startServerProcess, tempDir } from '../helpers/cluster.ts';
 
 interface Logs {
   dir: string;
@@ -27,7 +26,7 @@ async function logs(t: ExecutionContext): Promise<Logs> {
   const plain = path.join(dir, 'access.log');
   const old = path.join(dir, 'access.log.2');
   for (const [file, node] of [[plain, 0], [old, 1]] as const) {
-    const r = await geartrain(['gen-logs', file, '--lines', '6000', '--seed', '7', '--node', String(node), '--invalid-rate', '0', '--odd-rate', '0']);
+    const r = await runGeartrain(t, 'gen-logs', [file, '--lines', '6000', '--seed', '7', '--node', String(node), '--invalid-rate', '0', '--odd-rate', '0']);
     t.is(r.code, 0, r.stderr);
   }
   const gz = execFileSync('gzip', ['-c', old], { maxBuffer: 1 << 28 });
@@ -51,7 +50,7 @@ const sh = (script: string, ...args: string[]) => execFileSync('sh', ['-c', scri
 test('without --allow-partial the run exits 3 naming the truncated file, the byte where it ends and what was read', async (t) => {
   const l = await logs(t);
   const servers = await cluster(t, l);
-  const r = await geartrain(['run', 'grep', '-c', 'GET', '--servers', servers, '--json', '-q']);
+  const r = await runGeartrain(t, 'run', ['grep', '-c', 'GET', '--servers', servers, '--json', '-q']);
   t.is(r.code, 3, r.stderr);
   t.is(r.stdout, '');
   const read = fs.statSync(l.prefix).size;
@@ -64,7 +63,7 @@ test('without --allow-partial the run exits 3 naming the truncated file, the byt
 test('with --allow-partial: exit 0, a PARTIAL line, partial: true and the file in missing with why; the readable part is counted (grep -c and count --by status equal grep and awk)', async (t) => {
   const l = await logs(t);
   const servers = await cluster(t, l);
-  const grep = await geartrain(['run', 'grep', '-c', 'GET', '--servers', servers, '--json', '--allow-partial']);
+  const grep = await runGeartrain(t, 'run', ['grep', '-c', 'GET', '--servers', servers, '--json', '--allow-partial']);
   t.is(grep.code, 0, grep.stderr);
   const report = JSON.parse(grep.stdout) as { partial: boolean; missing: unknown[]; result: { total: number } };
   t.true(report.partial);
@@ -74,7 +73,7 @@ test('with --allow-partial: exit 0, a PARTIAL line, partial: true and the file i
   t.is(grep.stderr, `geartrain run: PARTIAL result: 1 shard(s) not read, or not to their end: web1:${l.cut} (${reason})\n`);
 
   // Records: the plain file and the whole lines of the readable part (the cut last line is not one).
-  const count = await geartrain(['run', 'count', '--by', 'status', '--servers', servers, '--json', '--allow-partial']);
+  const count = await runGeartrain(t, 'run', ['count', '--by', 'status', '--servers', servers, '--json', '--allow-partial']);
   t.is(count.code, 0, count.stderr);
   const awk = sh(`{ cat "$1"; head -n "$(wc -l < "$2")" "$2"; } | awk '{c[$9]++} END {for (s in c) print s, c[s]}'`, l.plain, l.prefix);
   const expected = Object.fromEntries(awk.split('\n').map((line) => line.split(' ')).map(([s, n]) => [s!, Number(n)]));
@@ -83,11 +82,11 @@ test('with --allow-partial: exit 0, a PARTIAL line, partial: true and the file i
 
 test('geartrain analyze over the same files: exit 3 without --allow-partial, exit 0 and a PARTIAL line with it', async (t) => {
   const l = await logs(t);
-  const strict = await geartrain(['analyze', `${l.dir}/access.log*`, '--job', 'count', '--by', 'status']);
+  const strict = await runGeartrain(t, 'analyze', [`${l.dir}/access.log*`, '--job', 'count', '--by', 'status']);
   t.is(strict.code, 3, strict.stderr);
   t.is(strict.stdout, '');
   t.regex(strict.stderr, new RegExp(`^geartrain analyze: 1 file\\(s\\) could not be read to their end: local:${l.cut.replace(/\./g, '\\.')} \\(truncated gzip: unexpected end of file at byte ${l.cutSize};`));
-  const lenient = await geartrain(['analyze', `${l.dir}/access.log*`, '--job', 'count', '--by', 'status', '--allow-partial']);
+  const lenient = await runGeartrain(t, 'analyze', [`${l.dir}/access.log*`, '--job', 'count', '--by', 'status', '--allow-partial']);
   t.is(lenient.code, 0, lenient.stderr);
   t.regex(lenient.stdout, /^status +count$/m);
   t.regex(lenient.stderr, /^geartrain analyze: PARTIAL result: 1 shard\(s\) not read, or not to their end: local:.*access\.log\.2\.gz \(truncated gzip: /m);
