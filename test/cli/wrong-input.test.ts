@@ -9,25 +9,13 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { geartrainShell, runGeartrain, sh, tempDir } from '../helpers/cluster.ts';
+import { awkTally, geartrainShell, runGeartrain, sh, tempDir } from '../helpers/cluster.ts';
 
 const wcLines = (file: string) => Number(execFileSync('wc', ['-l', file]).toString().trim().split(/\s+/)[0]);
 
 async function genLogs(t: ExecutionContext, file: string, args: string[]): Promise<void> {
   const r = await runGeartrain(t, 'gen-logs', [file, '--seed', '6', ...args]);
   t.is(r.code, 0, r.stderr);
-}
-
-/** `awk '{print $9}' | sort | uniq -c` as an object: the status counts of a clean combined log. */
-function awkStatus(file: string): Record<string, number> {
-  const out = execFileSync('sh', ['-c', `awk '{c[$9]++} END {for (s in c) print s, c[s]}' "$1"`, 'sh', file]).toString();
-  return Object.fromEntries(
-    out
-      .trim()
-      .split('\n')
-      .map((l) => l.split(' '))
-      .map(([s, n]) => [s!, Number(n)]),
-  );
 }
 
 test('a file that is not an access log: exit 1, no tables, every line counted as invalid with samples, and no known format parses them', async (t) => {
@@ -56,8 +44,7 @@ test('a vhost_combined log read as combined: exit 1 naming vhost_combined as the
   const right = await runGeartrain(t, 'analyze', [file, '--format', 'vhost_combined', '--job', 'count', '--by', 'status', '--json']);
   t.is(right.code, 0, right.stderr);
   // vhost_combined puts the vhost first: the status is awk's $10.
-  const out = execFileSync('sh', ['-c', `awk '{c[$10]++} END {for (s in c) print s, c[s]}' "$1"`, 'sh', file]).toString();
-  const expected = Object.fromEntries(out.trim().split('\n').map((l) => l.split(' ')).map(([s, n]) => [s!, Number(n)]));
+  const expected = awkTally(10, 'cat "$1"', file);
   t.deepEqual(Object.fromEntries((JSON.parse(right.stdout).result as { rows: [string, number][] }).rows), expected);
 });
 
@@ -77,7 +64,7 @@ test('analyze - reads standard input, plain or gzip, with the same result as awk
   const dir = tempDir(t);
   const file = path.join(dir, 'access.log');
   await genLogs(t, file, ['--lines', '3000', '--invalid-rate', '0', '--odd-rate', '0']);
-  const expected = awkStatus(file);
+  const expected = awkTally(9, 'cat "$1"', file);
   for (const reader of ['cat', 'gzip -c']) {
     const r = await sh(`${reader} '${file}' | ${geartrainShell('analyze')} - --job count --by status --json`);
     t.is(r.code, 0, r.stderr);

@@ -180,6 +180,21 @@ export function geartrainShell(command: string): string {
   return [process.execPath, ...commandLine(command, [])].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
 }
 
+/**
+ * awk's tally of column `column` (`{c[$N]++}`) over what the shell `input` writes (`cat "$@"`,
+ * `zcat "$1"`…, with `args` as its $1…), as an object: `{ '200': 1234, … }`.
+ */
+export function awkTally(column: number, input: string, ...args: string[]): Record<string, number> {
+  const out = execFileSync('sh', ['-c', `{ ${input}; } | awk '{c[$${column}]++} END {for (k in c) print k, c[k]}'`, 'sh', ...args], { maxBuffer: 1 << 28 }).toString();
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([k, n]) => [k!, Number(n)]),
+  );
+}
+
 /** A combined-format line with a given time and a marker in the path. */
 export function combinedLine(time: Date, marker: string, status = 200): string {
   const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { runGeartrain, startNode, startServerProcess, tempDir } from '../helpers/cluster.ts';
+import { awkTally, runGeartrain, startNode, startServerProcess, tempDir } from '../helpers/cluster.ts';
 
 interface Logs {
   dir: string;
@@ -75,8 +75,7 @@ test('with --allow-partial: exit 0, a PARTIAL line, partial: true and the file i
   // Records: the plain file and the whole lines of the readable part (the cut last line is not one).
   const count = await runGeartrain(t, 'run', ['count', '--by', 'status', '--servers', servers, '--json', '--allow-partial']);
   t.is(count.code, 0, count.stderr);
-  const awk = sh(`{ cat "$1"; head -n "$(wc -l < "$2")" "$2"; } | awk '{c[$9]++} END {for (s in c) print s, c[s]}'`, l.plain, l.prefix);
-  const expected = Object.fromEntries(awk.split('\n').map((line) => line.split(' ')).map(([s, n]) => [s!, Number(n)]));
+  const expected = awkTally(9, 'cat "$1"; head -n "$(wc -l < "$2")" "$2"', l.plain, l.prefix);
   t.deepEqual(Object.fromEntries((JSON.parse(count.stdout).result as { rows: [string, number][] }).rows), expected);
 });
 

@@ -12,7 +12,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { spawnGeartrain, startNode, tempDir, type RunningNode } from '../helpers/cluster.ts';
+import { spawnGeartrain, startNode, tempDir, type Proc, type RunningNode } from '../helpers/cluster.ts';
 import { TestBed, type BedServer } from '../helpers/netns.ts';
 import { waitFor } from '../helpers/ports.ts';
 
@@ -53,15 +53,19 @@ function run(t: ExecutionContext, c: Cluster, args: string[]) {
   return c.bed.geartrain(t, 'ctl', 'run', ['grep', '-c', 'GET', '--servers', c.server.address, '--json', '-q', '--split-bytes', String(1024 * 1024), ...args]);
 }
 
-test.serial('a node cut off mid-run (link down, process alive) is noticed within seconds: exit 3 naming it and its shards', async (t) => {
-  const c = await cluster(t, 120_000);
-  const p = run(t, c, ['--wait-nodes', '3']);
-  // Cut web2 once it runs a map task.
+/** Cuts web2's link once it runs a map task of `run`, then waits for the run to end (logs how long after the cut). */
+async function cutWhileMapping(t: ExecutionContext, c: Cluster, run: Proc): Promise<void> {
   await waitFor(async () => /geartrain\.map@web2\t[1-9]\d*\t[1-9]/.test(await c.bed.admin('ctl', c.server.address, 'status')), 'web2 mapping', 30_000, 100);
   await c.bed.cut('web2');
   const cutAt = Date.now();
-  await waitFor(() => p.exitCode !== null, 'the run to notice the cut', NOTICE_MS);
+  await waitFor(() => run.exitCode !== null, 'the run to notice the cut', NOTICE_MS);
   t.log(`the run ended ${Date.now() - cutAt} ms after the cut`);
+}
+
+test.serial('a node cut off mid-run (link down, process alive) is noticed within seconds: exit 3 naming it and its shards', async (t) => {
+  const c = await cluster(t, 120_000);
+  const p = run(t, c, ['--wait-nodes', '3']);
+  await cutWhileMapping(t, c, p);
   t.is(p.exitCode, 3, p.stderrText());
   t.regex(p.stderrText(), /web2/);
   t.regex(p.stderrText(), new RegExp(c.files.web2!.replace(/\./g, '\\.')));
@@ -71,11 +75,7 @@ test.serial('a node cut off mid-run (link down, process alive) is noticed within
 test.serial('with --allow-partial, a node cut off mid-run: exit 0, partial: true, its shards in missing, the others counted in full', async (t) => {
   const c = await cluster(t, 120_000);
   const p = run(t, c, ['--wait-nodes', '3', '--allow-partial']);
-  await waitFor(async () => /geartrain\.map@web2\t[1-9]\d*\t[1-9]/.test(await c.bed.admin('ctl', c.server.address, 'status')), 'web2 mapping', 30_000, 100);
-  await c.bed.cut('web2');
-  const cutAt = Date.now();
-  await waitFor(() => p.exitCode !== null, 'the run to notice the cut', NOTICE_MS);
-  t.log(`the run ended ${Date.now() - cutAt} ms after the cut`);
+  await cutWhileMapping(t, c, p);
   t.is(p.exitCode, 0, p.stderrText());
   const report = JSON.parse(p.stdoutText()) as { partial: boolean; missing: { node: string; path: string }[]; result: { perNode: Record<string, number> } };
   t.true(report.partial);

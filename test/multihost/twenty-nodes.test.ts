@@ -6,7 +6,7 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { spawnGeartrain, startNode, tempDir, type RunningNode } from '../helpers/cluster.ts';
+import { awkTally, spawnGeartrain, startNode, tempDir, type RunningNode } from '../helpers/cluster.ts';
 import { TestBed } from '../helpers/netns.ts';
 
 const NODES = Array.from({ length: 20 }, (_, i) => `web${String(i + 1).padStart(2, '0')}`);
@@ -66,14 +66,7 @@ test.serial('twenty nodes on twenty hosts: grep -c and count --by status equal G
 
   const count = await run(['count', '--by', 'status']);
   const countDone = Date.now();
-  const awk = execFileSync('sh', ['-c', `awk '{c[$9]++} END {for (s in c) print s, c[s]}' "$@"`, 'sh', ...files]).toString();
-  const byStatus = Object.fromEntries(
-    awk
-      .trim()
-      .split('\n')
-      .map((l) => l.split(' '))
-      .map(([s, n]) => [s!, Number(n)]),
-  );
+  const byStatus = awkTally(9, 'cat "$@"', ...files);
   const rows = (count.result as { rows: [string, number][] }).rows;
   t.deepEqual(Object.fromEntries(rows), byStatus);
   t.is(
