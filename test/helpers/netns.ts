@@ -34,11 +34,36 @@ export interface BedServer extends Proc {
   readonly address: string;
 }
 
+/** Beds not destroyed yet: removed when the test process exits without its teardowns. */
+const live = new Set<TestBed>();
+let hooked = false;
+
+function removeLiveBeds(): void {
+  for (const bed of live) {
+    try {
+      execFileSync(SCRIPT, ['down', bed.name], { stdio: 'ignore' });
+    } catch {
+      // the process is exiting; the next run's `up` sweeps what is left
+    }
+  }
+  live.clear();
+}
+
+/** On exit, and on the SIGTERM ava sends a test process that timed out. */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', removeLiveBeds);
+  process.once('SIGTERM', () => {
+    removeLiveBeds();
+    process.exit(143);
+  });
+}
+
 export class TestBed {
   readonly name: string;
   readonly net: number;
   readonly #addresses: ReadonlyMap<string, string>;
-  #exitHook: (() => void) | undefined;
 
   private constructor(net: number, hosts: readonly string[]) {
     this.net = net;
@@ -51,9 +76,9 @@ export class TestBed {
     const bed = new TestBed(net, hosts);
     // Registered first, so it runs after the teardowns of the processes started in the bed.
     t.teardown(() => bed.destroy());
-    // Also when the test process exits without its teardowns (a timeout).
-    bed.#exitHook = () => bed.#downSync();
-    process.once('exit', bed.#exitHook);
+    // Also when the test process ends without its teardowns (ava's timeout).
+    live.add(bed);
+    hookExit();
     await run(SCRIPT, ['up', bed.name, String(net), ...hosts]);
     return bed;
   }
@@ -130,17 +155,8 @@ export class TestBed {
 
   /** Kills what runs inside the bed and removes its namespaces and links. */
   async destroy(): Promise<void> {
-    if (this.#exitHook) process.off('exit', this.#exitHook);
-    this.#exitHook = undefined;
+    live.delete(this);
     await run(SCRIPT, ['down', this.name]);
-  }
-
-  #downSync(): void {
-    try {
-      execFileSync(SCRIPT, ['down', this.name], { stdio: 'ignore' });
-    } catch {
-      // the process is exiting; the next run's `up` sweeps what is left
-    }
   }
 }
 

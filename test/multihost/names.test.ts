@@ -48,7 +48,8 @@ for (const kind of ['geartrain', 'gearmand'] as const) {
     const s = await setup(t, kind);
     const first = await web1(t, s, 'a');
     const second = s.bed.geartrain(t, 'b', 'node', ['--name', 'web1', '--servers', s.server.address, '--data', path.join(s.dir, 'data-b'), '--logs', s.logs.b]);
-    t.is(await second.exited(), 1);
+    await waitFor(() => second.exitCode !== null, 'the second node to refuse to start', 60_000);
+    t.is(second.exitCode, 1);
     t.is(
       second.stderrText(),
       `geartrain node: a live node named web1 is already registered on ${s.server.address} from ${s.bed.address('a')} (client ids web1:logger, web1:map, web1:mapreduce, web1:reduce, web1:service); stop it, or give this node another --name\n`,
