@@ -25,6 +25,9 @@
  * | ERR_DATA_CORRUPT       | DataCorruptError       | a stored or fetched partial or run is truncated       |
  * | ERR_PROCESS_FAILED     | ProcessFailedError     | a process geartrain started exited with a failure     |
  * | ERR_TASK_REFUSED       | TaskRefusedError       | a node refused a task: unsigned, expired, bad signature, or a command it may not run |
+ * | ERR_NODE_NAME_TAKEN    | NodeNameTakenError     | a live node already has this name on the job servers  |
+ * | ERR_CORRUPT_FILE       | CorruptFileError       | a compressed file is cut short or damaged (at offset) |
+ * | ERR_INCOMPLETE         | IncompleteResultError  | a run could not read all its input (says what not)    |
  *
  * An error crosses a thread boundary (task threads) as `serializeError()` data and comes back
  * from `deserializeError()` as the same class, code and fields.
@@ -50,7 +53,10 @@ export type ErrorCode =
   | 'ERR_OUTPUT_LIMIT'
   | 'ERR_DATA_CORRUPT'
   | 'ERR_PROCESS_FAILED'
-  | 'ERR_TASK_REFUSED';
+  | 'ERR_TASK_REFUSED'
+  | 'ERR_NODE_NAME_TAKEN'
+  | 'ERR_CORRUPT_FILE'
+  | 'ERR_INCOMPLETE';
 
 const kGeartrainError = Symbol.for('geartrain.error');
 
@@ -236,6 +242,56 @@ export class TaskRefusedError extends GeartrainError {
   }
 }
 
+export class NodeNameTakenError extends GeartrainError {
+  readonly node: string;
+  /** The job server that lists the other node, `host:port`. */
+  readonly server: string;
+  /** The other node's addresses as that server sees them. */
+  readonly peers: readonly string[];
+  constructor(message: string, node: string, server: string, peers: readonly string[]) {
+    super('ERR_NODE_NAME_TAKEN', message);
+    this.node = node;
+    this.server = server;
+    this.peers = peers;
+  }
+}
+
+/** Where a compressed file stops being readable, and why (`truncated`: cut short; `corrupt`: bad data). */
+export interface FileDamage {
+  readonly kind: 'truncated' | 'corrupt';
+  /** Bytes of the file consumed by the decompressor when it stopped. */
+  readonly offset: number;
+  /** Decompressed bytes read before it. */
+  readonly bytesRead: number;
+  /** The decompressor's words (`unexpected end of file`). */
+  readonly detail: string;
+}
+
+/** `truncated gzip: unexpected end of file at byte 300000; 2885216 bytes read before it`. */
+export function describeDamage(d: FileDamage): string {
+  return `${d.kind} gzip: ${d.detail} at byte ${d.offset}; ${d.bytesRead} bytes read before it`;
+}
+
+export class CorruptFileError extends GeartrainError {
+  readonly file: string;
+  readonly damage: FileDamage;
+  constructor(file: string, damage: FileDamage, options?: { cause?: unknown }) {
+    super('ERR_CORRUPT_FILE', `${file}: ${describeDamage(damage)}`, options);
+    this.file = file;
+    this.damage = damage;
+  }
+}
+
+/** A run that did not read all of its input, and was not allowed to finish without it. */
+export class IncompleteResultError extends GeartrainError {
+  /** What was not read (in full), with why. */
+  readonly missing: readonly { readonly node: string; readonly path: string; readonly reason?: string }[];
+  constructor(message: string, missing: IncompleteResultError['missing']) {
+    super('ERR_INCOMPLETE', message);
+    this.missing = missing;
+  }
+}
+
 /** Each code's class, for deserializeError(). */
 const CLASSES: Readonly<Record<ErrorCode, abstract new (...args: never[]) => GeartrainError>> = {
   ERR_PROTOCOL: ProtocolError,
@@ -259,6 +315,9 @@ const CLASSES: Readonly<Record<ErrorCode, abstract new (...args: never[]) => Gea
   ERR_DATA_CORRUPT: DataCorruptError,
   ERR_PROCESS_FAILED: ProcessFailedError,
   ERR_TASK_REFUSED: TaskRefusedError,
+  ERR_NODE_NAME_TAKEN: NodeNameTakenError,
+  ERR_CORRUPT_FILE: CorruptFileError,
+  ERR_INCOMPLETE: IncompleteResultError,
 };
 
 /**
@@ -274,10 +333,17 @@ export interface SerializedError {
   readonly cause?: SerializedError;
 }
 
-/** Values a structured clone copies as they are: what error fields are made of. */
+/**
+ * Values a structured clone copies as they are: what error fields are made of (CorruptFileError's
+ * `damage` and IncompleteResultError's `missing` are records of them).
+ */
 function isPlainData(value: unknown): boolean {
   if (value === null || value === undefined || value instanceof Uint8Array) return true;
   if (Array.isArray(value)) return value.every(isPlainData);
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value);
+    return (proto === Object.prototype || proto === null) && Object.values(value).every(isPlainData);
+  }
   return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
 }
 

@@ -6,9 +6,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError } from '../errors.ts';
-import { compileLogFormat, listLogFiles } from '../logs/index.ts';
-import { parseLogSource } from '../logs/log-sources.ts';
+import { compileLogFormat } from '../logs/index.ts';
+import { parseLogSource, unmatchedReason } from '../logs/log-sources.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
 import { loadJob } from '../mapreduce/prepare-job.ts';
 import { JobServer } from '../server/index.ts';
@@ -20,8 +21,10 @@ export const summary = 'analyze log files on this machine, no server or node to 
 
 const HELP = `usage: geartrain analyze FILE… [--format F] [--html report.html] [--json | --csv] [analyze flags]
 
-Runs the analyze job over FILE… (plain or .gz, globs allowed) with an embedded job server and
-node, one map task per core. Same panels and numbers as \`geartrain run analyze\` on a cluster.
+Runs the analyze job over FILE… (plain or .gz, globs allowed; - reads standard input) with an
+embedded job server and node, one map task per core. Same panels and numbers as
+\`geartrain run analyze\` on a cluster. When most lines are not valid for the format, it says
+why, shows samples and the formats they parse as, and exits 1.
 
   --format F             LogFormat nickname or string of the files (default combined)
   --job JOB [ARGS]       another built-in summary job instead of analyze, with its own arguments
@@ -81,23 +84,41 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(HELP);
     return 0;
   }
-  if (files.length === 0) throw new InvalidArgumentError('give the log files to analyze (geartrain analyze access.log*)', { field: 'FILE' });
+  if (files.length === 0) throw new InvalidArgumentError('give the log files to analyze (geartrain analyze access.log*, or - for standard input)', { field: 'FILE' });
   const compiled = compileLogFormat(format);
-  const sources = files.map((f) => parseLogSource(path.resolve(f), compiled));
-  const matched = (await Promise.all(files.map((f) => listLogFiles(path.resolve(f))))).flat();
-  if (matched.length === 0) throw new InvalidArgumentError(`no file matches ${files.join(' ')}`, { field: 'FILE' });
+  for (const f of files) {
+    const reason = f === '-' ? undefined : await unmatchedReason(path.resolve(f));
+    if (reason) throw new InvalidArgumentError(`${f}: ${reason}`, { field: 'FILE' });
+  }
 
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-analyze-'));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-analyze-'));
+  // The node's own directory (files in it are never served as logs), and standard input read
+  // into a file beside it: map tasks read files (plain or gzip) by range.
+  const dataDir = path.join(tmp, 'node');
+  const stdinFile = path.join(tmp, 'stdin');
   const server = new JobServer({ host: '127.0.0.1', port: 0, queue: 'memory' });
   let node: Awaited<ReturnType<typeof startLogNode>> | undefined;
   try {
+    if (files.includes('-')) await pipeline(io.stdin, fs.createWriteStream(stdinFile));
+    const sources = files.map((f) => parseLogSource(f === '-' ? stdinFile : path.resolve(f), compiled));
     const { port } = await server.listen();
     const servers = [`127.0.0.1:${port}`];
     node = await startLogNode({ servers, name: 'local', sources, dataDir, format: compiled, concurrency: os.availableParallelism(), logService: { pollMs: 0 } });
-    return await runWith([job, ...rest], io, { servers, command: 'geartrain analyze', waitNodes: 1 });
+    return await runWith([job, ...rest], io, {
+      servers,
+      command: 'geartrain analyze',
+      waitNodes: 1,
+      input: {
+        format,
+        remedy: (f) => `try --format ${f}`,
+        customRemedy: "give their LogFormat with --format '...' (from the web server's configuration)",
+        // Sources are `local:PATH`; standard input is shown as `-`.
+        source: (s) => (s === `local:${stdinFile}` ? '-' : s.replace(/^local:/, '')),
+      },
+    });
   } finally {
     await node?.close().catch(() => {});
     server.destroy();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

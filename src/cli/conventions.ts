@@ -3,7 +3,7 @@
  * type instead (the nearest flag, from ../suggest.ts).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { AbortError, InvalidArgumentError, LogFormatError, NodeUnavailableError } from '../errors.ts';
+import { AbortError, IncompleteResultError, InvalidArgumentError, LogFormatError, NodeUnavailableError } from '../errors.ts';
 import { suggest } from '../suggest.ts';
 
 
@@ -14,7 +14,10 @@ export const EXIT = {
   FAILURE: 1,
   /** The command line or its input is wrong: unknown flag, bad value, unknown job or field. */
   USAGE: 2,
-  /** A run could not read every shard it needed and has no complete result (see --allow-partial). */
+  /**
+   * A run could not read every shard it needed (a node gone, a truncated .gz) and has no complete
+   * result (see --allow-partial).
+   */
   INCOMPLETE: 3,
   /** Stopped by Ctrl-C (SIGINT) before it finished. */
   INTERRUPTED: 130,
@@ -34,7 +37,7 @@ export function interruptedStatus(signal: AbortSignal): number {
 export function exitStatusOf(err: unknown, signal: AbortSignal): number {
   if (signal.aborted && (err instanceof AbortError || isAbort(err))) return interruptedStatus(signal);
   if (err instanceof InvalidArgumentError || err instanceof LogFormatError || isParseArgsError(err)) return EXIT.USAGE;
-  if (err instanceof NodeUnavailableError) return EXIT.INCOMPLETE;
+  if (err instanceof NodeUnavailableError || err instanceof IncompleteResultError) return EXIT.INCOMPLETE;
   if (signal.aborted) return interruptedStatus(signal);
   return EXIT.FAILURE;
 }

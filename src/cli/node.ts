@@ -11,16 +11,19 @@ import { AdminClient } from '../client/admin-client.ts';
 import type { WorkerJob } from '../client/worker-job.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { lineLogger } from '../logger.ts';
-import { compileLogFormat } from '../logs/format.ts';
-import { parseLogSource } from '../logs/log-sources.ts';
+import { compileLogFormat, type LogFormat } from '../logs/format.ts';
+import { parseLogSource, unmatchedReason, type LogSource } from '../logs/log-sources.ts';
 import { DEFAULT_INGEST_CONCURRENCY, DEFAULT_POLL_MS } from '../logs/log-service.ts';
 import { DEFAULT_MAX_SEGMENT_BYTES } from '../logs/segments.ts';
 import { intFlag, logLevelFlag } from './flags.ts';
-import { parseFlags } from './conventions.ts';
+import { EXIT, parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 import { checkNodePermissions } from '../mapreduce/job-gate.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
+import { checkNoTwin, ensureNameIsFree, waitForJobServers } from '../mapreduce/node-startup.ts';
+import { sealerFor } from '../mapreduce/task-auth.ts';
+import type { Worker } from '../client/worker.ts';
 
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
 
@@ -28,9 +31,10 @@ const HELP = `usage: geartrain node --name NAME [--logs GLOB[:FORMAT] …] [flag
 
 ${SERVER_FLAGS_HELP}
   --name NAME            this node's name (default: the host name); functions are NAME-suffixed
-  --logs GLOB[:FORMAT]   log files to serve (repeatable); plain and .gz, rotated and growing.
-                         FORMAT is a nickname (combined, common, vhost_combined, …) after the
-                         last ':' (otherwise the ':' is part of the path)
+  --logs GLOB[:FORMAT]   log files to serve (repeatable); plain and .gz, rotated and growing;
+                         each GLOB must match a file at start. FORMAT is a nickname (combined,
+                         common, vhost_combined, …) after the last ':' (otherwise the ':' is
+                         part of the path)
   --format FORMAT        default format of --logs, and of lines ingested through logger
                          (nickname or LogFormat string; default combined)
   --data DIR             data directory: ingested segments, scan cache (default
@@ -54,6 +58,9 @@ Functions: logger, logger@NAME, geartrain.replica@NAME, geartrain.catalog@NAME (
 GEARTRAIN_SECRET: the cluster secret; with it every task and request must be signed with it
 (geartrain run does so when it has the same value). Without it the node runs built-in jobs only,
 for any client of its job servers (docs/security.md, "Log nodes").
+Waits for its job servers when they are not up yet. Exits 2 when a --logs GLOB matches no file
+or names a directory, or a format name is unknown; 1 when a live node of the same name is on
+the job servers.
 SIGTERM/SIGINT: stop taking jobs, finish the running ones, exit 0.
 `;
 
@@ -100,6 +107,43 @@ function readSecretFile(file: string): string {
   return secret;
 }
 
+/**
+ * Says once when a job server is lost and again when the worker is back on it, and when a server
+ * the node waited for at start-up comes up. Ends when the worker closes.
+ */
+async function reportConnections(worker: Worker, waiting: Set<string>, say: (line: string) => void): Promise<void> {
+  const lost = new Set<string>();
+  for await (const ev of worker.status()) {
+    if (ev.type === 'disconnected' && !lost.has(ev.server)) {
+      lost.add(ev.server);
+      say(`lost job server ${ev.server} (${ev.error.message}); reconnecting`);
+    } else if (ev.type === 'connected') {
+      if (lost.delete(ev.server)) say(`reconnected to job server ${ev.server}`);
+      else if (waiting.delete(ev.server)) say(`job server ${ev.server} is up`);
+    }
+  }
+}
+
+/**
+ * The default format and the log sources, each glob checked to match a file: a directory, a glob
+ * that matches nothing or an unknown format name is refused (InvalidArgumentError) rather than
+ * served as a node with no shards.
+ */
+async function logConfig(formatSpec: string, specs: readonly string[]): Promise<{ format: LogFormat; sources: LogSource[] }> {
+  let format: LogFormat;
+  try {
+    format = compileLogFormat(formatSpec);
+  } catch (err) {
+    throw new InvalidArgumentError(`--format ${JSON.stringify(formatSpec)}: ${(err as Error).message}`, { field: 'format' });
+  }
+  const sources = specs.map((spec) => parseLogSource(spec, format));
+  for (const [i, source] of sources.entries()) {
+    const reason = await unmatchedReason(source.pattern);
+    if (reason) throw new InvalidArgumentError(`--logs ${specs[i]}: ${reason}`, { field: 'logs' });
+  }
+  return { format, sources };
+}
+
 /** Test-only: `GEARTRAIN_TEST_HOLD_AFTER_STORE=FILE` appends each stored job's handle to FILE and never completes the job. */
 function holdAfterStore(env: NodeJS.ProcessEnv): ((job: WorkerJob) => Promise<void>) | undefined {
   const file = env.GEARTRAIN_TEST_HOLD_AFTER_STORE;
@@ -138,20 +182,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   });
   if (values.help) {
     io.stdout.write(HELP);
-    return 0;
+    return EXIT.OK;
   }
   const verbose = logLevelFlag(values.verbose);
   const logger = lineLogger((l) => io.stderr.write(l), verbose);
   const servers = resolveServers(values, io.env);
   const name = values.name ?? os.hostname().split('.')[0]!;
-  const formatSpec = values.format ?? 'combined';
-  let format: ReturnType<typeof compileLogFormat>;
-  try {
-    format = compileLogFormat(formatSpec);
-  } catch (err) {
-    throw new InvalidArgumentError(`--format ${JSON.stringify(formatSpec)}: ${(err as Error).message}`, { field: 'format' });
-  }
-  const sources = (values.logs ?? []).map((spec) => parseLogSource(spec, format));
+  // A mistake in the configuration is a usage error (InvalidArgumentError: exit 2), found before
+  // any server is contacted.
+  const { format, sources } = await logConfig(values.format ?? 'combined', values.logs ?? []);
   const dataDir = path.resolve(values.data ?? path.join('geartrain-data', `node-${name}`));
   const replicas = intFlag(values.replicas, 'replicas', 1, 1);
   const peers = values.peers?.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
@@ -166,8 +205,27 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     checkNodePermissions({ allowCode, allowExec, secret });
   } catch (err) {
     io.stderr.write(`geartrain node: ${(err as Error).message}\n`);
-    return 2;
+    return EXIT.USAGE;
   }
+
+  const say = (line: string) => io.stderr.write(`geartrain node: ${line}\n`);
+  let wait: Awaited<ReturnType<typeof waitForJobServers>>;
+  try {
+    wait = await waitForJobServers(servers, {
+      tls,
+      signal: io.signal,
+      onWaiting: (server, err) => say(`waiting for job server ${server} (${err.message}); retrying`),
+      onUp: (server) => say(`job server ${server} is up`),
+    });
+  } catch (err) {
+    if (io.signal.aborted) return EXIT.OK;
+    throw err;
+  }
+  const stale = await ensureNameIsFree(name, wait.listings, {
+    tls,
+    seal: sealerFor(secret),
+    onStale: (server, peers) => say(`a node named ${name} is listed on ${server} from ${peers.join(', ')} but does not answer; taking the name over`),
+  });
 
   const node = await startLogNode({
     servers,
@@ -193,6 +251,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     logger,
   });
   const registrations = node.registrations;
+  const reporting = reportConnections(node.logs.serviceWorker, new Set(wait.waiting), say);
 
   const stopped = new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
@@ -202,6 +261,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (unreached.length > 0 && !io.signal.aborted) {
     io.stderr.write(`geartrain node: not registered on ${unreached.join(', ')} yet (it keeps trying)\n`);
   }
+  try {
+    await checkNoTwin(name, servers, registrations.map((r) => r.clientId), stale, { tls, signal: io.signal });
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
   if (!io.signal.aborted) {
     const catalog = await node.logs.catalog.snapshot({ scanBudgetBytes: 0 });
     io.stdout.write(`node ${name} ready (${catalog.shards.length} shards)\n`);
@@ -210,5 +275,6 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   await stopped;
   logger.info(`node ${name}: stopping; running jobs finish first`);
   await node.close();
-  return 0;
+  await reporting;
+  return EXIT.OK;
 }

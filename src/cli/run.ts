@@ -3,11 +3,12 @@ import type { ParseArgsConfig } from 'node:util';
 import { InvalidArgumentError } from '../errors.ts';
 import { builtinJobNames } from '../mapreduce/job-loader.ts';
 import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
-import { runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
+import { DEFAULT_WAIT_TIMEOUT_MS, runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
 import { loadJob, prepareJob } from '../mapreduce/prepare-job.ts';
 import { EXIT, parseFlags } from './conventions.ts';
 import { fieldsHelp } from './fields.ts';
 import { intFlag } from './flags.ts';
+import { explainInvalidInput, mostlyInvalid, type InvalidInputContext } from './input-check.ts';
 import type { CliIO } from './io.ts';
 import { ProgressMeter } from './progress.ts';
 import { checkOut, isCsvDirectory, runSummary, writeCsvFiles, writeResult } from './run-output.ts';
@@ -33,6 +34,7 @@ export const COMMON: Options = {
   retries: { type: 'string' },
   'task-timeout': { type: 'string' },
   'wait-nodes': { type: 'string' },
+  'wait-timeout': { type: 'string' },
   'allow-partial': { type: 'boolean' },
   'no-speculation': { type: 'boolean' },
   'split-bytes': { type: 'string' },
@@ -70,8 +72,10 @@ ${SERVER_FLAGS_HELP}
   --fan-in F             partials merged per reduce task (default 8)
   --retries N            attempts per task after the first (default 3)
   --task-timeout S       a task with no progress for S seconds fails (default 60)
-  --wait-nodes N         wait for N nodes to register before planning
+  --wait-nodes N         wait for N nodes to register before planning (on a terminal, says
+                         which are there); gives up after --wait-timeout S (default 30), exit 1
   --allow-partial        finish with the shards that could be read, and say which were not
+                         (without it, a run that could not read all its input exits 3)
   --no-speculation       do not copy a straggling map task to another node holding its shards
   --split-bytes B        largest byte range per map task (default 64 MiB)
   --partitions R         reduce partitions of keyed and streaming jobs (alias --reduce-tasks)
@@ -82,7 +86,8 @@ ${SERVER_FLAGS_HELP}
   -H, --help             this help (with JOB: the job's arguments and the fields)
 
 Flags may come before or after JOB and its arguments. Exit status: 0 ok, 1 failure, 2 usage error,
-3 incomplete result (a node's shards could not be read; --allow-partial makes it 0), 130 interrupted.
+3 incomplete result (a node's shards, or a .gz to its end, could not be read; --allow-partial makes
+it 0), 130 interrupted.
 `;
 }
 
@@ -117,6 +122,8 @@ export interface RunContext {
   readonly command?: string;
   /** Nodes to wait for before planning (analyze's embedded node). */
   readonly waitNodes?: number;
+  /** What the input was read as, and how to say where a line came from, for invalid input. */
+  readonly input?: Pick<InvalidInputContext, 'format' | 'source' | 'remedy' | 'customRemedy'>;
 }
 
 const STREAMING_FLAGS = ['--mapper', '--mapper-function', '--combiner', '--reducer'];
@@ -241,6 +248,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     retries: intFlag(str('retries'), 'retries', 3),
     taskTimeoutMs: intFlag(str('task-timeout'), 'task-timeout', 60, 1) * 1000,
     ...(str('wait-nodes') ? { waitNodes: intFlag(str('wait-nodes'), 'wait-nodes', 1, 1) } : context.waitNodes ? { waitNodes: context.waitNodes } : {}),
+    waitTimeoutMs: intFlag(str('wait-timeout'), 'wait-timeout', DEFAULT_WAIT_TIMEOUT_MS / 1000, 1) * 1000,
     allowPartial: !!values['allow-partial'],
     speculative: !values['no-speculation'],
     ...(str('split-bytes') ? { splitBytes: intFlag(str('split-bytes'), 'split-bytes', 0, 1024 * 1024) } : {}),
@@ -263,6 +271,19 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
       if (line !== null) io.stderr.write(line);
     };
   }
+  // Waiting for nodes: one line on a terminal, redrawn, saying who is there.
+  let waitShown = false;
+  if (io.stderr.isTTY && !values.quiet && options.waitNodes) {
+    let lastWait = 0;
+    (options as { onWaitNodes?: RunJobOptions['onWaitNodes'] }).onWaitNodes = (seen, msLeft) => {
+      const now = Date.now();
+      if (now - lastWait < 250) return;
+      lastWait = now;
+      waitShown = true;
+      const who = seen.length > 0 ? ` (${seen.join(', ')})` : '';
+      io.stderr.write(`\r\x1b[Kwaiting for ${options.waitNodes} nodes: ${seen.length} registered${who}; giving up in ${Math.ceil(msLeft / 1000)} s`);
+    };
+  }
   checkOut(str('out'), !!values.csv);
   const csvDir = values.csv && isCsvDirectory(str('out')) ? str('out')! : null;
   const sink: NodeJS.WritableStream = str('out') && !csvDir ? fs.createWriteStream(str('out')!) : io.stdout;
@@ -276,12 +297,28 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   try {
     report = await runJob(options);
   } finally {
-    if (tty) io.stderr.write('\r\x1b[K');
+    if (tty || waitShown) io.stderr.write('\r\x1b[K');
   }
 
-  if (csvDir && report.rendered?.tables?.length) writeCsvFiles(csvDir, report.rendered.tables);
-  else writeResult(report, values.json ? 'json' : values.csv ? 'csv' : 'text', sink);
+  // Mostly invalid input prints no tables of nothing: the explanation below is the output (--json
+  // still writes the report).
+  const invalidInput = mostlyInvalid(report.stats);
+  if (values.json || !invalidInput) {
+    if (csvDir && report.rendered?.tables?.length) writeCsvFiles(csvDir, report.rendered.tables);
+    else writeResult(report, values.json ? 'json' : values.csv ? 'csv' : 'text', sink);
+  }
   if (sink !== io.stdout) await new Promise<void>((r) => (sink as fs.WriteStream).end(() => r()));
+  if (invalidInput) {
+    io.stderr.write(
+      explainInvalidInput(report.stats!, {
+        command,
+        remedy: (f) => `start the nodes with --logs GLOB:${f} (or --format ${f})`,
+        customRemedy: "start the nodes with --format '...' giving their LogFormat (from the web server's configuration)",
+        ...context.input,
+      }),
+    );
+    return EXIT.FAILURE;
+  }
   if (str('html')) {
     fs.writeFileSync(
       str('html')!,
@@ -299,7 +336,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   }
 
   if (report.partial) {
-    io.stderr.write(`${command}: PARTIAL result: ${report.missing.length} shard(s) not read: ${report.missing.map((m) => `${m.node}:${m.path}`).join(', ')}\n`);
+    const list = report.missing.map((m) => `${m.node}:${m.path}${m.reason ? ` (${m.reason})` : ''}`).join(', ');
+    io.stderr.write(`${command}: PARTIAL result: ${report.missing.length} shard(s) not read, or not to their end: ${list}\n`);
   }
   const badLines = report.counters.bad_lines ?? 0;
   if (badLines > 0 && !values.json && !tty) {

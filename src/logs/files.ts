@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { AbortError, InvalidArgumentError } from '../errors.ts';
+import { createGunzip, Gunzip } from 'node:zlib';
+import { AbortError, CorruptFileError, InvalidArgumentError, type FileDamage } from '../errors.ts';
 
 /**
  * Reading log files: plain or gzip, whole or by byte range, in chunks that end on line boundaries.
@@ -28,6 +28,11 @@ export interface ReadOptions {
    * one (too long) line.
    */
   maxLineBytes?: number;
+  /**
+   * A gzip file that is cut short or corrupt ends the reading after what could be decompressed,
+   * with `damage` set on the reader, instead of failing with CorruptFileError.
+   */
+  tolerateDamage?: boolean;
   signal?: AbortSignal;
 }
 
@@ -146,6 +151,8 @@ export interface LogChunkReader extends AsyncIterable<Buffer> {
   readonly bytesYielded: number;
   /** How far the reader has got in its file, for progress (decompressed bytes for gzip). */
   readonly position: number;
+  /** With `tolerateDamage`: where a gzip file stopped being readable. Known once done. */
+  readonly damage?: FileDamage | undefined;
 }
 
 function checkPositiveInt(value: number, field: string): void {
@@ -285,6 +292,7 @@ export function readLogRange(file: string, range: Partial<ByteRange> = {}, optio
 class StreamReader implements LogChunkReader {
   unterminated = false;
   bytesYielded = 0;
+  damage: FileDamage | undefined;
   readonly #file: string;
   readonly #options: ReadOptions;
 
@@ -312,7 +320,17 @@ class StreamReader implements LogChunkReader {
       }
     } catch (err) {
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-      throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      // zlib's Z_BUF_ERROR is input that ends before the stream does; Z_DATA_ERROR, bad input.
+      if (!(stream instanceof Gunzip) || typeof code !== 'string' || !code.startsWith('Z_')) throw err;
+      const damage: FileDamage = {
+        kind: code === 'Z_BUF_ERROR' ? 'truncated' : 'corrupt',
+        offset: stream.bytesWritten,
+        bytesRead: this.bytesYielded + chunker.pending,
+        detail: (err as Error).message,
+      };
+      if (!this.#options.tolerateDamage) throw new CorruptFileError(this.#file, damage, { cause: err });
+      this.damage = damage;
     } finally {
       stream.destroy();
     }
@@ -327,7 +345,9 @@ class StreamReader implements LogChunkReader {
 
 /**
  * Reads a whole log file, plain or gzip (by magic bytes; multi-member gzip files work), as chunks
- * of whole lines. A corrupt or cut gzip stream fails with zlib's error after the lines before it.
+ * of whole lines. A corrupt or cut gzip stream fails with CorruptFileError (naming the file and
+ * the byte where decompression stopped) after the lines before it, or with `tolerateDamage` ends
+ * there, the reader's `damage` saying where and why.
  */
 export function readLogFile(file: string, options: ReadOptions = {}): LogChunkReader {
   return new StreamReader(file, options);

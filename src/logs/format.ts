@@ -1,4 +1,5 @@
 import { LogFormatError } from '../errors.ts';
+import { didYouMean } from '../suggest.ts';
 import { createRecordParser, derivedFrom } from './derived-fields.ts';
 import { FIXED_FIELDS, isDerivedField, isFieldName, type FieldName, type LogRecord } from './fields.ts';
 import type { Directive, DirectiveKind, FieldSource, FormatLayout } from './format-layout.ts';
@@ -42,6 +43,9 @@ const ALIASES: Readonly<Record<string, LogFormatName>> = Object.freeze({
   clf: 'common',
   ncsa: 'combined',
 });
+
+/** Every nickname compileLogFormat accepts. */
+export const FORMAT_NAMES: readonly string[] = Object.freeze([...Object.keys(LOG_FORMATS), ...Object.keys(ALIASES)]);
 
 /** A compiled LogFormat: its layout, a parser factory and a formatter. */
 export interface LogFormat extends FormatLayout {
@@ -333,8 +337,7 @@ export function compileLogFormat(specOrName: string): LogFormat {
     // Own keys only: a name such as `constructor` is not a format.
     const name = Object.hasOwn(ALIASES, key) ? ALIASES[key] : key;
     if (name === undefined || !isFormatName(name)) {
-      const known = [...Object.keys(LOG_FORMATS), ...Object.keys(ALIASES)].join(', ');
-      throw new LogFormatError(`unknown log format name ${JSON.stringify(specOrName)} (known: ${known})`);
+      throw new LogFormatError(`unknown log format name ${JSON.stringify(specOrName)}${didYouMean(key, FORMAT_NAMES)}; known: ${FORMAT_NAMES.join(', ')}`);
     }
     format = new CompiledLogFormat(name, LOG_FORMATS[name]);
   } else {

@@ -19,7 +19,7 @@ import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import { ClusterView } from './discovery.ts';
 import type { RenderedResult } from './job-definition.ts';
 import type { KindName } from './kinds/job-kind.ts';
-import { MapScheduler, type MapOutput } from './map-scheduler.ts';
+import { MapScheduler, type MapOutput, type MissingShard } from './map-scheduler.ts';
 import { ClusterMembership } from './membership.ts';
 import { NodeClient } from './node-client.ts';
 import { OutputSink } from './output-sink.ts';
@@ -41,6 +41,7 @@ export const DEFAULT_FAN_IN = 8;
 export const DEFAULT_RETRIES = 3;
 export const DEFAULT_TASK_TIMEOUT_MS = 60_000;
 export const DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
 
 export interface RunJobOptions {
   /** Job servers, `host:port`. */
@@ -73,8 +74,11 @@ export interface RunJobOptions {
   readonly speculative?: boolean;
   /** A task fails when it reports no progress for this long (default 60 s). */
   readonly taskTimeoutMs?: number;
-  /** Wait for this many nodes before planning. */
+  /** Wait for this many nodes before planning, at most `waitTimeoutMs` (default 30 s). */
   readonly waitNodes?: number;
+  readonly waitTimeoutMs?: number;
+  /** While waiting for nodes: those registered so far and the time left, after each poll. */
+  readonly onWaitNodes?: (seen: readonly string[], msLeft: number) => void;
   /** Finish with the shards that could be read, and say which were not. */
   readonly allowPartial?: boolean;
   /** Largest byte range of one map task (default 64 MiB). */
@@ -137,8 +141,8 @@ export interface RunReport {
   };
   readonly timings: { readonly plan: number; readonly map: number; readonly reduce: number; readonly merge: number; readonly total: number };
   readonly bytes: number;
-  /** Shards not read (only with allowPartial). */
-  readonly missing: readonly { readonly node: string; readonly path: string }[];
+  /** Shards not read, or not to their end, and why (only with allowPartial). */
+  readonly missing: readonly MissingShard[];
   readonly partial: boolean;
   readonly pruned: number;
   readonly shards: number;
@@ -203,7 +207,8 @@ class Run {
       checkFilterOptions(o);
       const { nodes, slots, filter, plan } = await planRun({
         servers: o.servers,
-        ...pick(o, ['waitNodes', 'since', 'until', 'where', 'vhost']),
+        ...pick(o, ['waitNodes', 'onWaitNodes', 'since', 'until', 'where', 'vhost']),
+        waitTimeoutMs: o.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS,
         membership: this.#membership,
         nodes: this.#nodes,
         timeoutMs: this.#timeoutMs,

@@ -4,7 +4,7 @@
  * with 0 workers is a node that left.
  */
 import { AdminClient, type AdminClientOptions } from '../client/index.ts';
-import { NodeUnavailableError } from '../errors.ts';
+import { TimeoutError } from '../errors.ts';
 import { MAP_FUNCTION_PREFIX } from '../wire-names.ts';
 
 export class ClusterView {
@@ -38,16 +38,25 @@ export class ClusterView {
     return nodes;
   }
 
-  /** Wait until at least `count` nodes are live (polling), or fail naming how many were found. */
-  async waitForNodes(count: number, timeoutMs: number, signal?: AbortSignal): Promise<Set<string>> {
+  /**
+   * Waits until at least `count` nodes are live, polling every 100 ms; `onWait` hears after each
+   * poll who is there and how long is left. Fails with TimeoutError naming the nodes seen: not
+   * getting the nodes is a failure before any result, not an incomplete one.
+   */
+  async waitForNodes(count: number, timeoutMs: number, signal?: AbortSignal, onWait?: (seen: readonly string[], msLeft: number) => void): Promise<Set<string>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const nodes = await this.liveNodes(0, signal);
       if (nodes.size >= count) return nodes;
-      if (Date.now() > deadline) {
-        throw new NodeUnavailableError(`waited ${Math.round(timeoutMs / 1000)} s for ${count} node(s), found ${nodes.size}: ${[...nodes].join(', ') || 'none'}`, [...nodes]);
+      const seen = [...nodes].sort();
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new TimeoutError(
+          `waited ${Math.round(timeoutMs / 1000)} s for ${count} node(s); ${seen.length} registered${seen.length > 0 ? `: ${seen.join(', ')}` : ''} (start the others, lower --wait-nodes, or wait longer with --wait-timeout S)`,
+        );
       }
-      await new Promise((r) => setTimeout(r, 100));
+      onWait?.(seen, left);
+      await new Promise((r) => setTimeout(r, Math.min(100, left)));
       signal?.throwIfAborted();
     }
   }

@@ -1,10 +1,10 @@
 /**
  * What a map task reads and counts, for every job kind: its shards (byte ranges of plain files, or
  * whole gzip files) as chunks of whole lines or as parsed, filtered records; the context map
- * functions get; counters, bad-line statistics, progress and cancellation.
+ * functions get; counters, bad-line statistics, damaged files, progress and cancellation.
  */
 import fs from 'node:fs';
-import { AbortError } from '../errors.ts';
+import { AbortError, type FileDamage } from '../errors.ts';
 import {
   compileLogFormat,
   ParseStats,
@@ -53,16 +53,23 @@ export function shardBytes(s: ShardSpec): number {
   return Math.max(0, end - s.start);
 }
 
-/** Reads a shard as chunks of whole lines, with each chunk's byte offset in its file. */
-async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined): AsyncGenerator<{ chunk: Buffer; offset: number }> {
+/** Gzip files that could not be read to their end, by path: the readable part was mapped. */
+type Damaged = Map<string, FileDamage>;
+
+/**
+ * Reads a shard as chunks of whole lines, with each chunk's byte offset in its file. A gzip file
+ * cut short or corrupt yields what could be decompressed, and is noted in `damaged`.
+ */
+async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined, damaged: Damaged): AsyncGenerator<{ chunk: Buffer; offset: number }> {
   const reader: LogChunkReader = shard.gzip
-    ? readLogFile(shard.path, { signal })
+    ? readLogFile(shard.path, { signal, tolerateDamage: true })
     : readLogRange(shard.path, { start: shard.start, ...(shard.end !== null ? { end: shard.end } : {}) }, { signal });
   let base = -1;
   for await (const chunk of reader) {
     if (base < 0) base = shard.gzip ? 0 : reader.position;
     yield { chunk, offset: base + reader.bytesYielded - chunk.length };
   }
+  if (reader.damage) damaged.set(shard.path, reader.damage);
 }
 
 const parsedTime = new ParsedTime();
@@ -149,6 +156,8 @@ export class MapInput {
   readonly filter: RecordFilter;
   readonly counters = new Counters();
   readonly stats = new ParseStats();
+  /** Gzip files read only in part, by path (the task's result lists them). */
+  readonly damaged: Damaged = new Map();
   /** Bytes planned over all shards. */
   readonly total: number;
   /** Map output held in memory before a sorted run spills. */
@@ -190,7 +199,12 @@ export class MapInput {
       this.counters.add('bad_lines', this.stats.invalidLines);
     }
     this.env.onProgress?.(this.total, this.total);
-    return { refs, counters: this.counters.values, stats: this.stats.toJSON(), bytes: this.#done, lines };
+    return { refs, counters: this.counters.values, stats: this.stats.toJSON(), bytes: this.#done, lines, ...this.damagedFiles() };
+  }
+
+  /** The result's `damaged` field: the gzip files read only in part, if any. */
+  damagedFiles(): Pick<MapResult, 'damaged'> {
+    return this.damaged.size > 0 ? { damaged: [...this.damaged].map(([path, d]) => ({ path, ...d })) } : {};
   }
 
   /** The context map functions get while reading `shard`. */
@@ -213,7 +227,7 @@ export class MapInput {
 
   /** The shard's chunks of whole lines; each is counted as read once the caller asks for the next. */
   async *chunks(shard: ShardSpec): AsyncGenerator<{ chunk: Buffer; offset: number }> {
-    for await (const c of shardChunks(shard, this.env.signal)) {
+    for await (const c of shardChunks(shard, this.env.signal, this.damaged)) {
       this.checkAbort();
       this.#lines += countNewlines(c.chunk);
       yield c;
@@ -223,7 +237,7 @@ export class MapInput {
 
   /** Raw chunks without the bookkeeping (a cached range read only for its cut days). */
   rawChunks(shard: ShardSpec): AsyncGenerator<{ chunk: Buffer; offset: number }> {
-    return shardChunks(shard, this.env.signal);
+    return shardChunks(shard, this.env.signal, this.damaged);
   }
 
   /** Parse the shard's records holding `wanted` (plus what the filter needs); those that pass go to `onRecord`. */
@@ -235,7 +249,7 @@ export class MapInput {
     const test = filter.test;
     const source = `${this.env.node}:${shard.path}`;
     const emit = test ? (r: LogRecord<FieldName>) => (test(r) ? onRecord(r) : undefined) : onRecord;
-    for await (const { chunk, offset } of shardChunks(shard, this.env.signal)) {
+    for await (const { chunk, offset } of shardChunks(shard, this.env.signal, this.damaged)) {
       this.checkAbort();
       parser.parseBuffer(chunk, emit, this.stats, { source, offset });
       if (afterChunk) await afterChunk();

@@ -3,14 +3,16 @@
  * slot count at once (a queued task would otherwise age towards its timeout behind its siblings).
  * A failed attempt is retried; when its node is gone the task moves to a live replica of its
  * shards, or fails naming the node and the unread shards (with `allowPartial`, the run goes on and
- * the shards are reported missing). Once no task waits for a slot, a straggler (speculation.ts) is
+ * the shards are reported missing). A gzip file a task could read only in part (cut short or
+ * corrupt) makes the result incomplete too: IncompleteResultError, or with `allowPartial` a missing
+ * file with its reason. Once no task waits for a slot, a straggler (speculation.ts) is
  * copied to another live holder; the first copy to finish wins and the other is cancelled.
  *
  * Its ports: a `MapTransport` that runs one copy of a task on a node, the run's `Membership`, and a
  * `Clock`, so the scheduling is tested without a cluster.
  */
 import { systemClock, type Clock } from '../clock.ts';
-import { AbortError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
+import { AbortError, describeDamage, IncompleteResultError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import type { Membership } from './membership.ts';
 import type { PlannedTask } from './planner.ts';
@@ -39,11 +41,21 @@ export interface MapOutput {
   readonly result: MapResult;
 }
 
+/** A shard not read, or a file not read to its end (`reason` says why). */
+export interface MissingShard {
+  readonly node: string;
+  readonly path: string;
+  readonly reason?: string;
+}
+
 export interface MapPhaseResult {
   /** The tasks that finished, in plan order. */
   readonly outputs: readonly MapOutput[];
-  /** With `allowPartial`: the shards of the tasks that failed, by the node they were last tried on. */
-  readonly missing: readonly { readonly node: string; readonly path: string }[];
+  /**
+   * With `allowPartial`: the shards of the tasks that failed, by the node they were last tried on,
+   * and the damaged files the tasks that finished read only in part.
+   */
+  readonly missing: readonly MissingShard[];
 }
 
 export interface MapSchedulerOptions {
@@ -154,10 +166,15 @@ export class MapScheduler {
     );
     if (fatal) throw fatal;
     this.#o.signal.throwIfAborted();
-    return {
-      outputs: states.filter((s): s is MapTaskState & MapOutput => s.result !== null),
-      missing: failed.flatMap((s) => s.task.shards.map((shard) => ({ node: s.node, path: shard.path }))),
-    };
+    const outputs = states.filter((s): s is MapTaskState & MapOutput => s.result !== null);
+    const missing: MissingShard[] = failed.flatMap((s) => s.task.shards.map((shard) => ({ node: s.node, path: shard.path })));
+    // A gzip file cut short was mapped as far as it could be read: the result lacks the rest.
+    for (const o of outputs) for (const d of o.result.damaged ?? []) missing.push({ node: o.node, path: d.path, reason: describeDamage(d) });
+    if (!this.#o.allowPartial && missing.length > 0) {
+      const list = missing.map((m) => `${m.node}:${m.path} (${m.reason})`).join(', ');
+      throw new IncompleteResultError(`${missing.length} file(s) could not be read to their end: ${list}; allow a partial result (--allow-partial) to get what was read`, missing);
+    }
+    return { outputs, missing };
   }
 
   /** Run a finished task again on `holder` (its output was on a node that left); retried as any. */

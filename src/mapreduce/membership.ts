@@ -33,11 +33,17 @@ export class ClusterMembership implements Membership {
   }
 
   /**
-   * The nodes a run starts with: `waitNodes` of them (waiting up to `timeoutMs`), or those live
-   * now; none is an error naming the servers asked.
+   * The nodes a run starts with: `waitNodes` of them (waiting up to `timeoutMs`, then TimeoutError;
+   * `onWait` hears after each poll who is there and how long is left), or those live now; none is
+   * an error naming the servers asked.
    */
-  async initial(waitNodes: number | undefined, timeoutMs: number, servers: readonly string[]): Promise<Set<string>> {
-    const nodes = waitNodes ? await this.#view.waitForNodes(waitNodes, timeoutMs, this.#signal) : await this.#view.liveNodes(0, this.#signal);
+  async initial(
+    waitNodes: number | undefined,
+    timeoutMs: number,
+    servers: readonly string[],
+    onWait?: (seen: readonly string[], msLeft: number) => void,
+  ): Promise<Set<string>> {
+    const nodes = waitNodes ? await this.#view.waitForNodes(waitNodes, timeoutMs, this.#signal, onWait) : await this.#view.liveNodes(0, this.#signal);
     if (nodes.size === 0) {
       throw new NodeUnavailableError(`no geartrain nodes are registered on ${servers.join(', ')} (start one with: geartrain node --name NAME --logs GLOB)`, []);
     }

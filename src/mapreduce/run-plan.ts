@@ -23,9 +23,12 @@ export interface RunPlanOptions extends FilterOptions {
   readonly membership: ClusterMembership;
   readonly nodes: NodeClient;
   readonly servers: readonly string[];
-  /** Wait for this many nodes before planning. */
+  /** Wait for this many nodes before planning, at most `waitTimeoutMs`. */
   readonly waitNodes?: number;
-  /** Time allowed to each node's answers (and at least 10 s to wait for nodes). */
+  readonly waitTimeoutMs: number;
+  /** While waiting for nodes: those registered so far and the time left, after each poll. */
+  readonly onWaitNodes?: (seen: readonly string[], msLeft: number) => void;
+  /** Time allowed to each node's answers. */
   readonly timeoutMs: number;
   readonly splitBytes: number;
   /** Split files at fixed offsets (incremental runs). */
@@ -51,7 +54,7 @@ export function checkFilterOptions(o: FilterOptions): void {
 }
 
 export async function planRun(o: RunPlanOptions): Promise<RunPlan> {
-  const nodes = await o.membership.initial(o.waitNodes, Math.max(o.timeoutMs, 10_000), o.servers);
+  const nodes = await o.membership.initial(o.waitNodes, o.waitTimeoutMs, o.servers, o.onWaitNodes);
   const catalogs: NodeCatalog[] = [];
   const slots = new Map<string, number>();
   const zones = new Map<string, number>();

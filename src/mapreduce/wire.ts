@@ -105,6 +105,18 @@ export const mapResultSchema = z.object({
   lines: z.number(),
   /** Streaming: status lines the mapper reported (reporter:status). */
   status: z.array(z.string()).optional(),
+  /** Gzip files that could not be read to their end: what was read of them is in the result. */
+  damaged: z
+    .array(
+      z.object({
+        path: z.string().min(1),
+        kind: z.enum(['truncated', 'corrupt']),
+        offset: z.number().int().min(0),
+        bytesRead: z.number().int().min(0),
+        detail: z.string(),
+      }),
+    )
+    .optional(),
 });
 export type MapResult = z.infer<typeof mapResultSchema>;
 

@@ -34,9 +34,9 @@ export interface Proc extends ChildProcess {
   exited(): Promise<number | null>;
 }
 
-/** Starts `geartrain <command> …` with piped stdio; SIGKILLed at teardown if still running. */
-export function spawnGeartrain(t: ExecutionContext, command: string, args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, commandLine(command, args), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) });
+/** Starts `argv` with piped stdio; SIGKILLed at teardown if still running. */
+export function spawnProcess(t: ExecutionContext, argv: readonly string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('latin1').on('data', (d: string) => (stdout += d));
@@ -47,6 +47,21 @@ export function spawnGeartrain(t: ExecutionContext, command: string, args: strin
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   return Object.assign(child, { stdoutText: () => stdout, stderrText: () => stderr, exited: () => exit });
+}
+
+/**
+ * Starts `geartrain <command> …` (spawnProcess). `wrap` is a command that runs the rest and
+ * execs it (`ip netns exec NS`, test/helpers/netns.ts), so the child's pid is geartrain's.
+ */
+export function spawnGeartrain(t: ExecutionContext, command: string, args: string[], env: Record<string, string> = {}, wrap: readonly string[] = []): Proc {
+  return spawnProcess(t, [...wrap, process.execPath, ...commandLine(command, args)], env);
+}
+
+/** Runs `geartrain <command> …` to its end, with no time limit of its own (a loaded machine may take long): exit code and output. */
+export async function runGeartrain(t: ExecutionContext, command: string, args: string[], env: Record<string, string> = {}, wrap: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawnGeartrain(t, command, args, env, wrap);
+  const code = await p.exited();
+  return { code, stdout: p.stdoutText(), stderr: p.stderrText() };
 }
 
 /** Waits for a line matching `re` on stdout; fails with the process's stderr if it exits first. */
@@ -67,6 +82,8 @@ export interface NodeOptions {
   replicas?: number;
   extra?: string[];
   env?: Record<string, string>;
+  /** See spawnGeartrain. */
+  wrap?: readonly string[];
 }
 
 export interface RunningNode extends Proc {
@@ -84,7 +101,7 @@ export async function startNode(t: ExecutionContext, o: NodeOptions): Promise<Ru
   for (const l of o.logs ?? []) args.push('--logs', l);
   if (o.replicas !== undefined) args.push('--replicas', String(o.replicas));
   args.push(...(o.extra ?? []));
-  const p = spawnGeartrain(t, 'node', args, o.env);
+  const p = spawnGeartrain(t, 'node', args, o.env, o.wrap);
   const m = await waitForLine(p, new RegExp(`^node ${o.name} ready \\((\\d+) shards\\)$`, 'm'), `node ${o.name}`);
   return Object.assign(p, {
     name: o.name,
@@ -178,6 +195,21 @@ export function sh(script: string, env: Record<string, string> = {}): Promise<{ 
 /** The geartrain command line for a shell script (`node bin/geartrain.js CMD`). */
 export function geartrainShell(command: string): string {
   return [process.execPath, ...commandLine(command, [])].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+}
+
+/**
+ * awk's tally of column `column` (`{c[$N]++}`) over what the shell `input` writes (`cat "$@"`,
+ * `zcat "$1"`…, with `args` as its $1…), as an object: `{ '200': 1234, … }`.
+ */
+export function awkTally(column: number, input: string, ...args: string[]): Record<string, number> {
+  const out = execFileSync('sh', ['-c', `{ ${input}; } | awk '{c[$${column}]++} END {for (k in c) print k, c[k]}'`, 'sh', ...args], { maxBuffer: 1 << 28 }).toString();
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([k, n]) => [k!, Number(n)]),
+  );
 }
 
 /** A combined-format line with a given time and a marker in the path. */

@@ -2,11 +2,11 @@
  * The map scheduler alone, without a cluster: a fake transport whose task copies the test finishes
  * or fails, a fake membership, and a FakeClock for speculation. Per-node windows, retries,
  * failover to a replica, speculative copies (first wins, the loser is cancelled) and the
- * bookkeeping of `allowPartial`.
+ * bookkeeping of `allowPartial`, damaged files included.
  */
 import test from 'ava';
 import { FakeClock } from '../helpers/fake-clock.ts';
-import { NodeUnavailableError, TaskFailedError } from '../../src/errors.ts';
+import { IncompleteResultError, NodeUnavailableError, TaskFailedError } from '../../src/errors.ts';
 import { MapScheduler, type MapSchedulerOptions } from '../../src/mapreduce/map-scheduler.ts';
 import { ProgressTracker } from '../../src/mapreduce/run-progress.ts';
 import { FakeMaps, FakeMembership, plannedTask, settle } from './helpers/fake-cluster.ts';
@@ -130,6 +130,37 @@ test('allowPartial: the shards of a failed task are reported missing, by the nod
   const result = await done;
   t.deepEqual(result.outputs.map((o) => o.task.taskId), ['m00001']);
   t.deepEqual(result.missing, [{ node: 'a', path: '/logs/m00000.log' }]);
+});
+
+/** What a map task reports of a .gz it could read only up to byte 300. */
+const CUT = { kind: 'truncated', offset: 300, bytesRead: 2000, detail: 'unexpected end of file' } as const;
+
+test('a .gz a finished task read only in part fails the phase with IncompleteResultError naming the node, the file and where it stopped', async (t) => {
+  const maps = new FakeMaps();
+  const s = scheduler({ maps, live: new FakeMembership(['a', 'b']) });
+  const done = s.run([plannedTask('m00000', ['a']), plannedTask('m00001', ['b'])]);
+  await settle();
+  maps.copy('m00000', 'a').finish({ damaged: [{ path: '/logs/old.log.gz', ...CUT }] });
+  maps.copy('m00001', 'b').finish();
+  const err = await t.throwsAsync(done, { instanceOf: IncompleteResultError });
+  const reason = 'truncated gzip: unexpected end of file at byte 300; 2000 bytes read before it';
+  t.is(err.message, `1 file(s) could not be read to their end: a:/logs/old.log.gz (${reason}); allow a partial result (--allow-partial) to get what was read`);
+  t.deepEqual(err.missing, [{ node: 'a', path: '/logs/old.log.gz', reason }]);
+});
+
+test('allowPartial: a .gz read only in part is missing with its reason, after the shards of failed tasks; its output is kept', async (t) => {
+  const maps = new FakeMaps();
+  const s = scheduler({ maps, live: new FakeMembership(['a', 'b']), allowPartial: true, retries: 0 });
+  const done = s.run([plannedTask('m00000', ['a']), plannedTask('m00001', ['b'])]);
+  await settle();
+  maps.copy('m00000', 'a').fail();
+  maps.copy('m00001', 'b').finish({ damaged: [{ path: '/logs/old.log.gz', ...CUT }] });
+  const result = await done;
+  t.deepEqual(result.outputs.map((o) => o.task.taskId), ['m00001']);
+  t.deepEqual(result.missing, [
+    { node: 'a', path: '/logs/m00000.log' },
+    { node: 'b', path: '/logs/old.log.gz', reason: 'truncated gzip: unexpected end of file at byte 300; 2000 bytes read before it' },
+  ]);
 });
 
 test('a straggler is copied to another live holder once no task waits; the copy wins, the original is aborted and cancelled on its node', async (t) => {

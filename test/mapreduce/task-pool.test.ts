@@ -3,7 +3,15 @@ import test from 'ava';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { deserializeError, InvalidArgumentError, NodeUnavailableError, JobExceptionError, serializeError } from '../../src/errors.ts';
+import {
+  CorruptFileError,
+  deserializeError,
+  IncompleteResultError,
+  InvalidArgumentError,
+  JobExceptionError,
+  NodeUnavailableError,
+  serializeError,
+} from '../../src/errors.ts';
 import { PartialStore } from '../../src/mapreduce/partial-store.ts';
 import { TaskPool } from '../../src/mapreduce/task-pool.ts';
 
@@ -55,4 +63,18 @@ test('serializeError and deserializeError keep Buffers, plain errors and their c
   t.is(plain.message, 'no such file');
   t.is((plain as NodeJS.ErrnoException).code, 'ENOENT');
   t.is((plain as NodeJS.ErrnoException).path, '/x');
+});
+
+test('records in error fields cross too: CorruptFileError keeps its damage, IncompleteResultError what is missing', (t) => {
+  const damage = { kind: 'truncated', offset: 300, bytesRead: 2000, detail: 'unexpected end of file' } as const;
+  const corrupt = deserializeError(structuredClone(serializeError(new CorruptFileError('/logs/a.gz', damage))));
+  t.true(corrupt instanceof CorruptFileError);
+  t.is((corrupt as CorruptFileError).code, 'ERR_CORRUPT_FILE');
+  t.deepEqual((corrupt as CorruptFileError).damage, damage);
+  t.is((corrupt as CorruptFileError).file, '/logs/a.gz');
+
+  const missing = [{ node: 'web1', path: '/logs/a.gz', reason: 'truncated gzip' }];
+  const incomplete = deserializeError(structuredClone(serializeError(new IncompleteResultError('1 file(s) could not be read', missing))));
+  t.true(incomplete instanceof IncompleteResultError);
+  t.deepEqual((incomplete as IncompleteResultError).missing, missing);
 });

@@ -81,7 +81,8 @@ export async function incrementalSummary(job: SummaryJob, wanted: readonly Field
       const encoded = new Map<number, Buffer>();
       for (const [day, st] of days) encoded.set(day, encodeState(job, st, params));
       const rangeCounters = { bytes_read: bytes, lines_read: shardStats.lines, records: shardStats.records, bad_lines: shardStats.invalidLines };
-      if (cacheable) await cache.put(key, shard.id, shard.format, shard.start, end, encoded, { stats: shardStats.toJSON(), counters: rangeCounters });
+      // What was read of a damaged file is this run's, not the cache's: a later run reads it again.
+      if (cacheable && !input.damaged.has(shard.path)) await cache.put(key, shard.id, shard.format, shard.start, end, encoded, { stats: shardStats.toJSON(), counters: rangeCounters });
       for (const [day, data] of encoded) if (classifyDay(day, since, until) === 'inside') addEncoded(data);
       stats.merge(shardStats);
       for (const [k, v] of Object.entries(rangeCounters)) counters.add(k, v);
@@ -90,5 +91,5 @@ export async function incrementalSummary(job: SummaryJob, wanted: readonly Field
   }
   const refs = [await env.store.putBuffer(task.runId, `${task.taskId}.partial`, encodeState(job, result, params))];
   env.onProgress?.(input.total, input.total);
-  return { refs, counters: counters.values, stats: stats.toJSON(), bytes: input.total, lines: stats.lines };
+  return { refs, counters: counters.values, stats: stats.toJSON(), bytes: input.total, lines: stats.lines, ...input.damagedFiles() };
 }

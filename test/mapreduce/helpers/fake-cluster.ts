@@ -37,8 +37,8 @@ export interface MapCall {
   readonly taskId: string;
   readonly copy: MapCopy;
   readonly signal: AbortSignal;
-  /** Finish this copy with an output stored on its node. */
-  finish(): void;
+  /** Finish this copy with an output stored on its node (and more fields of the result, as `damaged`). */
+  finish(more?: Partial<MapResult>): void;
   fail(message?: string): void;
   progress(done: number): void;
   readonly ended: boolean;
@@ -62,7 +62,7 @@ export class FakeMaps implements MapTransport {
         taskId: task.taskId,
         copy,
         signal: options.signal,
-        finish: () => end() && resolve({ refs: [ref(node, `${task.taskId}@${node}`)], counters: { maps: 1 }, stats: null, bytes: task.bytes, lines: 0 }),
+        finish: (more = {}) => end() && resolve({ refs: [ref(node, `${task.taskId}@${node}`)], counters: { maps: 1 }, stats: null, bytes: task.bytes, lines: 0, ...more }),
         fail: (message = 'task failed') => end() && reject(new Error(message)),
         progress: (done) => options.onProgress(done),
         get ended() {
