@@ -13,11 +13,9 @@
  * quarter slab gets a slab of its own.
  */
 
+/** The size of a shared slab (a constructor option, so tests can make many small ones). */
 export const SLAB_BYTES = 1 << 20;
 const HEADER_BYTES = 16;
-const OWN_SLAB_ABOVE = SLAB_BYTES / 4;
-/** Compact when slabs exceed twice the live bytes plus this slack (the partly filled current slab and its neighbours). */
-const COMPACT_SLACK = 4 * SLAB_BYTES;
 
 class Slab {
   readonly buf: Buffer;
@@ -68,6 +66,11 @@ function recordSize(payload: number, unique: number, storeKey: number): number {
 }
 
 export class JobBytes {
+  readonly #slabBytes: number;
+  /** A record larger than this gets a slab of its own. */
+  readonly #ownSlabAbove: number;
+  /** Compact when slabs exceed twice the live bytes plus this slack (the partly filled current slab and its neighbours). */
+  readonly #compactSlack: number;
   readonly #slabs: (Slab | undefined)[] = [];
   readonly #freeIds: number[] = [];
   #current: Slab | null = null;
@@ -77,7 +80,10 @@ export class JobBytes {
   #live = 0;
   #moved = 0;
 
-  constructor(slotCapacity: number) {
+  constructor(slotCapacity: number, slabBytes = SLAB_BYTES) {
+    this.#slabBytes = slabBytes;
+    this.#ownSlabAbove = slabBytes / 4;
+    this.#compactSlack = 4 * slabBytes;
     this.#slabOf = new Int32Array(slotCapacity).fill(-1);
     this.#offsetOf = new Int32Array(slotCapacity);
   }
@@ -104,7 +110,7 @@ export class JobBytes {
     return { slabs, allocatedBytes: this.#allocated, liveBytes: this.#live, movedRecords: this.#moved };
   }
 
-  /** Store the bytes of the job in `slot`; `storeKey` is null when it is the unique key. */
+  /** Store the bytes of the job in `slot`; `storeKey` is null (or empty) when it is the unique key. */
   put(slot: number, payload: Uint8Array, unique: Uint8Array, storeKey: Uint8Array | null): void {
     const storeLength = storeKey === null ? 0 : storeKey.length;
     const size = recordSize(payload.length, unique.length, storeLength);
@@ -138,7 +144,7 @@ export class JobBytes {
     slab.liveRecords--;
     this.#live -= size;
     if (slab.liveRecords === 0 && slab !== this.#current) this.#drop(slab);
-    else if (this.#allocated > 2 * this.#live + COMPACT_SLACK) this.#compact();
+    else if (this.#allocated > 2 * this.#live + this.#compactSlack) this.#compact();
   }
 
   /** A view of the payload of the job in `slot` (no copy). */
@@ -214,11 +220,11 @@ export class JobBytes {
 
   /** A slab with room for a record of `size` bytes. */
   #place(size: number): Slab {
-    if (size > OWN_SLAB_ABOVE) return this.#newSlab(size);
+    if (size > this.#ownSlabAbove) return this.#newSlab(size);
     const current = this.#current;
     if (current !== null && current.used + size <= current.size) return current;
     if (current !== null && current.liveRecords === 0) this.#drop(current);
-    this.#current = this.#newSlab(SLAB_BYTES);
+    this.#current = this.#newSlab(this.#slabBytes);
     return this.#current;
   }
 
@@ -239,10 +245,11 @@ export class JobBytes {
 
   /** Move the live records of the sparsest shared slabs to the current slab, and drop those slabs. */
   #compact(): void {
-    const sparse = this.#slabs.filter((s): s is Slab => s !== undefined && s !== this.#current && s.size === SLAB_BYTES && s.liveBytes < SLAB_BYTES / 2);
+    const size = this.#slabBytes;
+    const sparse = this.#slabs.filter((s): s is Slab => s !== undefined && s !== this.#current && s.size === size && s.liveBytes < size / 2);
     sparse.sort((a, b) => a.liveBytes - b.liveBytes);
     for (const slab of sparse) {
-      if (this.#allocated <= 1.5 * this.#live + COMPACT_SLACK / 2) break;
+      if (this.#allocated <= 1.5 * this.#live + this.#compactSlack / 2) break;
       this.#evacuate(slab);
     }
   }

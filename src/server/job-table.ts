@@ -29,6 +29,8 @@ export interface JobsView {
   readonly bytesStats: JobBytesStats;
   /** Slots the table has room for (it shrinks back when it empties). */
   readonly capacity: number;
+  /** Jobs with a kept Job object: running, waited for, scheduled or being stored. */
+  readonly keptViews: number;
 }
 
 function seqHash(seq: number): number {
@@ -103,6 +105,10 @@ export class JobTable implements JobRecords, JobsView {
 
   get bytesStats(): JobBytesStats {
     return this.bytes.stats;
+  }
+
+  get keptViews(): number {
+    return this.#views.size;
   }
 
   // ---------------------------------------------------------------- JobRecords (for views)
