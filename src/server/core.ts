@@ -419,6 +419,7 @@ export class ServerCore {
   #free(job: Job): void {
     const fn = job.fn;
     const was = job.state;
+    if (was === 'done') return;
     if (was === 'scheduled' || was === 'storing') fn.waiting--;
     // Nothing may keep a finished job alive: not the epoch heap until its time (the table takes
     // it out of its run queue).

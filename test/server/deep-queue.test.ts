@@ -5,30 +5,16 @@
  * bench:server` (docs/benchmarks.md); these tests pin the structure through the server's
  * live view (`JobServer.core.jobs`), not RSS.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { Client, Worker } from '../../src/client/index.ts';
 import { PacketType as T } from '../../src/protocol/packet-types.ts';
-import { JobServer } from '../../src/server/index.ts';
 import { SLAB_BYTES } from '../../src/server/job-bytes.ts';
 import { waitFor } from '../helpers/ports.ts';
-import { RawClient } from '../helpers/raw-client.ts';
-
-async function startServer(t: ExecutionContext): Promise<JobServer> {
-  const server = new JobServer({ host: '127.0.0.1', port: 0, queue: 'memory' });
-  await server.listen();
-  t.teardown(() => server.destroy());
-  return server;
-}
-
-async function connect(t: ExecutionContext, server: JobServer): Promise<RawClient> {
-  const c = await RawClient.connect(server.address().port);
-  t.teardown(() => c.close());
-  return c;
-}
+import { inProcessServer, rawClientOf } from '../helpers/in-process-server.ts';
 
 test('queued background jobs have no job object, and still coalesce, answer GET_STATUS and list in show jobs', async (t) => {
-  const server = await startServer(t);
-  const client = await connect(t, server);
+  const server = await inProcessServer(t);
+  const client = await rawClientOf(t, server);
   const N = 10_000;
   for (let i = 0; i < N; i++) client.send(T.SUBMIT_JOB_BG, 'deep', `u-${i}`, `payload ${i}`);
   const created = await client.nextN(N, 20_000);
@@ -45,7 +31,7 @@ test('queued background jobs have no job object, and still coalesce, answer GET_
   t.is(server.core.jobs.keptViews, 0, 'looking jobs up made no object either');
 
   // A worker takes the oldest one: it gets the payload it was submitted with.
-  const worker = await connect(t, server);
+  const worker = await rawClientOf(t, server);
   worker.send(T.CAN_DO, 'deep');
   worker.send(T.GRAB_JOB_UNIQ);
   const assigned = await worker.next(T.JOB_ASSIGN_UNIQ);
@@ -57,7 +43,7 @@ test('queued background jobs have no job object, and still coalesce, answer GET_
 });
 
 test('submit and complete cycles leave no slab bytes and no table growth behind', async (t) => {
-  const server = await startServer(t);
+  const server = await inProcessServer(t);
   const servers = `127.0.0.1:${server.address().port}`;
   const client = new Client({ servers });
   t.teardown(() => client.destroy());
