@@ -33,6 +33,9 @@ const modes: Record<string, { args: (port: number, pid: number) => string[]; sco
 // BENCH_ONLY=fg,bg runs some of the measures (the 1M-job queue takes minutes on gearmand).
 const only = (process.env.BENCH_ONLY ?? Object.keys(modes).join(',')).split(',').filter((m) => m in modes);
 
+const ratio = (a?: string, b?: string) => (Number(a) / Number(b)).toFixed(2) + '×';
+const mb = (kb?: string) => (Number(kb) / 1024).toFixed(0) + ' MiB';
+
 console.log(`bench:server on ${machine()}, best of ${RUNS}, runs alternating between the servers`);
 const results: Record<string, Record<string, Record<string, string>>> = { geartrain: {}, 'gearmand -t 1': {}, [FLOOR]: {} };
 for (const mode of only) {
@@ -50,13 +53,15 @@ for (const mode of only) {
     }
   }
   for (const name of Object.keys(servers)) if (runs[name]) results[name]![mode] = best(runs[name]!, (r) => Number(r[modes[mode]!.score]));
-  console.log(`  ${mode}: done`);
+  // Every run, so a reader can take the median as well as the best (rates move with the machine's load; RSS does not).
+  for (const [name, rs] of Object.entries(runs)) {
+    const rss = mode === 'queue' ? `; last 10 % ${rs.map((r) => r.tail_submits_per_sec).join(', ')}; server RSS queued ${rs.map((r) => mb(r.rss_kb_queued)).join(', ')}` : '';
+    console.log(`  ${mode}, ${name}: ${modes[mode]!.score} ${rs.map((r) => r[modes[mode]!.score]).join(', ')}${rss}`);
+  }
 }
 const g = results.geartrain!;
 const d = results['gearmand -t 1']!;
 const f = results[FLOOR]!;
-const ratio = (a?: string, b?: string) => (Number(a) / Number(b)).toFixed(2) + '×';
-const mb = (kb?: string) => (Number(kb) / 1024).toFixed(0) + ' MiB';
 /** One table row: a measure of `mode` for the three servers (the bare Node server has no queue run). */
 const row = (label: string, mode: string, key: string, show = (v?: string) => v ?? '-') => {
   const floor = f[mode];

@@ -51,17 +51,6 @@ async function drive(port: number, seed: number, seconds: number): Promise<Drive
   return stats;
 }
 
-/** Entries in the run queues that are no longer live jobs (kept until a worker grabs past them). */
-function deadQueueEntries(server: JobServer): number {
-  let dead = 0;
-  for (const fn of server.core.functions.values()) {
-    let entries = 0;
-    for (const q of fn.queues) entries += q.length;
-    dead += entries - fn.queuedTotal;
-  }
-  return dead;
-}
-
 proof.run(async () => {
   const server = new JobServer({ host: '127.0.0.1', port: 0, queue: 'memory', allowShutdown: false });
   const { port } = await server.listen();
@@ -92,7 +81,6 @@ proof.run(async () => {
 
   await waitUntil(() => server.core.connections.size === 0, 'fuzz connections to close', 30_000);
   const violations = stateViolations(server.core);
-  const deadEntries = deadQueueEntries(server);
   const jobsLeft = server.core.jobs.size;
   const cleanup: CleanupResult = await cleanServer(port, { knownNames: server.core.functions.keys() });
   const connectionsLeft = await waitUntil(() => server.core.connections.size === 0, 'cleanup connections to close', 10_000).then(
@@ -141,7 +129,6 @@ proof.run(async () => {
     ['V8 heap committed at start / after', `${mib(memStart.heapTotal)} / ${mib(memEnd.heapTotal)}`],
     ['Buffers (ArrayBuffers) at start / after, after GC', `${mib(memStart.arrayBuffers)} / ${mib(memEnd.arrayBuffers)}`],
     ['jobs left by the fuzzer', count(jobsLeft)],
-    ['dead entries in run queues before cleanup', count(deadEntries)],
     ['cleanup: functions / drained / cancelled / dropped', `${cleanup.functions} / ${cleanup.drained} / ${cleanup.cancelled} / ${cleanup.dropped}`],
     ['functions admin cannot name (left as they are)', count(cleanup.undroppable)],
     ['epoch scheduler entries after cleanup', count(epochEntries)],

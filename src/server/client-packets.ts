@@ -1,8 +1,9 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { GEARMAN_MAX_UNIQUE_SIZE, PacketType, response, type BinaryFrame } from '../protocol/index.ts';
 import type { Connection } from './connection.ts';
 import type { ServerCore } from './core.ts';
-import { coalesceKeyOf, Priority, storeKeyFor, type Job } from './job.ts';
+import { generatedStoreKey, Priority, type Job } from './job.ts';
 import { qualify, visible } from './tenants.ts';
 import { answerFromCache } from './result-cache.ts';
 
@@ -27,6 +28,15 @@ const SUBMIT_KINDS: Partial<Record<PacketType, SubmitKind>> = {
   [PacketType.SUBMIT_REDUCE_JOB]: { priority: Priority.NORMAL, background: false, epoch: false, reduce: true },
   [PacketType.SUBMIT_REDUCE_JOB_BACKGROUND]: { priority: Priority.NORMAL, background: true, epoch: false, reduce: true },
 };
+
+/**
+ * A unique key's bytes as workers see them: the server has always read keys as UTF-8, so
+ * invalid sequences become U+FFFD, and two keys that read the same are the same key.
+ */
+function uniqueBytesOf(buf: Buffer): Buffer {
+  for (let i = 0; i < buf.length; i++) if (buf[i]! >= 0x80) return isUtf8(buf) ? buf : Buffer.from(buf.toString('utf8'), 'utf8');
+  return buf;
+}
 
 function error(conn: Connection, code: string, text: string): void {
   conn.send(response(PacketType.ERROR, code, text));
@@ -87,7 +97,7 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
     error(conn, 'ARGUMENT_TOO_LARGE', 'Unique value too large');
     return;
   }
-  const unique = uniqueBuf.toString('utf8');
+  const unique = uniqueBytesOf(uniqueBuf);
   let whenToRun = 0;
   let reducer: string | null = null;
   let data: Buffer;
@@ -117,15 +127,15 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
     }
   }
   const fn = core.fn(fnName);
-  const coalesceKey = coalesceKeyOf(unique, data);
-  if (coalesceKey !== '') {
-    const existing = fn.byUnique.get(coalesceKey);
-    if (existing && existing.state !== 'done') {
-      attach(conn, existing, kind.background);
+  if (unique.length > 0) {
+    const existing = core.jobs.coalescing(fn, unique, data);
+    if (existing) {
+      if (!kind.background) core.addClient(existing, conn);
+      conn.send(response(PacketType.JOB_CREATED, existing.handle));
       return;
     }
     if (!kind.background && core.resultCache) {
-      const hit = core.resultCache.lookup(fn, unique, data);
+      const hit = core.resultCache.lookup(fn, unique.toString('utf8'), data);
       if (hit) {
         answerFromCache(conn, core.newHandle(), hit);
         return;
@@ -153,23 +163,18 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
   }
 
   const persist = kind.background && core.persistent;
-  const storeKey = storeKeyFor(unique, data, kind.background, randomUUID);
   const job = core.createJob({
     fn,
     unique,
-    storeKey,
-    coalesceKey,
-    // Copy: the frame is a view into a socket chunk that would otherwise stay pinned while queued.
-    data: Buffer.from(data),
+    storeKey: generatedStoreKey(unique, data, kind.background, randomUUID),
+    // The job table copies the bytes: the frame is a view into a socket chunk.
+    data,
     priority: kind.priority,
     background: kind.background,
     whenToRun,
     reducer,
   });
-  if (!kind.background) {
-    job.clients.push(conn);
-    conn.clientJobs.add(job);
-  }
+  if (!kind.background) core.addClient(job, conn);
   core.relay?.noteOrigin(job, conn);
 
   if (!persist) {
@@ -203,15 +208,6 @@ function submit(core: ServerCore, conn: Connection, frame: BinaryFrame, kind: Su
   );
 }
 
-function attach(conn: Connection, job: Job, background: boolean): void {
-  if (!background && !job.clients.includes(conn)) {
-    job.clients.push(conn);
-    conn.clientJobs.add(job);
-    job.ignore = false;
-  }
-  conn.send(response(PacketType.JOB_CREATED, job.handle));
-}
-
 function getStatus(core: ServerCore, conn: Connection, frame: BinaryFrame): void {
   const handle = frame.args[0]!;
   const job = core.jobs.get(handle.toString('latin1'));
@@ -227,12 +223,12 @@ function getStatus(core: ServerCore, conn: Connection, frame: BinaryFrame): void
 
 function getStatusUnique(core: ServerCore, conn: Connection, frame: BinaryFrame): void {
   const uniqueBuf = frame.args[0]!;
-  const unique = uniqueBuf.toString('utf8');
+  const unique = uniqueBytesOf(uniqueBuf);
   let found: Job | undefined;
-  if (unique !== '') {
+  if (unique.length > 0) {
     for (const fn of core.functions.values()) {
       if (!visible(conn, fn)) continue;
-      const job = fn.byUnique.get(unique);
+      const job = core.jobs.withUnique(fn, unique);
       if (job && job.state !== 'done' && job.state !== 'storing') {
         found = job;
         break;

@@ -8,7 +8,8 @@ import { FunctionEntry } from './function-entry.ts';
 import type { HookOutcome } from './hooks-spec.ts';
 import { HookDispatcher } from './hooks.ts';
 import { takeJobFor } from './job-picker.ts';
-import { Job, specOfStoredRow, storedRowOf, type NewJobSpec } from './job.ts';
+import { specOfStoredRow, storedRowOf, type Job, type NewJobSpec } from './job.ts';
+import { JobTable, type JobsView } from './job-table.ts';
 import type { ResolvedServerOptions } from './options.ts';
 import type { RelayStats } from './relay-spec.ts';
 import { ResultCache } from './result-cache.ts';
@@ -81,7 +82,7 @@ export class ServerCore {
   readonly relay: JobRelay | null;
 
   readonly #functions = new Map<string, FunctionEntry>();
-  readonly #jobs = new Map<string, Job>();
+  readonly #jobs: JobTable;
   readonly #connections = new Set<Connection>();
   readonly #stats: ServerStats = { submitted: 0, completed: 0, failed: 0, exceptions: 0, requeued: 0, connectionsAccepted: 0, connectionsRefused: 0, connectionsCutOff: 0 };
   readonly #epochs: EpochScheduler;
@@ -99,6 +100,7 @@ export class ServerCore {
   constructor(options: ResolvedServerOptions, parts: ServerCoreParts = {}) {
     this.options = options;
     this.logger = options.logger;
+    this.#jobs = new JobTable(options.jobHandlePrefix);
     this.#epochs = new EpochScheduler((job) => this.#epochDue(job), options.clock);
     this.tenants = options.tenants ? new TenantRegistry(options.tenants) : null;
     this.resultCache = options.resultCache ? new ResultCache(options.resultCache) : null;
@@ -114,8 +116,8 @@ export class ServerCore {
     return this.#functions;
   }
 
-  /** Live jobs by handle. */
-  get jobs(): ReadonlyMap<string, Job> {
+  /** Live jobs by handle, their coalescing keys and run queues (read-only views). */
+  get jobs(): JobsView {
     return this.#jobs;
   }
 
@@ -167,29 +169,31 @@ export class ServerCore {
 
   /** Admin `drop function`: its waiting jobs fail (gearmand leaks them), then the name goes. */
   dropFunction(fn: FunctionEntry): void {
-    for (const job of [...this.#jobs.values()]) if (job.fn === fn) this.cancel(job);
+    for (const slot of this.#jobs.slotsOf(fn)) this.cancel(this.#jobs.view(slot));
     this.#functions.delete(fn.name);
     fn.owner?.functions.delete(fn);
   }
 
-  #handleFor(seq: number): string {
-    return `${this.options.jobHandlePrefix}:${seq}`;
-  }
-
   /** A fresh handle that names no job (a result answered from the cache). */
   newHandle(): string {
-    return this.#handleFor(++this.#seq);
+    return `${this.options.jobHandlePrefix}:${++this.#seq}`;
   }
 
   // ---------------------------------------------------------------- job lifecycle
 
   createJob(spec: NewJobSpec): Job {
     const seq = ++this.#seq;
-    const job = new Job(spec, this.#handleFor(seq), seq);
-    this.#jobs.set(job.handle, job);
-    if (job.coalesceKey !== '') spec.fn.byUnique.set(job.coalesceKey, job);
     this.#stats.submitted++;
-    return job;
+    return this.#jobs.materialize(this.#jobs.add(spec, seq, Date.now()), spec.whenToRun, spec.reducer);
+  }
+
+  /** A foreground client joins `job` (coalescing). */
+  addClient(job: Job, conn: Connection): void {
+    const kept = this.#jobs.materialize(job.slot);
+    if (kept.clients.includes(conn)) return;
+    kept.clients.push(conn);
+    conn.clientJobs.add(kept);
+    kept.ignore = false;
   }
 
   /** From now on, background jobs are stored through `queue` before they are acknowledged. */
@@ -215,10 +219,9 @@ export class ServerCore {
     for (const row of rows) {
       const fn = this.fn(row.functionName);
       const seq = row.seq > 0 ? row.seq : ++this.#seq;
-      const job = new Job(specOfStoredRow(row, fn), this.#handleFor(seq), seq);
+      const spec = specOfStoredRow(row, fn);
+      const job = this.#jobs.materialize(this.#jobs.add(spec, seq, Date.now()), spec.whenToRun, spec.reducer);
       job.persisted = true;
-      this.#jobs.set(job.handle, job);
-      if (job.coalesceKey !== '') fn.byUnique.set(job.coalesceKey, job);
       this.admit(job);
     }
   }
@@ -239,10 +242,14 @@ export class ServerCore {
     this.makeRunnable(job);
   }
 
-  /** A job whose time has come: relayed (relay.ts), or into its run queue. */
+  /**
+   * A job whose time has come: relayed (relay.ts), or into its run queue. A background job that
+   * nobody waits for and that never ran is kept there as its table record only (job-table.ts).
+   */
   makeRunnable(job: Job): void {
     if (this.relay?.take(job)) return;
-    job.fn.enqueue(job);
+    this.#jobs.enqueue(job.slot);
+    if (job.background && job.clients.length === 0 && job.startedAt === 0 && job.whenToRun === 0 && job.reducer === null) this.#jobs.release(job);
     this.#wake(job.fn);
   }
 
@@ -295,17 +302,16 @@ export class ServerCore {
       conn.noopSent = false;
       for (const a of conn.abilities) a.fn.sleepers.delete(conn);
     }
-    const job = this.#draining ? undefined : takeJobFor(conn, this.options);
-    if (!job) {
+    const slot = this.#draining ? -1 : takeJobFor(conn, this.options, this.#jobs);
+    if (slot < 0) {
       conn.send(NO_JOB);
       return;
     }
-    this.#assign(conn, job, kind);
+    this.#assign(conn, this.#jobs.materialize(slot), kind);
   }
 
   #assign(conn: Connection, job: Job, kind: PacketType): void {
     const fn = job.fn;
-    fn.queued[job.priority]--;
     fn.running++;
     job.state = 'running';
     job.worker = conn;
@@ -374,7 +380,7 @@ export class ServerCore {
       this.#checkIdle();
       return;
     }
-    fn.enqueue(job);
+    this.#jobs.enqueue(job.slot);
     this.#wake(fn);
     this.#checkIdle();
   }
@@ -413,21 +419,18 @@ export class ServerCore {
   #free(job: Job): void {
     const fn = job.fn;
     const was = job.state;
-    if (was === 'queued') fn.queued[job.priority]--;
-    else if (was === 'scheduled' || was === 'storing') fn.waiting--;
-    job.state = 'done';
-    // Nothing may keep a finished job alive: not the epoch heap until its time, not a run queue
-    // that no worker reads.
+    if (was === 'done') return;
+    if (was === 'scheduled' || was === 'storing') fn.waiting--;
+    // Nothing may keep a finished job alive: not the epoch heap until its time (the table takes
+    // it out of its run queue).
     if (was === 'scheduled') this.#epochs.remove(job);
-    else if (was === 'queued') fn.compact(job.priority);
-    this.#jobs.delete(job.handle);
-    if (job.coalesceKey !== '' && fn.byUnique.get(job.coalesceKey) === job) fn.byUnique.delete(job.coalesceKey);
     for (const c of job.clients) c.clientJobs.delete(job);
     job.clients = [];
     if (job.persisted && this.#queue) {
       this.#queue.remove({ functionName: fn.name, unique: job.storeKey });
       job.persisted = false;
     }
+    this.#jobs.free(job.slot);
   }
 
   /** Drop a job that is not running (cancel, drop function, abandoned by its clients). */
@@ -456,7 +459,7 @@ export class ServerCore {
         this.#queue.remove({ functionName: job.fn.name, unique: job.storeKey });
         job.persisted = false;
       }
-      if (job.coalesceKey !== '' && job.fn.byUnique.get(job.coalesceKey) === job) job.fn.byUnique.delete(job.coalesceKey);
+      this.#jobs.unindexKey(job.slot);
     } else {
       this.#free(job);
     }
@@ -577,7 +580,7 @@ export class ServerCore {
     this.relay?.close();
     this.hooks?.close();
     this.#epochs.clear();
-    for (const job of this.#jobs.values()) {
+    for (const job of this.#jobs.materialized()) {
       this.options.clock.clearTimeout(job.timeoutTimer);
       job.timeoutTimer = null;
     }

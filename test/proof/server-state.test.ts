@@ -3,30 +3,16 @@
  * (scripts/proof/fuzz.ts). Each test drives an in-process server through raw sockets and checks
  * what the server holds afterwards through its live view (`JobServer.core`) or its admin listings.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { PacketType as T } from '../../src/protocol/packet-types.ts';
-import { JobServer } from '../../src/server/index.ts';
 import { waitFor } from '../helpers/ports.ts';
-import { RawClient } from '../helpers/raw-client.ts';
-
-async function startServer(t: ExecutionContext): Promise<JobServer> {
-  const server = new JobServer({ host: '127.0.0.1', port: 0, queue: 'memory' });
-  await server.listen();
-  t.teardown(() => server.destroy());
-  return server;
-}
-
-async function connect(t: ExecutionContext, server: JobServer): Promise<RawClient> {
-  const c = await RawClient.connect(server.address().port);
-  t.teardown(() => c.close());
-  return c;
-}
+import { inProcessServer, rawClientOf } from '../helpers/in-process-server.ts';
 
 const utf8AsLatin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
 
 test('foreground jobs whose clients left are not kept in the run queue while nobody serves the function', async (t) => {
-  const server = await startServer(t);
-  const client = await connect(t, server);
+  const server = await inProcessServer(t);
+  const client = await rawClientOf(t, server);
   const N = 5000;
   for (let i = 0; i < N; i++) client.send(T.SUBMIT_JOB, 'nobody.serves.this', '', `payload ${i}`);
   const created = await client.nextN(N, 20_000);
@@ -41,9 +27,9 @@ test('foreground jobs whose clients left are not kept in the run queue while nob
 });
 
 test('a cancelled epoch job is released at once, not when its time comes', async (t) => {
-  const server = await startServer(t);
-  const client = await connect(t, server);
-  const admin = await connect(t, server);
+  const server = await inProcessServer(t);
+  const client = await rawClientOf(t, server);
+  const admin = await rawClientOf(t, server);
   const tomorrow = String(Math.floor(Date.now() / 1000) + 86_400);
   client.send(T.SUBMIT_JOB_EPOCH, 'later', 'u1', tomorrow, 'one');
   client.send(T.SUBMIT_JOB_EPOCH, 'later', 'u2', tomorrow, 'two');
@@ -56,10 +42,10 @@ test('a cancelled epoch job is released at once, not when its time comes', async
 });
 
 test('CAN_DO_TIMEOUT beyond what a timer can hold does not take the job back after 1 ms', async (t) => {
-  const server = await startServer(t);
-  const a = await connect(t, server);
-  const b = await connect(t, server);
-  const client = await connect(t, server);
+  const server = await inProcessServer(t);
+  const a = await rawClientOf(t, server);
+  const b = await rawClientOf(t, server);
+  const client = await rawClientOf(t, server);
   // 99999999999 ms (about 3 years): more than setTimeout's 2^31-1, which Node turns into 1 ms.
   a.send(T.CAN_DO_TIMEOUT, 'slow', '99999999999');
   client.send(T.SUBMIT_JOB, 'slow', '', 'work');
@@ -77,9 +63,9 @@ test('CAN_DO_TIMEOUT beyond what a timer can hold does not take the job back aft
 });
 
 test('function names and client ids cannot forge lines in the admin listings', async (t) => {
-  const server = await startServer(t);
-  const worker = await connect(t, server);
-  const admin = await connect(t, server);
+  const server = await inProcessServer(t);
+  const worker = await rawClientOf(t, server);
+  const admin = await rawClientOf(t, server);
   worker.send(T.SET_CLIENT_ID, 'w1\n99 10.0.0.1 forged-id : forged.fn');
   worker.send(T.CAN_DO, 'real\t0\t0\t1\nforged\t7\t7\t7');
   worker.send(T.CAN_DO, 'ok.fn');
@@ -91,9 +77,9 @@ test('function names and client ids cannot forge lines in the admin listings', a
 });
 
 test('admin commands name functions by the same bytes as the binary protocol (UTF-8)', async (t) => {
-  const server = await startServer(t);
-  const worker = await connect(t, server);
-  const admin = await connect(t, server);
+  const server = await inProcessServer(t);
+  const worker = await rawClientOf(t, server);
+  const admin = await rawClientOf(t, server);
   worker.send(T.CAN_DO, 'fünf');
   await waitFor(async () => (await admin.admin('status')).startsWith(utf8AsLatin1('fünf\t')), 'fünf registered');
   await worker.close();

@@ -298,7 +298,7 @@ test('ResultCache with a fake clock: TTL counts from the store, hits do not exte
   const cache = new ResultCache({ maxBytes: 64, ttlSeconds: 10, functions: ['f'] }, () => now);
   const fn = new FunctionEntry('f');
   const job = (unique: string, background = false) =>
-    new Job({ fn, unique, storeKey: unique, coalesceKey: unique, data: Buffer.from('d'), priority: Priority.NORMAL, background, whenToRun: 0, reducer: null }, `H:${unique}`, 1);
+    Job.standalone({ fn, unique, storeKey: unique, data: Buffer.from('d'), priority: Priority.NORMAL, background, whenToRun: 0, reducer: null }, `H:${unique}`, 1);
   cache.store(job('a'), Buffer.from('result-a'));
   now += 9_999;
   t.is(cache.lookup(fn, 'a', Buffer.alloc(0))?.result.toString(), 'result-a');

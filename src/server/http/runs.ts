@@ -67,9 +67,9 @@ interface RunState {
   readonly ended: { map: Ended; reduce: Ended };
 }
 
-/** Queued and running jobs of one function (stale queue entries skipped). */
-function* liveJobs(fn: FunctionEntry): Generator<Job> {
-  for (const q of fn.queues) for (const job of q) if (job && job.state === 'queued' && job.fn === fn) yield job;
+/** Queued and running jobs of one function. */
+function* liveJobs(core: ServerCore, fn: FunctionEntry): Generator<Job> {
+  yield* core.jobs.queued(fn);
   for (const conn of fn.workers) for (const job of conn.workerJobs) if (job.fn === fn && job.state === 'running') yield job;
 }
 
@@ -110,7 +110,7 @@ export class RunTracker {
     const live = new Map<string, { map: { queued: number; running: number }; reduce: { queued: number; running: number }; running: RunningTask[]; bytesDone: number; bytesTotal: number }>();
     for (const fn of core.functions.values()) {
       if (!isTaskFunction(fn.name)) continue;
-      for (const job of liveJobs(fn)) {
+      for (const job of liveJobs(core, fn)) {
         const key = taskOfJob(fn.name, job.unique);
         if (!key) continue;
         const run = this.#state(key.runId, now);

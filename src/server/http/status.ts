@@ -150,11 +150,7 @@ export function buildStatus(src: StatusSources): StatusJson {
   let scheduled = 0;
   let running = 0;
   for (const fn of core.functions.values()) {
-    let oldest: number | null = null;
-    for (let p = 0; p < 3; p++) {
-      const job = fn.peek(p);
-      if (job && (oldest === null || job.createdAt < oldest)) oldest = job.createdAt;
-    }
+    const oldest = core.jobs.oldestQueuedAt(fn);
     let sleeping = 0;
     for (const w of fn.workers) if (w.sleeping) sleeping++;
     const minute = src.functionLastMinute(fn.name);
