@@ -12,6 +12,9 @@
  *   geartrain.reduce[@<node>]   a reduce task       unique <runId>:<reduceTaskId>
  *   geartrain.fetch@<node>      chunks of stored partials; info, sample, cancel, drop
  *   geartrain.code@<hash>       the bundled code of an ad-hoc job (served by its coordinator)
+ *   geartrain.left@<node>@<ms>  no worker, ever: the notice that a node left the cluster at <ms>
+ *                               (`geartrain node --leave`, `geartrain nodes forget`); job servers
+ *                               keep listing a function after its workers are gone
  *
  * Run ids are `r` and lower-case letters or digits; map task ids `m` and digits; reduce task ids
  * `t<tier>r<n>a<attempt>`. A trailing `s` on a map unique key marks a speculative copy.
@@ -24,6 +27,7 @@ export const MAP_FUNCTION_PREFIX = 'geartrain.map@';
 export const REDUCE_FUNCTION = 'geartrain.reduce';
 export const FETCH_FUNCTION_PREFIX = 'geartrain.fetch@';
 export const CODE_FUNCTION_PREFIX = 'geartrain.code@';
+export const DEPARTURE_FUNCTION_PREFIX = 'geartrain.left@';
 
 /** The function that sends lines to one node. */
 export const loggerFunction = (node: string): string => `${LOGGER_FUNCTION}@${node}`;
@@ -35,6 +39,17 @@ export const mapFunction = (node: string): string => MAP_FUNCTION_PREFIX + node;
 export const reduceFunction = (node?: string | null): string => (node ? `${REDUCE_FUNCTION}@${node}` : REDUCE_FUNCTION);
 export const fetchFunction = (node: string): string => FETCH_FUNCTION_PREFIX + node;
 export const codeFunction = (hash: string): string => CODE_FUNCTION_PREFIX + hash.slice(0, 32);
+/** The notice that `node` left the cluster at `at` (epoch ms). */
+export const departureFunction = (node: string, at: number): string => `${DEPARTURE_FUNCTION_PREFIX}${node}@${Math.round(at)}`;
+
+/** The node and time of a departure notice, or null when `name` is not one. */
+export function parseDepartureFunction(name: string): { readonly node: string; readonly at: number } | null {
+  if (!name.startsWith(DEPARTURE_FUNCTION_PREFIX)) return null;
+  const rest = name.slice(DEPARTURE_FUNCTION_PREFIX.length);
+  const at = rest.lastIndexOf('@');
+  if (at <= 0 || !/^\d{1,15}$/.test(rest.slice(at + 1))) return null;
+  return { node: rest.slice(0, at), at: Number(rest.slice(at + 1)) };
+}
 
 export type TaskKind = 'map' | 'reduce';
 
