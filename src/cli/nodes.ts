@@ -23,7 +23,7 @@ const HELP = `usage: geartrain nodes [--json] [--check] [flags]
 
 Lists the nodes of the cluster behind the job servers, as runs from this machine expect them:
   live      registered and answering (its shards now; remembered from here on)
-  silent    registered, but no answer within 3 s (its host down or cut off)
+  silent    registered, but no answer within 2.5 s (its host down or cut off)
   missing   expected, with no live worker on the job servers: remembered on this machine, or
             listed by a server, or named with --nodes
 with each node's shards, their time range, and when this machine last saw it. The memory is

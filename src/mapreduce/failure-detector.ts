@@ -31,7 +31,11 @@ export interface DetectorPolicy {
   readonly listingMs: number;
 }
 
-export const DEFAULT_DETECTOR_POLICY: DetectorPolicy = Object.freeze({ tickMs: 500, quietMs: 2000, probeTimeoutMs: 3000, listingMs: 1000 });
+/**
+ * A node that goes quiet is gone within quietMs + tickMs + probeTimeoutMs = 4.25 s; one whose
+ * process ends, within two listings (1-2 s).
+ */
+export const DEFAULT_DETECTOR_POLICY: DetectorPolicy = Object.freeze({ tickMs: 250, quietMs: 1500, probeTimeoutMs: 2500, listingMs: 1000 });
 
 export interface DetectorPorts {
   /**

@@ -2,8 +2,8 @@
  * The failure detector on a FakeClock, with a probe and a listing the test answers by hand: a
  * node that went quiet is probed and, without an answer, found gone; a node the servers stop
  * listing is found gone after two listings; heartbeats keep a node from being probed; what is
- * found gone stays gone and says why. Timings are the default policy: look every 500 ms, probe
- * after 2 s of quiet, give a probe 3 s, read the listing every second.
+ * found gone stays gone and says why. The policy here: look every 500 ms, probe after 2 s of
+ * quiet, give a probe 3 s, read the listing every second.
  */
 import test from 'ava';
 import { FakeClock } from '../helpers/fake-clock.ts';
@@ -40,7 +40,7 @@ class Ports {
 function detector() {
   const clock = new FakeClock();
   const ports = new Ports();
-  const d = new FailureDetector({ probe: (node) => ports.probe(node), listed: () => ports.listing() }, { clock });
+  const d = new FailureDetector({ probe: (node) => ports.probe(node), listed: () => ports.listing() }, { clock, policy: { tickMs: 500, quietMs: 2000, probeTimeoutMs: 3000, listingMs: 1000 } });
   return { clock, ports, d };
 }
 
