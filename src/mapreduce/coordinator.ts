@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Client, type ClientOptions } from '../client/index.ts';
-import { AbortError, IncompleteResultError, InvalidArgumentError, JobExceptionError, TaskRefusedError } from '../errors.ts';
+import { AbortError, IncompleteResultError, InvalidArgumentError, JobExceptionError, NodeUnavailableError, TaskRefusedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import { ClusterView } from './discovery.ts';
@@ -314,6 +314,13 @@ class Run {
       const final = await kind.reduce(tree, mapped.outputs, shape);
       const tReduce = Date.now();
       this.#progress.phase('merge');
+      // The last partials are read from their nodes: one of those gone ends the run (exit 3).
+      for (const node of new Set(final.map((p) => p.ref.node))) {
+        const lost = this.#membership.lost(node);
+        const stop = () => this.#ac.abort(lost.reason);
+        if (lost.aborted) stop();
+        else lost.addEventListener('abort', stop, { once: true });
+      }
       const sink = new OutputSink(o, this.#nodes, this.#signal);
       const out = await kind.finish(sink, final, { runId: this.#runId, nodes: tasks.involved, counters: this.#counters, startedAt: Date.now() });
       const tEnd = Date.now();
@@ -345,6 +352,8 @@ class Run {
       };
     } catch (err) {
       if (o.signal?.aborted && !(err instanceof AbortError)) throw new AbortError('run cancelled', { cause: err });
+      const reason: unknown = this.#signal.reason;
+      if (this.#signal.aborted && reason instanceof NodeUnavailableError) throw reason;
       throw this.#explainRefusal(err);
     } finally {
       // Tasks of the run still running somewhere (attempts given up on, readers of a gone node).

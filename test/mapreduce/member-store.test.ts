@@ -12,6 +12,7 @@ import { StoreError } from '../../src/errors.ts';
 import { expectedNodes, missingNodes, missingNodesMessage, missingShardsOf } from '../../src/mapreduce/expected-nodes.ts';
 import { emptyState, FileMemberStore, memberStateFile, recordDeparture, rememberCatalogs, stateDirectory, type MemberState } from '../../src/mapreduce/member-store.ts';
 import type { NodeCatalog } from '../../src/logs/catalog.ts';
+import { testCatalog } from './helpers/fake-cluster.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 9, 1);
@@ -22,34 +23,9 @@ function tmp(t: { teardown(f: () => void): void }): string {
   return dir;
 }
 
+/** A catalogue whose shards each span one day from T0 + `day` days. */
 function catalog(node: string, shards: { id: string; path: string; day: number; size?: number }[]): NodeCatalog {
-  return {
-    version: 1,
-    node,
-    time: 0,
-    ingestFormat: 'combined',
-    replicas: 1,
-    shards: shards.map((s) => ({
-      id: s.id,
-      kind: 'file',
-      path: s.path,
-      source: s.path,
-      format: 'combined',
-      formatName: 'combined',
-      gzip: false,
-      size: s.size ?? 100,
-      scannedBytes: s.size ?? 100,
-      lines: 1,
-      complete: true,
-      firstTime: T0 + s.day * DAY,
-      lastTime: T0 + (s.day + 1) * DAY - 1,
-      timeExact: true,
-      timeToleranceMs: 0,
-      growing: false,
-      mtimeMs: 0,
-    })),
-    scan: { bytesScanned: 0, filesScanned: 0, cacheHits: 0, pendingBytes: 0 },
-  };
+  return testCatalog(node, shards.map((s) => ({ ...s, first: T0 + s.day * DAY, last: T0 + (s.day + 1) * DAY - 1 })));
 }
 
 test('the file of a server set: under $XDG_STATE_HOME/geartrain, else ~/.local/state/geartrain; the servers in any order share one', (t) => {

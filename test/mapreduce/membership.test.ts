@@ -10,6 +10,7 @@ import type { ClusterListing, ClusterView } from '../../src/mapreduce/discovery.
 import { MemoryMemberStore, rememberCatalogs } from '../../src/mapreduce/member-store.ts';
 import { ClusterMembership } from '../../src/mapreduce/membership.ts';
 import type { NodeCatalog } from '../../src/logs/catalog.ts';
+import { testCatalog } from './helpers/fake-cluster.ts';
 
 class FakeView {
   queries = 0;
@@ -51,33 +52,7 @@ function membership(view: FakeView, o: { clock?: FakeClock; silent?: Set<string>
 }
 
 function catalog(node: string, shards: { id: string; path: string; first: number; last: number }[] = []): NodeCatalog {
-  return {
-    version: 1,
-    node,
-    time: 0,
-    ingestFormat: 'combined',
-    replicas: 1,
-    shards: shards.map((s) => ({
-      id: s.id,
-      kind: 'file',
-      path: s.path,
-      source: s.path,
-      format: 'combined',
-      formatName: 'combined',
-      gzip: false,
-      size: 100,
-      scannedBytes: 100,
-      lines: 1,
-      complete: true,
-      firstTime: s.first,
-      lastTime: s.last,
-      timeExact: true,
-      timeToleranceMs: 0,
-      growing: false,
-      mtimeMs: 0,
-    })),
-    scan: { bytesScanned: 0, filesScanned: 0, cacheHits: 0, pendingBytes: 0 },
-  };
+  return testCatalog(node, shards);
 }
 
 test('live(maxAgeMs): callers during a query share it, and its answer serves for maxAgeMs after it came', async (t) => {
