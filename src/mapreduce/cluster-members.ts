@@ -17,7 +17,7 @@ import type { ExpectedBecause } from './expected-nodes.ts';
 import { recordDeparture, type MemberStore, type RememberedShard } from './member-store.ts';
 import { ClusterMembership } from './membership.ts';
 import { NodeClient } from './node-client.ts';
-import { sealerFor } from './task-auth.ts';
+import { departureSignature, sealerFor } from './task-auth.ts';
 
 type Tls = ClientOptions['tls'];
 
@@ -58,6 +58,7 @@ export async function surveyMembers(o: MembersOptions): Promise<MemberRow[]> {
     probe: (node, timeoutMs, s) => nodes.ping(node, { timeoutMs, signal: s }),
     store: o.store,
     ...(o.named ? { named: o.named } : {}),
+    ...(o.secret ? { secret: o.secret } : {}),
   });
   try {
     const { nodes: live, expected, silent } = await membership.survey();
@@ -105,7 +106,7 @@ export async function announceDeparture(node: string, at: number, o: Omit<Member
   const signal = o.signal ?? new AbortController().signal;
   await refuseIfLive(node, o, signal);
   await o.store?.update((s) => recordDeparture(s, node, at));
-  const fn = departureFunction(node, at);
+  const fn = departureFunction(node, at, o.secret ? departureSignature(o.secret, node, at) : undefined);
   const told: string[] = [];
   const failed: { server: string; error: string }[] = [];
   await Promise.all(

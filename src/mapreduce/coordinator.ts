@@ -221,6 +221,7 @@ class Run {
       probe: (node, timeoutMs, signal) => this.#nodes.ping(node, { timeoutMs, signal: AbortSignal.any([signal, this.#ac.signal]) }),
       ...(options.members ? { store: options.members } : {}),
       ...(options.expectNodes ? { named: options.expectNodes } : {}),
+      ...(this.#secret ? { secret: this.#secret } : {}),
       ...(options.detector ? { policy: options.detector } : {}),
       logger: this.#logger,
     });

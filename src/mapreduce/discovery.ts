@@ -6,7 +6,7 @@
  */
 import { AdminClient, type AdminClientOptions } from '../client/index.ts';
 import { TimeoutError } from '../errors.ts';
-import { MAP_FUNCTION_PREFIX, parseDepartureFunction } from '../wire-names.ts';
+import { MAP_FUNCTION_PREFIX, parseDepartureFunction, type DepartureNotice } from '../wire-names.ts';
 
 /** What the job servers say of the cluster's nodes. */
 export interface ClusterListing {
@@ -14,8 +14,8 @@ export interface ClusterListing {
   readonly live: ReadonlySet<string>;
   /** Every node some server lists a map function of, live or not. */
   readonly known: ReadonlySet<string>;
-  /** Departure notices: node → when it left (the latest notice). */
-  readonly departures: ReadonlyMap<string, number>;
+  /** Departure notices, as the servers list them (membership.ts checks them). */
+  readonly departures: readonly DepartureNotice[];
 }
 
 export class ClusterView {
@@ -30,7 +30,7 @@ export class ClusterView {
   async listing(signal?: AbortSignal): Promise<ClusterListing> {
     const live = new Set<string>();
     const known = new Set<string>();
-    const departures = new Map<string, number>();
+    const departures: DepartureNotice[] = [];
     await this.#eachStatus(signal, (name, workers) => {
       if (name.startsWith(MAP_FUNCTION_PREFIX)) {
         const node = name.slice(MAP_FUNCTION_PREFIX.length);
@@ -39,7 +39,7 @@ export class ClusterView {
         return;
       }
       const left = parseDepartureFunction(name);
-      if (left) departures.set(left.node, Math.max(departures.get(left.node) ?? 0, left.at));
+      if (left) departures.push(left);
     });
     this.#cache = { at: Date.now(), nodes: live };
     return { live, known, departures };

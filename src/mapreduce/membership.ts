@@ -20,6 +20,7 @@ import type { ClusterListing, ClusterView } from './discovery.ts';
 import { expectedNodes, type ExpectedNode } from './expected-nodes.ts';
 import { FailureDetector, type DetectorPolicy } from './failure-detector.ts';
 import { emptyState, recordDeparture, rememberCatalogs, type MemberState, type MemberStore } from './member-store.ts';
+import { CLOCK_SKEW_MS, isSignedDeparture } from './task-auth.ts';
 
 export interface Membership {
   /**
@@ -46,6 +47,8 @@ export interface ClusterMembershipOptions {
   readonly store?: MemberStore;
   /** The nodes the user expects (`--nodes`): exactly these, instead of the remembered ones. */
   readonly named?: readonly string[];
+  /** The cluster secret: departure notices count only when signed with it. */
+  readonly secret?: string;
   readonly policy?: Partial<DetectorPolicy>;
   readonly logger?: Logger;
 }
@@ -168,16 +171,31 @@ export class ClusterMembership implements Membership, NodeWatch {
     return new Set([...listed].filter((n) => !this.#detector.isLost(n)));
   }
 
-  /** The remembered state with the servers' departure notices applied (and stored when they changed it). */
+  /**
+   * The remembered state with the servers' departure notices applied (and stored when they changed
+   * it). A notice counts when it is not dated in the future and, for a coordinator that holds the
+   * cluster secret, when it is signed with it.
+   */
   async #state(listing: ClusterListing): Promise<MemberState> {
     const store = this.#o.store;
-    if (!store) return emptyState([]);
-    const state = await store.read();
-    const news = [...listing.departures].filter(([node, at]) => (state.departed[node] ?? -1) < at);
+    const state = store ? await store.read() : emptyState([]);
+    const latest = new Map<string, number>();
+    const now = this.#clock.now();
+    for (const d of listing.departures) {
+      if (d.at > now + CLOCK_SKEW_MS) continue;
+      if (this.#o.secret && !isSignedDeparture(this.#o.secret, d.node, d.at, d.signature)) continue;
+      latest.set(d.node, Math.max(latest.get(d.node) ?? 0, d.at));
+    }
+    const news = [...latest].filter(([node, at]) => (state.departed[node] ?? -1) < at);
     if (news.length === 0) return state;
-    return store.update((s) => {
+    const apply = (s: MemberState) => {
       for (const [node, at] of news) recordDeparture(s, node, at);
-    });
+    };
+    if (!store) {
+      apply(state);
+      return state;
+    }
+    return store.update(apply);
   }
 
   /** The nodes of `listed` that answer a probe; the others are taken as gone. */

@@ -9,7 +9,9 @@ import { NodeUnavailableError, TimeoutError } from '../../src/errors.ts';
 import type { ClusterListing, ClusterView } from '../../src/mapreduce/discovery.ts';
 import { MemoryMemberStore, rememberCatalogs } from '../../src/mapreduce/member-store.ts';
 import { ClusterMembership } from '../../src/mapreduce/membership.ts';
+import { departureSignature } from '../../src/mapreduce/task-auth.ts';
 import type { NodeCatalog } from '../../src/logs/catalog.ts';
+import type { DepartureNotice } from '../../src/wire-names.ts';
 import { testCatalog } from './helpers/fake-cluster.ts';
 
 class FakeView {
@@ -17,7 +19,7 @@ class FakeView {
   nodes = new Set(['a', 'b']);
   /** Listed with no live worker. */
   gone = new Set<string>();
-  departures = new Map<string, number>();
+  departures: DepartureNotice[] = [];
   failNext = false;
   pending: (() => void)[] = [];
   hold = false;
@@ -31,7 +33,7 @@ class FakeView {
     return new Set(this.nodes);
   }
   async listing(): Promise<ClusterListing> {
-    return { live: new Set(this.nodes), known: new Set([...this.nodes, ...this.gone]), departures: new Map(this.departures) };
+    return { live: new Set(this.nodes), known: new Set([...this.nodes, ...this.gone]), departures: [...this.departures] };
   }
   async waitForNodes(count: number): Promise<Set<string>> {
     return new Set([...this.nodes].slice(0, count));
@@ -122,7 +124,7 @@ test('expected: the remembered nodes and those the servers list without workers;
   const store = new MemoryMemberStore(['s:1']);
   await store.update((s) => rememberCatalogs(s, [catalog('a'), catalog('c'), catalog('d')], clock.now() - 10_000));
   view.gone = new Set(['e']);
-  view.departures = new Map([['d', clock.now() - 5_000]]);
+  view.departures = [{ node: 'd', at: clock.now() - 5_000, signature: null }];
   const m = membership(view, { clock, store });
   const { expected } = await m.initial(undefined, 1000, ['s:1']);
   t.deepEqual(
@@ -157,4 +159,22 @@ test('remember(): the catalogues of the nodes seen, with their shards and the ti
     lastSeen: clock.now(),
     shards: [{ id: 'f-0000000000000001', path: '/logs/a.log', size: 100, firstTime: 1, lastTime: 2, timeToleranceMs: 0 }],
   });
+});
+
+test('departure notices: a coordinator with the cluster secret takes only signed ones; none dated in the future counts; without a memory they still apply to the listed nodes', async (t) => {
+  const clock = new FakeClock();
+  const view = new FakeView();
+  view.gone = new Set(['c', 'd', 'e']);
+  const past = clock.now() - 5_000;
+  view.departures = [
+    { node: 'c', at: past, signature: departureSignature('s3cret', 'c', past) },
+    { node: 'd', at: past, signature: null },
+    { node: 'e', at: clock.now() + 3_600_000, signature: departureSignature('s3cret', 'e', clock.now() + 3_600_000) },
+  ];
+  const signed = new ClusterMembership(view as unknown as ClusterView, { clock, probe: async () => {}, secret: 's3cret' });
+  t.deepEqual([...(await signed.initial(undefined, 1000, ['s:1'])).expected.keys()], ['a', 'b', 'd', 'e'], 'c left (signed); d unsigned and e in the future do not count');
+  signed.stop();
+  const open = membership(view, { clock });
+  t.deepEqual([...(await open.initial(undefined, 1000, ['s:1'])).expected.keys()], ['a', 'b', 'e'], 'without a secret any notice counts, but not one from the future');
+  open.stop();
 });
