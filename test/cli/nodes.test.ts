@@ -24,7 +24,7 @@ interface Cluster {
   start(node: string): Promise<RunningNode>;
 }
 
-async function cluster(t: ExecutionContext, kind: ServerKind): Promise<Cluster> {
+async function cluster(t: ExecutionContext, kind: ServerKind, env: Record<string, string> = {}): Promise<Cluster> {
   const server = await startServer(kind);
   t.teardown(() => server.stop());
   const dir = tempDir(t, 'geartrain-nodes-');
@@ -34,7 +34,7 @@ async function cluster(t: ExecutionContext, kind: ServerKind): Promise<Cluster> 
     await writeLog(files[node], { lines: 2_000, node: i, seed: 7, invalidRate: 0, oddRate: 0, start: `2026-10-0${i + 1}T00:00:00Z`, days: 1 });
   }
   const start = (node: string) =>
-    startNode(t, { name: node, servers: server.address, data: path.join(dir, `data-${node}`), logs: [files[node]!], extra: ['--concurrency', '1', '--poll-ms', '0'] });
+    startNode(t, { name: node, servers: server.address, data: path.join(dir, `data-${node}`), logs: [files[node]!], extra: ['--concurrency', '1', '--poll-ms', '0'], env });
   const nodes: Record<string, RunningNode> = {};
   for (const node of NODES) nodes[node] = await start(node);
   return { servers: server.address, dir, files, nodes, other: tempDir(t, 'geartrain-state-b-'), start };
@@ -45,8 +45,8 @@ function grepTotal(c: Cluster, nodes: readonly string[]): number {
 }
 
 /** `geartrain run grep -c GET` from this machine, or from the other one: exit status and total. */
-async function count(t: ExecutionContext, c: Cluster, machine: 'a' | 'b', args: string[] = []) {
-  const r = await runGeartrain(t, 'run', ['grep', '-c', 'GET', '--servers', c.servers, '--json', '-q', ...args], machine === 'b' ? { XDG_STATE_HOME: c.other } : {});
+async function count(t: ExecutionContext, c: Cluster, machine: 'a' | 'b', args: string[] = [], env: Record<string, string> = {}) {
+  const r = await runGeartrain(t, 'run', ['grep', '-c', 'GET', '--servers', c.servers, '--json', '-q', ...args], { ...env, ...(machine === 'b' ? { XDG_STATE_HOME: c.other } : {}) });
   return { code: r.code, stderr: r.stderr, total: r.code === 0 ? (JSON.parse(r.stdout) as { result: { total: number } }).result.total : null };
 }
 
@@ -122,4 +122,23 @@ test.serial('forget and --leave are refused while the node is live; geartrain no
   const again = await count(t, c, 'a');
   t.is(again.code, 3, 'seen live after it left: a member again');
   t.regex(again.stderr, /did not take part: web3 /);
+});
+
+test.serial('with the cluster secret, only a signed departure counts: forget without the secret leaves other machines expecting the node, forget with it does not', async (t) => {
+  const secret = { GEARTRAIN_SECRET: 'cluster-secret-14' };
+  const c = await cluster(t, 'geartrain', secret);
+  for (const machine of ['a', 'b'] as const) t.is((await count(t, c, machine, ['--wait-nodes', '3'], secret)).code, 0);
+  await stop(c.nodes.web2!);
+
+  const unsigned = await runGeartrain(t, 'nodes', ['forget', 'web2', '--servers', c.servers]);
+  t.is(unsigned.code, 0, unsigned.stderr);
+  const b = await count(t, c, 'b', [], secret);
+  t.is(b.code, 3, 'an unsigned notice is not taken by a coordinator that holds the secret');
+  t.regex(b.stderr, /did not take part: web2 /);
+
+  const signed = await runGeartrain(t, 'nodes', ['forget', 'web2', '--servers', c.servers], secret);
+  t.is(signed.code, 0, signed.stderr);
+  const after = await count(t, c, 'b', [], secret);
+  t.is(after.code, 0, after.stderr);
+  t.is(after.total, grepTotal(c, ['web1', 'web3']));
 });
