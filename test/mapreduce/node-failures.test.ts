@@ -182,29 +182,39 @@ test.serial('a missing node whose data lies outside --since/--until does not mak
   t.regex(old.stderr, /web2 \(.*\) with 1 shard\(s\) in the time asked: web2:.*web2\.log \(2026-09-01T/);
 });
 
-test.serial('--replicas 2: a node killed whose ingested segments live on other nodes too costs nothing: the next run is complete and equals grep over the lines sent', async (t) => {
+test.serial('--replicas 2: a killed node\'s ingested segments are read from their copies; only its log file, which has none, is missing, and outside the time of that file the run is complete', async (t) => {
   const server = await startServer('geartrain');
   t.teardown(() => server.stop());
   const dir = tempDir(t, 'geartrain-members-');
-  const nodes = await Promise.all(['r1', 'r2', 'r3'].map((name) => startNode(t, { name, servers: server.address, data: path.join(dir, name), replicas: 2, extra: ['--poll-ms', '0'] })));
-  const file = path.join(dir, 'sent.log');
-  await writeLog(file, { lines: 600, seed: 3, invalidRate: 0, oddRate: 0 });
-  // A third of the lines to each node (its own segments, copied to one other node).
+  const own = path.join(dir, 'r2-own.log');
+  await writeLog(own, { lines: 300, seed: 9, invalidRate: 0, oddRate: 0, start: '2026-09-01T00:00:00Z', days: 2 });
+  const nodes = await Promise.all(
+    ['r1', 'r2', 'r3'].map((name) => startNode(t, { name, servers: server.address, data: path.join(dir, name), replicas: 2, ...(name === 'r2' ? { logs: [own] } : {}), extra: ['--poll-ms', '0'] })),
+  );
+  const sent = path.join(dir, 'sent.log');
+  await writeLog(sent, { lines: 600, seed: 3, invalidRate: 0, oddRate: 0 });
+  // A third of the lines to each node: its own segments, each copied to one other node.
   for (const [i, node] of ['r1', 'r2', 'r3'].entries()) {
-    const r = await sh(`sed -n '${i * 200 + 1},${(i + 1) * 200}p' '${file}' | gearman -h 127.0.0.1 -p ${server.port} -f logger@${node}`);
+    const r = await sh(`sed -n '${i * 200 + 1},${(i + 1) * 200}p' '${sent}' | gearman -h 127.0.0.1 -p ${server.port} -f logger@${node}`);
     t.is(r.code, 0, r.stderr);
   }
-  const expected = Number(execFileSync('grep', ['-c', '-F', 'GET', file]).toString().trim());
+  const gets = (file: string) => Number(execFileSync('grep', ['-c', '-F', 'GET', file]).toString().trim());
   const first = await runJson(t, server.address, ['--wait-nodes', '3']);
   t.is(first.code, 0, first.stderr);
-  t.is(first.report!.result.total, expected);
+  t.is(first.report!.result.total, gets(sent) + gets(own));
 
   await kill9(nodes[1]!);
   const after = await runJson(t, server.address, []);
-  t.is(after.code, 0, after.stderr);
-  t.false(after.report!.partial);
-  t.deepEqual(after.report!.missing, []);
-  t.is(after.report!.result.total, expected, 'every line counted once, r2\'s from their copies');
+  t.is(after.code, 3, after.stderr);
+  t.regex(after.stderr, /did not take part: r2 \(.*\) with 1 shard\(s\) in the time asked: r2:\S*r2-own\.log \(2026-09-01T/, 'its segments are not missing: they have copies');
+  const partial = await runJson(t, server.address, ['--allow-partial']);
+  t.is(partial.code, 0, partial.stderr);
+  t.deepEqual(partial.report!.missing.map((m) => `${m.node}:${m.path}`), [`r2:${own}`]);
+  t.is(partial.report!.result.total, gets(sent), 'every line sent counted once, r2\'s from their copies');
+  const recent = await runJson(t, server.address, ['--since', '2026-10-01']);
+  t.is(recent.code, 0, recent.stderr);
+  t.false(recent.report!.partial);
+  t.is(recent.report!.result.total, gets(sent));
 });
 
 async function runJson(t: ExecutionContext, servers: string, args: string[]) {
