@@ -131,6 +131,29 @@ test.serial('with --allow-partial, a node killed mid-run: exit 0, partial: true,
   t.deepEqual(counts, awkTally(9, 'cat "$@"', c.files.web1!, c.files.web3!));
 });
 
+test.serial('a node killed mid-run whose file another live node serves too: its tasks move there within seconds and the run is complete (total equals grep)', async (t) => {
+  const server = await startServer('geartrain');
+  t.teardown(() => server.stop());
+  const dir = tempDir(t, 'geartrain-members-');
+  const shared = path.join(dir, 'shared.log');
+  await writeLog(shared, { lines: 120_000, seed: 21, invalidRate: 0, oddRate: 0 });
+  // Two nodes over one file (as two nodes on one host would be): each shard has two holders.
+  const [a, b] = await Promise.all(['a', 'b'].map((name) => startNode(t, { name, servers: server.address, data: path.join(dir, name), logs: [shared], extra: ['--concurrency', '1', '--poll-ms', '0'] })));
+  const p = spawnGeartrain(t, 'run', ['grep', '-c', 'GET', '--servers', server.address, '--wait-nodes', '2', '--split-bytes', String(1024 * 1024), '--no-speculation', '--json', '-q']);
+  await waitFor(async () => /geartrain\.map@a\t[1-9]\d*\t[1-9]/.test(await adminRequest(server.port, 'status')), 'a mapping', 60_000);
+  const killedAt = Date.now();
+  await kill9(a!);
+  await waitFor(() => p.exitCode !== null, 'the run to finish on b', NOTICE_MS, 50);
+  t.log(`kill -9 of a mid-run with a replica: the run ended ${Date.now() - killedAt} ms after the kill`);
+  const { code, stderr, report } = await finished(p);
+  t.is(code, 0, stderr);
+  t.regex(stderr, /node a is gone: its workers left the job servers/);
+  t.regex(stderr, /task m\d+ moves to replica b/);
+  t.false(report!.partial);
+  t.is(report!.result.total, Number(execFileSync('grep', ['-c', '-F', 'GET', shared]).toString().trim()));
+  t.is(b!.exitCode, null);
+});
+
 test.serial('a machine that never saw a node still expects it while the job servers list it without a worker: exit 3, its shards not known here', async (t) => {
   const c = await cluster(t, 'geartrain', 2_000);
   await c.nodes.web3!.stop();
