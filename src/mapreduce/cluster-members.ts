@@ -133,7 +133,7 @@ async function leaveNotice(server: string, fn: string, tls: Tls, signal: AbortSi
     await worker.start({ signal, timeoutMs: 10_000 });
     const deadline = Date.now() + 10_000;
     while (!(await admin.status({ signal })).some((f) => f.name === fn)) {
-      if (Date.now() > deadline) throw new Error(`${server} did not list ${fn} within 10 s`);
+      if (Date.now() > deadline) throw new TimeoutError(`${server} did not list ${fn} within 10 s`);
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {
