@@ -12,6 +12,10 @@
  *   geartrain.reduce[@<node>]   a reduce task       unique <runId>:<reduceTaskId>
  *   geartrain.fetch@<node>      chunks of stored partials; info, sample, cancel, drop
  *   geartrain.code@<hash>       the bundled code of an ad-hoc job (served by its coordinator)
+ *   geartrain.left@<node>@<ms>[@<sig>]  no worker, ever: the notice that a node left the cluster
+ *                               at <ms> (`geartrain node --leave`, `geartrain nodes forget`), signed
+ *                               with the cluster secret when there is one; job servers keep
+ *                               listing a function after its workers are gone
  *
  * Run ids are `r` and lower-case letters or digits; map task ids `m` and digits; reduce task ids
  * `t<tier>r<n>a<attempt>`. A trailing `s` on a map unique key marks a speculative copy.
@@ -24,6 +28,7 @@ export const MAP_FUNCTION_PREFIX = 'geartrain.map@';
 export const REDUCE_FUNCTION = 'geartrain.reduce';
 export const FETCH_FUNCTION_PREFIX = 'geartrain.fetch@';
 export const CODE_FUNCTION_PREFIX = 'geartrain.code@';
+export const DEPARTURE_FUNCTION_PREFIX = 'geartrain.left@';
 
 /** The function that sends lines to one node. */
 export const loggerFunction = (node: string): string => `${LOGGER_FUNCTION}@${node}`;
@@ -35,6 +40,23 @@ export const mapFunction = (node: string): string => MAP_FUNCTION_PREFIX + node;
 export const reduceFunction = (node?: string | null): string => (node ? `${REDUCE_FUNCTION}@${node}` : REDUCE_FUNCTION);
 export const fetchFunction = (node: string): string => FETCH_FUNCTION_PREFIX + node;
 export const codeFunction = (hash: string): string => CODE_FUNCTION_PREFIX + hash.slice(0, 32);
+/** The notice that `node` left the cluster at `at` (epoch ms), with its signature (hex) if any. */
+export const departureFunction = (node: string, at: number, signature?: string): string =>
+  `${DEPARTURE_FUNCTION_PREFIX}${node}@${Math.round(at)}${signature ? `@${signature}` : ''}`;
+
+export interface DepartureNotice {
+  readonly node: string;
+  readonly at: number;
+  readonly signature: string | null;
+}
+
+/** The node, time and signature of a departure notice, or null when `name` is not one. */
+export function parseDepartureFunction(name: string): DepartureNotice | null {
+  if (!name.startsWith(DEPARTURE_FUNCTION_PREFIX)) return null;
+  const m = /^(.+)@(\d{1,15})(?:@([0-9a-f]{64}))?$/.exec(name.slice(DEPARTURE_FUNCTION_PREFIX.length));
+  if (!m) return null;
+  return { node: m[1]!, at: Number(m[2]), signature: m[3] ?? null };
+}
 
 export type TaskKind = 'map' | 'reduce';
 

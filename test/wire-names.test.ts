@@ -4,9 +4,11 @@
  */
 import test from 'ava';
 import {
+  departureFunction,
   isTaskFunction,
   mapFunction,
   mapTaskUnique,
+  parseDepartureFunction,
   parseTaskUnique,
   reduceFunction,
   reduceStepId,
@@ -44,4 +46,14 @@ test('function names tell map from reduce, and a task needs a key of its own kin
   t.deepEqual(taskOfJob('geartrain.reduce', 'rk3:t1r0a0'), { kind: 'reduce', runId: 'rk3', taskId: 't1r0a0', node: null });
   t.is(taskOfJob('geartrain.reduce@web1', 'rk3:m00001:0'), null, 'a map key on a reduce function');
   t.is(taskOfJob('other_fn', 'rk3:m00001:0'), null);
+});
+
+test('departure notices round-trip: geartrain.left@<node>@<ms>, with a signature when there is a secret; other names are not notices', (t) => {
+  t.is(departureFunction('web2', 1_790_000_000_000), 'geartrain.left@web2@1790000000000');
+  t.deepEqual(parseDepartureFunction('geartrain.left@web2@1790000000000'), { node: 'web2', at: 1_790_000_000_000, signature: null });
+  const sig = 'ab'.repeat(32);
+  t.deepEqual(parseDepartureFunction(departureFunction('web-2.dc1', 5, sig)), { node: 'web-2.dc1', at: 5, signature: sig });
+  t.is(parseDepartureFunction('geartrain.left@web2'), null);
+  t.is(parseDepartureFunction('geartrain.map@web2'), null);
+  t.is(parseDepartureFunction('geartrain.left@@5'), null);
 });

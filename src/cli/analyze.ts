@@ -108,6 +108,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       servers,
       command: 'geartrain analyze',
       waitNodes: 1,
+      ephemeral: true,
       input: {
         format,
         remedy: (f) => `try --format ${f}`,

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   fields: () => import('./fields.ts'),
   report: () => import('./report.ts'),
   node: () => import('./node.ts'),
+  nodes: () => import('./nodes.ts'),
   ship: () => import('./ship.ts'),
   'gen-logs': () => import('./gen-logs.ts'),
   demo: () => import('./demo.ts'),

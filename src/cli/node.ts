@@ -19,7 +19,9 @@ import { intFlag, logLevelFlag } from './flags.ts';
 import { EXIT, parseFlags } from './conventions.ts';
 import type { CliIO } from './io.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
+import { announceDeparture } from '../mapreduce/cluster-members.ts';
 import { checkNodePermissions } from '../mapreduce/job-gate.ts';
+import { FileMemberStore } from '../mapreduce/member-store.ts';
 import { startLogNode } from '../mapreduce/log-node.ts';
 import { checkNoTwin, ensureNameIsFree, waitForJobServers } from '../mapreduce/node-startup.ts';
 import { sealerFor } from '../mapreduce/task-auth.ts';
@@ -28,6 +30,7 @@ import type { Worker } from '../client/worker.ts';
 export const summary = 'serve log files and ingest lines on a log host (a worker)';
 
 const HELP = `usage: geartrain node --name NAME [--logs GLOB[:FORMAT] …] [flags]
+       geartrain node --leave --name NAME [--servers …]     (at decommission, once it is stopped)
 
 ${SERVER_FLAGS_HELP}
   --name NAME            this node's name (default: the host name); functions are NAME-suffixed
@@ -52,6 +55,9 @@ ${SERVER_FLAGS_HELP}
                          GEARTRAIN_INGEST_SECRET); geartrain ship/job sign when it is set
   --follow-symlinks      serve log files whose symlinks lead out of the --logs directories
   --verbose LEVEL        FATAL, ERROR, WARNING, NOTICE, INFO, DEBUG (default WARNING), to stderr
+  --leave                the node NAME left the cluster for good: runs stop expecting it (a notice
+                         on the job servers tells every coordinator; geartrain nodes forget NAME
+                         does the same from anywhere). Refused while NAME is live: stop it first
   -H, --help             this help
 
 Functions: logger, logger@NAME, geartrain.replica@NAME, geartrain.catalog@NAME (+ map/reduce).
@@ -154,6 +160,22 @@ function holdAfterStore(env: NodeJS.ProcessEnv): ((job: WorkerJob) => Promise<vo
   };
 }
 
+/** `--leave`: the departure notice on every job server, and this machine's memory updated. */
+async function leave(name: string, servers: string[], values: Parameters<typeof resolveTls>[0], io: CliIO): Promise<number> {
+  const tls = resolveTls(values, io.env);
+  const secret = io.env.GEARTRAIN_SECRET || undefined;
+  const { told, failed } = await announceDeparture(name, Date.now(), {
+    servers,
+    store: FileMemberStore.for(servers, io.env),
+    signal: io.signal,
+    ...(tls ? { tls } : {}),
+    ...(secret ? { secret } : {}),
+  });
+  if (told.length > 0) io.stdout.write(`node ${name} left the cluster: coordinators stop expecting it from their next run (told ${told.join(', ')})\n`);
+  for (const f of failed) io.stderr.write(`geartrain node: could not leave the notice on ${f.server} (${f.error}); coordinators using it still expect ${name}\n`);
+  return failed.length > 0 ? EXIT.FAILURE : EXIT.OK;
+}
+
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags('geartrain node', {
     args: argv,
@@ -176,6 +198,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       'ingest-secret-file': { type: 'string' },
       'follow-symlinks': { type: 'boolean' },
       verbose: { type: 'string' },
+      leave: { type: 'boolean' },
       ...TLS_OPTIONS,
       help: { type: 'boolean', short: 'H' },
     },
@@ -188,6 +211,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const logger = lineLogger((l) => io.stderr.write(l), verbose);
   const servers = resolveServers(values, io.env);
   const name = values.name ?? os.hostname().split('.')[0]!;
+  if (values.leave) return leave(name, servers, values, io);
   // A mistake in the configuration is a usage error (InvalidArgumentError: exit 2), found before
   // any server is contacted.
   const { format, sources } = await logConfig(values.format ?? 'combined', values.logs ?? []);

@@ -4,12 +4,15 @@ import { InvalidArgumentError } from '../errors.ts';
 import { builtinJobNames } from '../mapreduce/job-loader.ts';
 import type { AnyJob, CliSpec } from '../mapreduce/job-definition.ts';
 import { DEFAULT_WAIT_TIMEOUT_MS, runJob, type RunJobOptions, type RunProgress, type RunReport } from '../mapreduce/coordinator.ts';
+import { FileMemberStore } from '../mapreduce/member-store.ts';
 import { loadJob, prepareJob } from '../mapreduce/prepare-job.ts';
 import { EXIT, parseFlags } from './conventions.ts';
 import { fieldsHelp } from './fields.ts';
 import { intFlag } from './flags.ts';
+import { namedNodes, NODE_NAMES_HELP } from './node-names.ts';
 import { explainInvalidInput, mostlyInvalid, type InvalidInputContext } from './input-check.ts';
 import type { CliIO } from './io.ts';
+import type { Logger } from '../logger.ts';
 import { ProgressMeter } from './progress.ts';
 import { checkOut, isCsvDirectory, runSummary, writeCsvFiles, writeResult } from './run-output.ts';
 import { renderReport } from '../report/index.ts';
@@ -36,6 +39,8 @@ export const COMMON: Options = {
   'wait-nodes': { type: 'string' },
   'wait-timeout': { type: 'string' },
   'allow-partial': { type: 'boolean' },
+  nodes: { type: 'string' },
+  'nodes-file': { type: 'string' },
   'no-speculation': { type: 'boolean' },
   'split-bytes': { type: 'string' },
   partitions: { type: 'string' },
@@ -76,6 +81,7 @@ ${SERVER_FLAGS_HELP}
                          which are there); gives up after --wait-timeout S (default 30), exit 1
   --allow-partial        finish with the shards that could be read, and say which were not
                          (without it, a run that could not read all its input exits 3)
+${NODE_NAMES_HELP}
   --no-speculation       do not copy a straggling map task to another node holding its shards
   --split-bytes B        largest byte range per map task (default 64 MiB)
   --partitions R         reduce partitions of keyed and streaming jobs (alias --reduce-tasks)
@@ -85,10 +91,22 @@ ${SERVER_FLAGS_HELP}
   -q, --quiet            no progress bar
   -H, --help             this help (with JOB: the job's arguments and the fields)
 
+A run is complete only if every expected node took part (or a live replica held its shards in the
+time asked): this machine remembers each node it has seen on these job servers, with its shards,
+in $XDG_STATE_HOME/geartrain (~/.local/state/geartrain) until it leaves (geartrain nodes forget
+NAME, or geartrain node --leave on its host). A node that goes away mid-run is noticed within
+seconds.
+
 Flags may come before or after JOB and its arguments. Exit status: 0 ok, 1 failure, 2 usage error,
-3 incomplete result (a node's shards, or a .gz to its end, could not be read; --allow-partial makes
-it 0), 130 interrupted.
+3 incomplete result (an expected node absent or gone, a .gz not readable to its end;
+--allow-partial makes it 0 with a PARTIAL line), 130 interrupted.
 `;
+}
+
+/** The coordinator's warnings (a node gone, a task retried elsewhere) as lines on stderr. */
+function warningsTo(stderr: NodeJS.WritableStream, command: string): Logger {
+  const say = (message: string) => void stderr.write(`${command}: ${message}\n`);
+  return { error: say, warn: say, info() {}, debug() {} };
 }
 
 export function jobOptions(cli: CliSpec | undefined): { options: Options; toParam: Map<string, { param: string; type: string; multiple: boolean }> } {
@@ -124,6 +142,8 @@ export interface RunContext {
   readonly waitNodes?: number;
   /** What the input was read as, and how to say where a line came from, for invalid input. */
   readonly input?: Pick<InvalidInputContext, 'format' | 'source' | 'remedy' | 'customRemedy'>;
+  /** A cluster of the command's own, gone after the run: its nodes are not remembered. */
+  readonly ephemeral?: boolean;
 }
 
 const STREAMING_FLAGS = ['--mapper', '--mapper-function', '--combiner', '--reducer'];
@@ -227,8 +247,12 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   const prepared = loaded ? prepareJob(loaded, params) : null;
   const str = (k: string) => values[k] as string | undefined;
   const servers = context.servers ? [...context.servers] : resolveServers({ servers: str('servers'), host: str('host'), port: str('port') }, io.env);
+  const named = namedNodes({ nodes: str('nodes'), 'nodes-file': str('nodes-file') }, io.env);
   const options: RunJobOptions = {
     servers,
+    ...(named ? { expectNodes: named } : {}),
+    ...(context.ephemeral ? {} : { members: FileMemberStore.for(servers, io.env) }),
+    logger: warningsTo(io.stderr, command),
     ...(prepared ? { job: prepared } : {}),
     ...(streaming
       ? {
@@ -336,8 +360,10 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   }
 
   if (report.partial) {
-    const list = report.missing.map((m) => `${m.node}:${m.path}${m.reason ? ` (${m.reason})` : ''}`).join(', ');
-    io.stderr.write(`${command}: PARTIAL result: ${report.missing.length} shard(s) not read, or not to their end: ${list}\n`);
+    const nodes = report.missingNodes.map((m) => `${m.node} (${m.reason})`).join(', ');
+    const list = report.missing.map((m) => `${m.node}:${m.path}${m.reason && !nodes ? ` (${m.reason})` : ''}`).join(', ');
+    const head = nodes ? `${report.missingNodes.length} node(s) missing: ${nodes}; ` : '';
+    io.stderr.write(`${command}: PARTIAL result: ${head}${report.missing.length} shard(s) not read, or not to their end: ${list}\n`);
   }
   const badLines = report.counters.bad_lines ?? 0;
   if (badLines > 0 && !values.json && !tty) {

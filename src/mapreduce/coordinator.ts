@@ -7,19 +7,25 @@
  *   and makes the output (output-sink.ts) → drop what the run stored on the nodes (run-tasks.ts)
  *
  * What differs between summary, sorted, keyed and streaming jobs is decided by the job's kind
- * (kinds/). Partials never pass through the coordinator except the last ones. When a node is lost,
- * what it held is recomputed from its lineage; when no replica exists, the run fails naming the
- * node and the unread shards, or with `allowPartial` completes and says what it left out.
+ * (kinds/). Partials never pass through the coordinator except the last ones. A run expects the
+ * nodes named, or remembered on this machine, or listed by the servers (membership.ts); one that
+ * does not take part, or is found gone mid-run (failure-detector.ts: seconds, not a task timeout),
+ * costs its shards unless a live replica holds them: what it held is recomputed from its lineage
+ * there; when no replica exists, the run fails naming the node and its shards (IncompleteResultError,
+ * NodeUnavailableError), or with `allowPartial` completes and says what it left out.
  */
 import { randomBytes } from 'node:crypto';
 import { Client, type ClientOptions } from '../client/index.ts';
-import { AbortError, InvalidArgumentError, JobExceptionError, TaskRefusedError } from '../errors.ts';
+import { AbortError, IncompleteResultError, InvalidArgumentError, JobExceptionError, NodeUnavailableError, TaskRefusedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import { ClusterView } from './discovery.ts';
+import { formatTime, missingNodesMessage, missingShardsOf, type ExpectedBecause, type MissingNode } from './expected-nodes.ts';
+import type { DetectorPolicy } from './failure-detector.ts';
 import type { RenderedResult } from './job-definition.ts';
 import type { KindName } from './kinds/job-kind.ts';
 import { MapScheduler, type MapOutput, type MissingShard } from './map-scheduler.ts';
+import type { MemberStore } from './member-store.ts';
 import { ClusterMembership } from './membership.ts';
 import { NodeClient } from './node-client.ts';
 import { OutputSink } from './output-sink.ts';
@@ -81,6 +87,18 @@ export interface RunJobOptions {
   readonly onWaitNodes?: (seen: readonly string[], msLeft: number) => void;
   /** Finish with the shards that could be read, and say which were not. */
   readonly allowPartial?: boolean;
+  /**
+   * The nodes that must take part (`--nodes`): exactly these are expected, instead of those
+   * remembered in `members` and listed by the job servers.
+   */
+  readonly expectNodes?: readonly string[];
+  /**
+   * Where the nodes seen are remembered between runs, with their shards (the CLI: a file per set
+   * of job servers, member-store.ts). Without it a run expects the nodes the servers list.
+   */
+  readonly members?: MemberStore;
+  /** How quickly a node that goes away is noticed (failure-detector.ts; tests shorten it). */
+  readonly detector?: Partial<DetectorPolicy>;
   /** Largest byte range of one map task (default 64 MiB). */
   readonly splitBytes?: number;
   /** Reduce partitions of keyed and streaming jobs (default: one per node). */
@@ -143,9 +161,21 @@ export interface RunReport {
   readonly bytes: number;
   /** Shards not read, or not to their end, and why (only with allowPartial). */
   readonly missing: readonly MissingShard[];
+  /** Expected nodes that did not take part, or went away mid-run with data the result lacks. */
+  readonly missingNodes: readonly MissingNodeReport[];
   readonly partial: boolean;
   readonly pruned: number;
   readonly shards: number;
+}
+
+/** A node the result lacks, in the report. */
+export interface MissingNodeReport {
+  readonly node: string;
+  /** Why it was expected: named (`--nodes`), remembered on this machine, or listed by a server; `running` when it went away mid-run. */
+  readonly expected: ExpectedBecause | 'running';
+  readonly reason: string;
+  /** When this machine last saw it live (ISO 8601), if it remembers it. */
+  readonly lastSeen: string | null;
 }
 
 export async function runJob(options: RunJobOptions): Promise<RunReport> {
@@ -186,7 +216,15 @@ class Run {
     this.#secret = options.secret ?? (process.env.GEARTRAIN_SECRET || undefined);
     this.#nodes = new NodeClient(this.#client, sealerFor(this.#secret, options.taskTtlMs !== undefined ? { ttlMs: options.taskTtlMs } : {}));
     this.#view = new ClusterView(options.servers, options.tls);
-    this.#membership = new ClusterMembership(this.#view, { signal: this.#ac.signal });
+    this.#membership = new ClusterMembership(this.#view, {
+      signal: this.#ac.signal,
+      probe: (node, timeoutMs, signal) => this.#nodes.ping(node, { timeoutMs, signal: AbortSignal.any([signal, this.#ac.signal]) }),
+      ...(options.members ? { store: options.members } : {}),
+      ...(options.expectNodes ? { named: options.expectNodes } : {}),
+      ...(this.#secret ? { secret: this.#secret } : {}),
+      ...(options.detector ? { policy: options.detector } : {}),
+      logger: this.#logger,
+    });
     const outer = options.signal;
     if (outer) {
       if (outer.aborted) this.#ac.abort(outer.reason);
@@ -205,7 +243,7 @@ class Run {
       const { job, ref, incremental } = await this.#prepare();
       // Bad --since/--until/--where fail here, before any node is involved.
       checkFilterOptions(o);
-      const { nodes, slots, filter, plan } = await planRun({
+      const { nodes, slots, filter, plan, missing: absent } = await planRun({
         servers: o.servers,
         ...pick(o, ['waitNodes', 'onWaitNodes', 'since', 'until', 'where', 'vhost']),
         waitTimeoutMs: o.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS,
@@ -218,6 +256,7 @@ class Run {
         signal: this.#signal,
         logger: this.#logger,
       });
+      if (absent.length > 0 && !o.allowPartial) throw new IncompleteResultError(missingNodesMessage(absent), missingShardsOf(absent));
       const tPlan = Date.now();
       this.#progress.phase('map', { bytes: plan.bytes, tasks: plan.tasks.length });
       const params = job.type === 'module' ? job.params : null;
@@ -228,7 +267,9 @@ class Run {
         tasks: plan.tasks,
         sampleKeys: (node, shards, perShard) => this.#nodes.sample(node, { job: ref, params, shards: [...shards], perShard, seed: 12345 }, { timeoutMs: this.#timeoutMs, signal: this.#signal }),
       });
-      const tasks = (this.#tasks = new RunTasks(this.#nodes, {
+      const tasks = (this.#tasks = new RunTasks(
+        this.#nodes,
+        {
         runId: this.#runId,
         job: ref,
         params,
@@ -236,8 +277,10 @@ class Run {
         idleTimeoutMs: this.#timeoutMs,
         ...shape,
         ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
-        ...(incremental ? { incremental: true } : {}),
-      }));
+          ...(incremental ? { incremental: true } : {}),
+        },
+        this.#membership,
+      ));
       const scheduler = new MapScheduler({
         transport: tasks,
         membership: this.#membership,
@@ -264,6 +307,7 @@ class Run {
         fanIn: this.#fanIn,
         retries: this.#retries,
         signal: this.#signal,
+        allowPartial: o.allowPartial ?? false,
         onCounters: (c) => this.#addCounters(c),
         logger: this.#logger,
         progress: this.#progress,
@@ -271,18 +315,27 @@ class Run {
       const final = await kind.reduce(tree, mapped.outputs, shape);
       const tReduce = Date.now();
       this.#progress.phase('merge');
+      // The last partials are read from their nodes: one of those gone ends the run (exit 3).
+      for (const node of new Set(final.map((p) => p.ref.node))) {
+        const lost = this.#membership.lost(node);
+        const stop = () => this.#ac.abort(lost.reason);
+        if (lost.aborted) stop();
+        else lost.addEventListener('abort', stop, { once: true });
+      }
       const sink = new OutputSink(o, this.#nodes, this.#signal);
       const out = await kind.finish(sink, final, { runId: this.#runId, nodes: tasks.involved, counters: this.#counters, startedAt: Date.now() });
       const tEnd = Date.now();
       this.#progress.phase('done');
+      const missing = [...missingShardsOf(absent), ...mapped.missing, ...tree.missing];
       return {
         runId: this.#runId,
         job: job.name,
         kind: kind.name,
         nodes: [...nodes].sort(),
         tiers: tree.tiers,
-        missing: mapped.missing,
-        partial: mapped.missing.length > 0,
+        missing,
+        missingNodes: this.#missingNodes(absent, missing),
+        partial: missing.length > 0,
         pruned: plan.pruned,
         shards: plan.shards,
         bytes: plan.bytes,
@@ -299,10 +352,14 @@ class Run {
         timings: { plan: tPlan - t0, map: tMap - tPlan, reduce: tReduce - tMap, merge: tEnd - tReduce, total: tEnd - t0 },
       };
     } catch (err) {
-      if (this.#signal.aborted) await this.#tasks?.cancelAll();
       if (o.signal?.aborted && !(err instanceof AbortError)) throw new AbortError('run cancelled', { cause: err });
+      const reason: unknown = this.#signal.reason;
+      if (this.#signal.aborted && reason instanceof NodeUnavailableError) throw reason;
       throw this.#explainRefusal(err);
     } finally {
+      // Tasks of the run still running somewhere (attempts given up on, readers of a gone node).
+      await this.#tasks?.cancelAll();
+      this.#membership.stop();
       await this.#tasks?.dropAll();
       await this.#shipped?.close().catch(() => {});
       this.#view.close();
@@ -327,6 +384,16 @@ class Run {
     const { code, hash } = job.source;
     this.#shipped = await serveJobCode(code, hash, o.servers, this.#secret, o.tls);
     return { job, ref: { type: 'code', hash, signature: this.#shipped.signature }, incremental };
+  }
+
+  /** The nodes absent from the start, and those that went away mid-run with shards the result lacks. */
+  #missingNodes(absent: readonly MissingNode[], missing: readonly MissingShard[]): MissingNodeReport[] {
+    const out: MissingNodeReport[] = absent.map((m) => ({ node: m.node, expected: m.because, reason: m.why, lastSeen: m.lastSeen !== null ? formatTime(m.lastSeen) : null }));
+    for (const [node, reason] of this.#membership.gone) {
+      if (out.some((m) => m.node === node) || !missing.some((m) => m.node === node)) continue;
+      out.push({ node, expected: 'running', reason, lastSeen: null });
+    }
+    return out.sort((a, b) => (a.node < b.node ? -1 : 1));
   }
 
   /** A node's refusal of an unsigned or badly signed task, with what to do about it. */

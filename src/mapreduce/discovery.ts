@@ -1,11 +1,22 @@
 /**
  * Finding the nodes of a cluster through the job servers' admin `status` (gearmand answers it
  * too): a node is a `geartrain.map@<name>` function with at least one worker. A function listed
- * with 0 workers is a node that left.
+ * with 0 workers is a node that was there since the server started and is gone now; a
+ * `geartrain.left@<name>@<ms>` function is the notice that a node left the cluster for good.
  */
 import { AdminClient, type AdminClientOptions } from '../client/index.ts';
 import { TimeoutError } from '../errors.ts';
-import { MAP_FUNCTION_PREFIX } from '../wire-names.ts';
+import { MAP_FUNCTION_PREFIX, parseDepartureFunction, type DepartureNotice } from '../wire-names.ts';
+
+/** What the job servers say of the cluster's nodes. */
+export interface ClusterListing {
+  /** Nodes with a live map worker on some server. */
+  readonly live: ReadonlySet<string>;
+  /** Every node some server lists a map function of, live or not. */
+  readonly known: ReadonlySet<string>;
+  /** Departure notices, as the servers list them (membership.ts checks them). */
+  readonly departures: readonly DepartureNotice[];
+}
 
 export class ClusterView {
   readonly #admins: AdminClient[];
@@ -15,18 +26,44 @@ export class ClusterView {
     this.#admins = servers.map((server) => new AdminClient({ server, timeoutMs: 5000, ...(tls ? { tls } : {}) }));
   }
 
+  /** Live and known nodes and departure notices, from every server that answers (one at least). */
+  async listing(signal?: AbortSignal): Promise<ClusterListing> {
+    const live = new Set<string>();
+    const known = new Set<string>();
+    const departures: DepartureNotice[] = [];
+    await this.#eachStatus(signal, (name, workers) => {
+      if (name.startsWith(MAP_FUNCTION_PREFIX)) {
+        const node = name.slice(MAP_FUNCTION_PREFIX.length);
+        known.add(node);
+        if (workers > 0) live.add(node);
+        return;
+      }
+      const left = parseDepartureFunction(name);
+      if (left) departures.push(left);
+    });
+    this.#cache = { at: Date.now(), nodes: live };
+    return { live, known, departures };
+  }
+
   /** Nodes with a live map worker on any server (cached for `maxAgeMs`). */
   async liveNodes(maxAgeMs = 300, signal?: AbortSignal): Promise<Set<string>> {
     if (this.#cache && Date.now() - this.#cache.at <= maxAgeMs) return this.#cache.nodes;
     const nodes = new Set<string>();
+    await this.#eachStatus(signal, (name, workers) => {
+      if (name.startsWith(MAP_FUNCTION_PREFIX) && workers > 0) nodes.add(name.slice(MAP_FUNCTION_PREFIX.length));
+    });
+    this.#cache = { at: Date.now(), nodes };
+    return nodes;
+  }
+
+  /** Every function of every server's `status`; throws only when no server answered. */
+  async #eachStatus(signal: AbortSignal | undefined, each: (name: string, workers: number) => void): Promise<void> {
     let reached = 0;
     let lastError: unknown;
     await Promise.all(
       this.#admins.map(async (admin) => {
         try {
-          for (const f of await admin.status(signal ? { signal } : {})) {
-            if (f.name.startsWith(MAP_FUNCTION_PREFIX) && f.workers > 0) nodes.add(f.name.slice(MAP_FUNCTION_PREFIX.length));
-          }
+          for (const f of await admin.status(signal ? { signal } : {})) each(f.name, f.workers);
           reached++;
         } catch (err) {
           lastError = err;
@@ -34,8 +71,6 @@ export class ClusterView {
       }),
     );
     if (reached === 0) throw lastError;
-    this.#cache = { at: Date.now(), nodes };
-    return nodes;
   }
 
   /**

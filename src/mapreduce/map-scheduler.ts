@@ -137,7 +137,7 @@ export class MapScheduler {
     this.#queued = tasks.length;
     const queues = new Map<string, MapTaskState[]>();
     for (const s of states) queues.set(s.node, [...(queues.get(s.node) ?? []), s]);
-    const failed: MapTaskState[] = [];
+    const failed: { readonly state: MapTaskState; readonly reason: string }[] = [];
     let fatal: unknown = null;
     await Promise.all(
       [...queues].map(async ([node, queue]) => {
@@ -157,7 +157,7 @@ export class MapScheduler {
                 this.#ac.abort(err);
                 return;
               }
-              failed.push(state);
+              failed.push({ state, reason: err instanceof NodeUnavailableError ? `node ${state.node} went away before it was read` : (err as Error).message });
             }
           }
         };
@@ -167,7 +167,10 @@ export class MapScheduler {
     if (fatal) throw fatal;
     this.#o.signal.throwIfAborted();
     const outputs = states.filter((s): s is MapTaskState & MapOutput => s.result !== null);
-    const missing: MissingShard[] = failed.flatMap((s) => s.task.shards.map((shard) => ({ node: s.node, path: shard.path })));
+    const missing: MissingShard[] = [];
+    for (const { state, reason } of failed) {
+      for (const shard of state.task.shards) if (!missing.some((m) => m.node === state.node && m.path === shard.path)) missing.push({ node: state.node, path: shard.path, reason });
+    }
     // A gzip file cut short was mapped as far as it could be read: the result lacks the rest.
     for (const o of outputs) for (const d of o.result.damaged ?? []) missing.push({ node: o.node, path: d.path, reason: describeDamage(d) });
     if (!this.#o.allowPartial && missing.length > 0) {

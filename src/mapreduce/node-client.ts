@@ -18,8 +18,10 @@ import {
   mapResultSchema,
   nodeInfoSchema,
   parseWire,
+  pingResultSchema,
   reduceResultSchema,
   sampleResultSchema,
+  taskNoticeSchema,
   type FetchRequest,
   type MapResult,
   type MapTask,
@@ -40,8 +42,10 @@ export interface TaskOptions {
   /** The task fails when neither progress nor its result arrives for this long. */
   readonly idleTimeoutMs: number;
   readonly signal?: AbortSignal;
-  /** WORK_STATUS of the task: bytes done, bytes total. */
+  /** WORK_STATUS of the task: bytes done, bytes total (re-sent every second as a heartbeat). */
   readonly onStatus?: (done: number, total: number) => void;
+  /** The node the task runs on, once it has started there (a task sent to any node). */
+  readonly onNode?: (node: string) => void;
 }
 
 export type SampleRequest = Omit<Extract<FetchRequest, { op: 'sample' }>, 'op'>;
@@ -71,6 +75,11 @@ export class NodeClient {
   /** Slots, permissions, version and log zone of the node. */
   async info(node: string, options: RequestOptions = {}): Promise<NodeInfo> {
     return parseWire(nodeInfoSchema, await this.#send(fetchFunction(node), encodeFetchRequest({ op: 'info' }), { task: false, ...options }), 'node info');
+  }
+
+  /** Whether the node answers at all: its name, at once (a liveness probe). */
+  async ping(node: string, options: RequestOptions = {}): Promise<string> {
+    return parseWire(pingResultSchema, await this.#send(fetchFunction(node), encodeFetchRequest({ op: 'ping' }), { task: false, ...options }), 'ping').node;
   }
 
   /** Keys of a sorted job for lines at random offsets of the node's shards. */
@@ -118,6 +127,7 @@ export class NodeClient {
         idleTimeoutMs: how.idleTimeoutMs,
         ...(how.signal ? { signal: how.signal } : {}),
         ...(how.onStatus ? { onStatus: how.onStatus } : {}),
+        ...(how.onNode ? { onData: noticeReader(how.onNode) } : {}),
       });
     }
     return this.#client.call(fn, payload, {
@@ -126,4 +136,18 @@ export class NodeClient {
       ...(how.signal ? { signal: how.signal } : {}),
     });
   }
+}
+
+/** Reads a task's notice (its first WORK_DATA: the node it runs on); other data is ignored. */
+function noticeReader(onNode: (node: string) => void): (data: Buffer) => void {
+  let told = false;
+  return (data) => {
+    if (told) return;
+    try {
+      onNode(parseWire(taskNoticeSchema, data, 'task notice').node);
+      told = true;
+    } catch {
+      // not a notice (a node of an older version sends none)
+    }
+  };
 }

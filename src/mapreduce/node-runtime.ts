@@ -15,6 +15,7 @@
 import os from 'node:os';
 import type { z } from 'zod';
 import type { Client, JobContext, Worker, WorkerJob } from '../client/index.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import { AbortError, InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { silentLogger } from '../logger.ts';
@@ -30,7 +31,18 @@ import { executeStreamingMap } from './streaming.ts';
 import { TaskPool } from './task-pool.ts';
 import { sealerFor, TaskGuard } from './task-auth.ts';
 import { codeFunction, fetchFunction, mapFunction, reduceFunction } from '../wire-names.ts';
-import { fetchRequestSchema, mapTaskSchema, parseWire, reduceTaskSchema, type JobRef, type MapTask, type NodeInfo, type SampleResult, type ShardSpec } from './wire.ts';
+import {
+  fetchRequestSchema,
+  mapTaskSchema,
+  parseWire,
+  reduceTaskSchema,
+  TASK_HEARTBEAT_MS,
+  type JobRef,
+  type MapTask,
+  type NodeInfo,
+  type SampleResult,
+  type ShardSpec,
+} from './wire.ts';
 
 export interface NodeRuntimeOptions {
   readonly name: string;
@@ -59,6 +71,8 @@ export interface NodeRuntimeOptions {
    */
   readonly secret?: string;
   readonly logger?: Logger;
+  /** Task heartbeats run on it (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 export interface NodeRuntime {
@@ -143,22 +157,40 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       }),
     );
 
-  const progressReporter = (ctx: JobContext) => (done: number, total: number) => {
-    void ctx.sendStatus(done, total).catch(() => {});
+  const clock = options.clock ?? systemClock;
+  /**
+   * A running task tells its coordinator where it runs (its first WORK_DATA), then sends its
+   * progress, re-sent every TASK_HEARTBEAT_MS while nothing new happens: a task that goes quiet
+   * has lost its node (the coordinator then probes it; failure-detector.ts).
+   */
+  const heartbeat = (ctx: JobContext) => {
+    let last: readonly [number, number] = [0, 0];
+    const send = () => void ctx.sendStatus(last[0], last[1]).catch(() => {});
+    void ctx.sendData(JSON.stringify({ node: name })).catch(() => {});
+    const timer = clock.setInterval(send, TASK_HEARTBEAT_MS).unref();
+    return {
+      progress(done: number, total: number) {
+        last = [done, total];
+        send();
+      },
+      stop: () => clock.clearInterval(timer),
+    };
   };
 
   mapWorker.register(mapFunction(name), async (job: WorkerJob, ctx: JobContext) => {
     const parsed = receive(mapTaskSchema, job, 'map task');
     const task: MapTask = { ...parsed, shards: await localize(parsed.shards) };
     const t = track(task.runId, task.taskId, ctx);
+    const beat = heartbeat(ctx);
     try {
       if (task.job.type === 'streaming') {
-        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, signal: t.signal, onProgress: progressReporter(ctx) }));
+        return JSON.stringify(await executeStreamingMap(task, { node: name, store, client, signal: t.signal, onProgress: beat.progress }));
       }
       const jobPath = await resolveJobPath(task.job, t.signal);
-      const result = await pool.runMap(task, jobPath, { signal: t.signal, onProgress: progressReporter(ctx) });
+      const result = await pool.runMap(task, jobPath, { signal: t.signal, onProgress: beat.progress });
       return JSON.stringify(result);
     } finally {
+      beat.stop();
       t.done();
     }
   });
@@ -166,12 +198,14 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const reduceHandler = async (job: WorkerJob, ctx: JobContext) => {
     const task = receive(reduceTaskSchema, job, 'reduce task');
     const t = track(task.runId, task.taskId, ctx);
+    const beat = heartbeat(ctx);
     try {
       // receive() admitted the job: a reducer command only runs here with --allow-exec.
       const def = reduceNeedsJob(task) ? await loadJob(task.job, t.signal) : null;
-      const result = await executeReduceTask(task, { nodes, store, job: def, signal: t.signal, onProgress: progressReporter(ctx) });
+      const result = await executeReduceTask(task, { nodes, store, job: def, signal: t.signal, onProgress: beat.progress });
       return JSON.stringify(result);
     } finally {
+      beat.stop();
       t.done();
     }
   };
@@ -203,6 +237,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
         const keys = await sampleKeys(def, req.params, await localize(req.shards), req.perShard, req.seed, name);
         return JSON.stringify({ keys: keys.map((k) => k.toString('hex')) } satisfies SampleResult);
       }
+      case 'ping':
+        return JSON.stringify({ node: name });
       case 'info':
         return JSON.stringify({
           node: name,

@@ -42,7 +42,8 @@ export interface Plan {
 
 const MIN_SPLIT = 1024 * 1024;
 
-function overlaps(s: ShardInfo, since: number | undefined, until: number | undefined): boolean {
+/** Whether a shard's time span (widened by its tolerance) meets [since, until); unknown spans do. */
+export function overlaps(s: Pick<ShardInfo, 'firstTime' | 'lastTime' | 'timeToleranceMs'>, since: number | undefined, until: number | undefined): boolean {
   if (s.firstTime === null || s.lastTime === null) return true;
   const lo = s.firstTime - s.timeToleranceMs;
   const hi = s.lastTime + s.timeToleranceMs;

@@ -3,15 +3,16 @@
  * A node first combines its own map outputs (`geartrain.reduce@<node>`, local reads); then tiers of
  * fan-in F merge on any node until one partial is left. Before a task runs, inputs whose node has
  * left are computed again from their lineage: map tasks on a live replica of their shards, reduce
- * tasks from their (recomputed) inputs; without a replica the run fails naming the node.
+ * tasks from their (recomputed) inputs; without a replica the run fails naming the node, or, with
+ * `allowPartial`, goes on without that input and reports its shards missing.
  *
  * Its ports: a `ReduceTransport` that runs one reduce task, the run's `Membership`, and how to run
  * a map task again (the map scheduler), so the tree is tested without a cluster.
  */
-import { NodeUnavailableError, TaskFailedError } from '../errors.ts';
+import { IncompleteResultError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { reduceStepId } from '../wire-names.ts';
-import type { MapOutput } from './map-scheduler.ts';
+import type { MapOutput, MissingShard } from './map-scheduler.ts';
 import type { Membership } from './membership.ts';
 import { ProgressTracker } from './run-progress.ts';
 import type { ReduceResult, ReduceTask, Ref } from './wire.ts';
@@ -64,6 +65,8 @@ export interface ReduceTreeOptions {
   /** Attempts per task after the first. */
   readonly retries: number;
   readonly signal: AbortSignal;
+  /** Go on without a partial whose node is gone and whose shards have no live replica. */
+  readonly allowPartial?: boolean;
   /** Counters of the tiers asked to keep them (`keepCounters`), as their tasks finish. */
   readonly onCounters?: (counters: Readonly<Record<string, number>>) => void;
   readonly logger?: Logger;
@@ -86,6 +89,7 @@ export class ReduceTree {
   readonly #logger: Logger;
   readonly #progress: ProgressTracker;
   readonly #tiers: TierReport[] = [];
+  readonly #missing: MissingShard[] = [];
   #seq = 0;
   #tasks = 0;
   #retried = 0;
@@ -99,6 +103,11 @@ export class ReduceTree {
   /** The tiers run so far, in order. */
   get tiers(): readonly TierReport[] {
     return this.#tiers;
+  }
+
+  /** With `allowPartial`: the shards of the partials left out (their node gone, no replica). */
+  get missing(): readonly MissingShard[] {
+    return this.#missing;
   }
 
   /** Reduce tasks started (attempts included). */
@@ -124,7 +133,10 @@ export class ReduceTree {
 
   /** Tiers of fan-in F until one partial is left. */
   async merge(partials: readonly StoredPartial[], mode: ReduceMode): Promise<StoredPartial> {
-    if (partials.length === 0) throw new TaskFailedError('no partial results to merge (no shard was read)');
+    if (partials.length === 0) {
+      if (this.#missing.length > 0) throw new IncompleteResultError(`no partial result is left to merge: every node that held one is gone (${describeMissing(this.#missing)})`, this.#missing);
+      throw new TaskFailedError('no partial results to merge (no shard was read)');
+    }
     let level = [...partials];
     const fanIn = this.#o.fanIn;
     while (level.length > 1) {
@@ -137,22 +149,28 @@ export class ReduceTree {
     return level[0]!;
   }
 
-  /** One tier of reduce tasks, run at once; `keepCounters` passes their counters to the run. */
+  /**
+   * One tier of reduce tasks, run at once, their outputs in the order of `steps`; `keepCounters`
+   * passes their counters to the run. A step all of whose inputs were left out (`allowPartial`)
+   * has no output.
+   */
   async tier(label: string, steps: readonly TierStep[], options: { readonly keepCounters?: boolean } = {}): Promise<StoredPartial[]> {
     const tier = this.#tiers.length + 1;
-    const results = await Promise.all(
-      steps.map((s) => this.#run(new PlannedStep(reduceStepId(tier, this.#seq++), s.mode, s.node, [...s.inputs], options.keepCounters ?? false))),
-    );
+    const results = (
+      await Promise.all(steps.map((s) => this.#run(new PlannedStep(reduceStepId(tier, this.#seq++), s.mode, s.node, [...s.inputs], options.keepCounters ?? false))))
+    ).filter((p): p is StoredPartial => p !== null);
     this.#tiers.push({ tier, label, tasks: steps.length, nodes: [...new Set(results.map((p) => p.ref.node))].sort() });
     return results;
   }
 
-  async #run(step: PlannedStep): Promise<StoredPartial> {
+  async #run(step: PlannedStep): Promise<StoredPartial | null> {
     const signal = this.#o.signal;
     let attempt = 0;
     for (;;) {
       signal.throwIfAborted();
+      const had = step.inputs.length;
       await this.#ensureInputs(step);
+      if (step.inputs.length === 0 && had > 0) return null;
       this.#tasks++;
       try {
         const result = await this.#o.transport.runReduce({ id: step.id, mode: step.mode, node: step.node, inputs: step.inputs.map((p) => p.ref) }, attempt, signal);
@@ -171,26 +189,39 @@ export class ReduceTree {
     }
   }
 
-  /** Recompute inputs whose node left, from their lineage. */
+  /** Recompute inputs whose node left, from their lineage; with `allowPartial`, leave out those that cannot be. */
   async #ensureInputs(step: PlannedStep): Promise<void> {
     const alive = await this.#o.membership.live();
-    for (let i = 0; i < step.inputs.length; i++) {
-      const p = step.inputs[i]!;
-      if (!alive.has(p.ref.node)) step.inputs[i] = await this.#recompute(p, alive);
+    const inputs: StoredPartial[] = [];
+    for (const p of step.inputs) {
+      const again = alive.has(p.ref.node) ? p : await this.#recompute(p, alive);
+      if (again) inputs.push(again);
     }
+    step.inputs = inputs;
   }
 
-  async #recompute(p: StoredPartial, alive: ReadonlySet<string>): Promise<StoredPartial> {
+  async #recompute(p: StoredPartial, alive: ReadonlySet<string>): Promise<StoredPartial | null> {
     if ('reduce' in p.producer) return this.#run(p.producer.reduce);
     const output = p.producer.map;
     const holder = output.task.holders.find((h) => alive.has(h));
     if (!holder) {
-      throw new NodeUnavailableError(`node ${p.ref.node} is unavailable and holds the only copy of: ${output.task.shards.map((s) => `${p.ref.node}:${s.path}`).join(', ')}`, [p.ref.node]);
+      const shards = output.task.shards.map((s) => ({ node: p.ref.node, path: s.path }));
+      if (this.#o.allowPartial) {
+        this.#logger.warn(`node ${p.ref.node} is gone with the output of map task ${output.task.taskId}, and no live node holds its shards: left out`);
+        const reason = `node ${p.ref.node} went away holding what was read of it`;
+        for (const shard of shards) if (!this.#missing.some((m) => m.node === shard.node && m.path === shard.path)) this.#missing.push({ ...shard, reason });
+        return null;
+      }
+      throw new NodeUnavailableError(`node ${p.ref.node} is unavailable and holds the only copy of: ${shards.map((s) => `${s.node}:${s.path}`).join(', ')}`, [p.ref.node]);
     }
     this.#logger.warn(`recomputing map task ${output.task.taskId} on ${holder} (node ${p.ref.node} left)`);
     const again = await this.#o.rerunMap(output, holder);
     return { ref: again.result.refs[p.index]!, producer: { map: again }, index: p.index };
   }
+}
+
+function describeMissing(missing: readonly MissingShard[]): string {
+  return missing.map((m) => `${m.node}:${m.path}`).join(', ');
 }
 
 /** Partition `index` of every map output, as inputs of reduce steps. */

@@ -1,11 +1,13 @@
 /**
- * Before a run's first task: the nodes it starts with, their catalogues and slots, the record
- * filter (time bounds without a zone are read in the logs' zone, as the nodes report it), and the
- * map tasks planned over the shards (planner.ts).
+ * Before a run's first task: the nodes it starts with, their catalogues and slots (remembered for
+ * the next runs), the record filter (time bounds without a zone are read in the logs' zone, as the
+ * nodes report it), the map tasks planned over the shards (planner.ts), and the expected nodes
+ * that do not take part, with the shards of theirs the run needs (expected-nodes.ts).
  */
 import { parseTimeBound, compileFilter } from './filter.ts';
 import type { Logger } from '../logger.ts';
 import type { NodeCatalog } from '../logs/catalog.ts';
+import { missingNodes, type MissingNode } from './expected-nodes.ts';
 import type { ClusterMembership } from './membership.ts';
 import type { NodeClient } from './node-client.ts';
 import { planMapTasks, type Plan } from './planner.ts';
@@ -45,6 +47,8 @@ export interface RunPlan {
   readonly slots: ReadonlyMap<string, number>;
   readonly filter: FilterSpec;
   readonly plan: Plan;
+  /** Expected nodes not taking part whose data in the time range no live node holds. */
+  readonly missing: readonly MissingNode[];
 }
 
 /** Refuse a bad --since/--until/--where before any node is involved. */
@@ -54,19 +58,31 @@ export function checkFilterOptions(o: FilterOptions): void {
 }
 
 export async function planRun(o: RunPlanOptions): Promise<RunPlan> {
-  const nodes = await o.membership.initial(o.waitNodes, o.waitTimeoutMs, o.servers, o.onWaitNodes);
+  const { nodes, expected } = await o.membership.initial(o.waitNodes, o.waitTimeoutMs, o.servers, o.onWaitNodes);
   const catalogs: NodeCatalog[] = [];
   const slots = new Map<string, number>();
   const zones = new Map<string, number>();
   const bounded = o.since !== undefined || o.until !== undefined;
   await Promise.all(
     [...nodes].map(async (node) => {
-      const [cat, info] = await Promise.all([
-        // Exact time spans only when --since/--until prune by them: the node may scan up to
-        // 256 MiB of files it has not scanned yet before answering.
-        o.nodes.catalog(node, { scanBudgetBytes: bounded ? 256 * 1024 * 1024 : 0 }, { signal: o.signal, timeoutMs: o.timeoutMs }),
-        o.nodes.info(node, { signal: o.signal, timeoutMs: o.timeoutMs }),
-      ]);
+      // A node found gone while it answers is left out, and missing like any absent node.
+      const lost = o.membership.lost(node);
+      const signal = AbortSignal.any([o.signal, lost]);
+      let cat: NodeCatalog;
+      let info: Awaited<ReturnType<NodeClient['info']>>;
+      try {
+        [cat, info] = await Promise.all([
+          // Exact time spans only when --since/--until prune by them: the node may scan up to
+          // 256 MiB of files it has not scanned yet before answering.
+          o.nodes.catalog(node, { scanBudgetBytes: bounded ? 256 * 1024 * 1024 : 0 }, { signal, timeoutMs: o.timeoutMs }),
+          o.nodes.info(node, { signal, timeoutMs: o.timeoutMs }),
+        ]);
+      } catch (err) {
+        if (!lost.aborted || o.signal.aborted) throw err;
+        nodes.delete(node);
+        return;
+      }
+      o.membership.heard(node);
       catalogs.push(cat);
       slots.set(node, info.slots);
       if (info.tzOffset !== null) zones.set(node, info.tzOffset);
@@ -74,6 +90,7 @@ export async function planRun(o: RunPlanOptions): Promise<RunPlan> {
     }),
   );
   catalogs.sort((a, b) => (a.node < b.node ? -1 : 1));
+  await o.membership.remember(catalogs);
   // The logs' zone: the first node (by name) that knows one.
   const zone = [...zones].sort((a, b) => (a[0] < b[0] ? -1 : 1))[0]?.[1] ?? 0;
   const bound = (v: number | string | undefined, field: 'since' | 'until') => (typeof v === 'string' ? parseTimeBound(v, field, zone) : v);
@@ -92,5 +109,6 @@ export async function planRun(o: RunPlanOptions): Promise<RunPlan> {
     slots,
     fixedSplits: o.fixedSplits,
   });
-  return { nodes, slots, filter, plan };
+  const missing = missingNodes(expected, { taking: nodes, catalogs, since, until, why: (node) => o.membership.whyAbsent(node) });
+  return { nodes, slots, filter, plan, missing };
 }

@@ -18,6 +18,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { TaskRefusedError } from '../errors.ts';
+import { DEPARTURE_FUNCTION_PREFIX } from '../wire-names.ts';
 
 export const AUTH_MAGIC = 'gt-auth1';
 /** How long a signed task stays valid after it is sent. */
@@ -40,6 +41,21 @@ export type Body = Buffer | string;
 
 function mac(secret: string, fn: string, expiresAt: number, body: Body): Buffer {
   return createHmac('sha256', secret).update(`${AUTH_MAGIC}\n${fn}\n${expiresAt}\n`, 'utf8').update(body).digest();
+}
+
+/**
+ * The signature of the notice that `node` left at `at` (the last part of its function name,
+ * wire-names.ts `departureFunction`), hex: only holders of the cluster secret can announce that a
+ * node left, to coordinators that hold it.
+ */
+export function departureSignature(secret: string, node: string, at: number): string {
+  return mac(secret, DEPARTURE_FUNCTION_PREFIX + node, at, '').toString('hex');
+}
+
+/** Whether a departure notice carries the signature `secret` gives it. */
+export function isSignedDeparture(secret: string, node: string, at: number, signature: string | null): boolean {
+  if (signature === null || !/^[0-9a-f]{64}$/.test(signature)) return false;
+  return timingSafeEqual(Buffer.from(departureSignature(secret, node, at), 'hex'), Buffer.from(signature, 'hex'));
 }
 
 /** The signed payload for `fn`. */

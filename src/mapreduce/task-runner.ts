@@ -13,6 +13,8 @@ export interface TaskCall {
   readonly idleTimeoutMs: number;
   readonly signal?: AbortSignal;
   readonly onStatus?: (numerator: number, denominator: number) => void;
+  /** WORK_DATA the task sends while it runs (not part of its result). */
+  readonly onData?: (data: Buffer) => void;
   readonly priority?: 'high' | 'normal' | 'low';
 }
 
@@ -36,6 +38,8 @@ export async function callTask(client: Client, call: TaskCall): Promise<Buffer> 
       if (u.type === 'status') {
         arm();
         call.onStatus?.(u.numerator, u.denominator);
+      } else if (u.type === 'data') {
+        call.onData?.(u.data);
       }
     }
     return await job.result;

@@ -148,6 +148,8 @@ export const fetchRequestSchema = z.discriminatedUnion('op', [
   /** Abort a run's tasks on this node; with `taskId`, only that task (the losing copy of a speculative pair). */
   z.object({ op: z.literal('cancel'), runId: storeNameSchema, taskId: storeNameSchema.optional() }),
   z.object({ op: z.literal('info') }),
+  /** Liveness probe: the node answers with its name at once (failure-detector.ts). */
+  z.object({ op: z.literal('ping') }),
   /** Keys of a sorted job for lines read at random offsets of the shards (range partitioning). */
   z.object({
     op: z.literal('sample'),
@@ -172,6 +174,17 @@ export const nodeInfoSchema = z.object({
 });
 export type NodeInfo = z.infer<typeof nodeInfoSchema>;
 export type FetchRequest = z.infer<typeof fetchRequestSchema>;
+
+/** What `{op:'ping'}` answers. */
+export const pingResultSchema = z.object({ node: name });
+
+/**
+ * The first WORK_DATA of every map and reduce task: the node running it, so the coordinator knows
+ * whom to watch for a task sent to any node (`geartrain.reduce`). After it, WORK_STATUS comes at
+ * least every `TASK_HEARTBEAT_MS` while the task runs, progress or not.
+ */
+export const taskNoticeSchema = z.object({ node: name });
+export const TASK_HEARTBEAT_MS = 1000;
 
 /** What `{op:'sample'}` answers: keys of sampled lines, hex. */
 export const sampleResultSchema = z.object({ keys: z.array(z.string().regex(/^[0-9a-f]*$/)) });

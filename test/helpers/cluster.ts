@@ -34,9 +34,25 @@ export interface Proc extends ChildProcess {
   exited(): Promise<number | null>;
 }
 
+const stateHomes = new WeakMap<ExecutionContext, string>();
+
+/**
+ * The XDG_STATE_HOME of the processes a test starts: one directory per test, so the runs of a test
+ * share what they remember of its cluster (the next run from the same machine) and no other test
+ * sees it, even one whose job server gets the same address.
+ */
+export function stateHomeOf(t: ExecutionContext): string {
+  let dir = stateHomes.get(t);
+  if (dir === undefined) {
+    dir = tempDir(t, 'geartrain-state-');
+    stateHomes.set(t, dir);
+  }
+  return dir;
+}
+
 /** Starts `argv` with piped stdio; SIGKILLed at teardown if still running. */
 export function spawnProcess(t: ExecutionContext, argv: readonly string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv(env) });
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv({ XDG_STATE_HOME: stateHomeOf(t), ...env }) });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('latin1').on('data', (d: string) => (stdout += d));

@@ -144,6 +144,20 @@ export class TestBed {
     return stdout;
   }
 
+  /**
+   * Resolves once the reply of the admin `line` sent from inside `host` to `address` matches `re`:
+   * one process in the host asks every 20 ms (a process per question, as `admin` starts, would
+   * miss a state that lasts a second on a busy machine). Rejects after `timeoutMs`.
+   */
+  async waitForAdmin(host: string, address: string, line: string, re: RegExp, timeoutMs: number): Promise<void> {
+    const [ip, port] = address.split(':') as [string, string];
+    try {
+      await run(SCRIPT, ['exec', this.name, host, process.execPath, '-e', WATCH_ADMIN, ip, port, line, re.source, String(timeoutMs)]);
+    } catch {
+      throw new Error(`${host}: the reply to ${JSON.stringify(line)} from ${address} did not match ${re} within ${timeoutMs} ms`);
+    }
+  }
+
   /** Takes `host`'s port on the bridge down: its processes live on, its packets go nowhere. */
   async cut(host: string): Promise<void> {
     await run(SCRIPT, ['cut', this.name, host]);
@@ -172,4 +186,25 @@ s.on('data', (d) => {
 });
 s.on('error', () => process.exit(1));
 setTimeout(() => process.exit(1), Number(ms));
+`;
+
+/** Asks one admin line every 20 ms until the reply matches a pattern (exit 0) or time is up (exit 1). */
+const WATCH_ADMIN = `
+const [ip, port, line, pattern, ms] = process.argv.slice(1);
+const re = new RegExp(pattern);
+setTimeout(() => process.exit(1), Number(ms));
+const ask = () => {
+  let text = '';
+  const s = require('net').connect(Number(port), ip, () => s.write(line + '\\n'));
+  s.setEncoding('latin1');
+  s.on('data', (d) => {
+    text += d;
+    if (!/^(OK|ERR)[^\\n]*\\n/.test(text) && !/(^|\\n)\\.\\r?\\n$/.test(text)) return;
+    s.destroy();
+    if (re.test(text)) process.exit(0);
+    setTimeout(ask, 20);
+  });
+  s.on('error', () => setTimeout(ask, 20));
+};
+ask();
 `;

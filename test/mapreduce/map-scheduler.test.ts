@@ -129,7 +129,7 @@ test('allowPartial: the shards of a failed task are reported missing, by the nod
   maps.copy('m00001', 'b').finish();
   const result = await done;
   t.deepEqual(result.outputs.map((o) => o.task.taskId), ['m00001']);
-  t.deepEqual(result.missing, [{ node: 'a', path: '/logs/m00000.log' }]);
+  t.deepEqual(result.missing, [{ node: 'a', path: '/logs/m00000.log', reason: 'map task m00000 on a failed after 1 attempts: task failed' }]);
 });
 
 /** What a map task reports of a .gz it could read only up to byte 300. */
@@ -158,7 +158,7 @@ test('allowPartial: a .gz read only in part is missing with its reason, after th
   const result = await done;
   t.deepEqual(result.outputs.map((o) => o.task.taskId), ['m00001']);
   t.deepEqual(result.missing, [
-    { node: 'a', path: '/logs/m00000.log' },
+    { node: 'a', path: '/logs/m00000.log', reason: 'map task m00000 on a failed after 1 attempts: task failed' },
     { node: 'b', path: '/logs/old.log.gz', reason: 'truncated gzip: unexpected end of file at byte 300; 2000 bytes read before it' },
   ]);
 });

@@ -1,5 +1,7 @@
 /** Run a command as a child process with input, and collect its output and exit code. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,11 +13,32 @@ export interface Ran {
   readonly code: number | null;
 }
 
-/** Environment without GEARMAN_SERVER(S), so only the flags a test passes choose the server. */
+let stateHome: string | undefined;
+
+/**
+ * A state directory of this test process's own (removed when it exits), so what `geartrain run`
+ * remembers of a cluster (members-*.json) is shared by the runs of one test file and never by
+ * other files, nor left in the user's ~/.local/state.
+ */
+function testStateHome(): string {
+  if (stateHome === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-state-'));
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    stateHome = dir;
+  }
+  return stateHome;
+}
+
+/**
+ * Environment without GEARMAN_SERVER(S) and GEARTRAIN_NODES, so only the flags a test passes
+ * choose the server and the nodes expected, and with XDG_STATE_HOME in a directory of the test
+ * process's own (testStateHome).
+ */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_STATE_HOME: testStateHome(), ...extra };
   if (!('GEARMAN_SERVERS' in extra)) delete env.GEARMAN_SERVERS;
   if (!('GEARMAN_SERVER' in extra)) delete env.GEARMAN_SERVER;
+  if (!('GEARTRAIN_NODES' in extra)) delete env.GEARTRAIN_NODES;
   return env;
 }
 

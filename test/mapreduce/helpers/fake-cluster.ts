@@ -3,6 +3,7 @@
  * the test finishes or fails by hand, and a membership whose live nodes the test sets. No job
  * server, no nodes; time is a FakeClock.
  */
+import type { NodeCatalog } from '../../../src/logs/catalog.ts';
 import type { MapCopy, MapTransport } from '../../../src/mapreduce/map-scheduler.ts';
 import type { Membership } from '../../../src/mapreduce/membership.ts';
 import type { PlannedTask } from '../../../src/mapreduce/planner.ts';
@@ -126,4 +127,35 @@ export class FakeReduces implements ReduceTransport {
   running(): ReduceCall[] {
     return this.calls.filter((c) => !c.ended);
   }
+}
+
+/** A node's catalogue of plain files, each with an exact time span (epoch ms) and a size (default 100). */
+export function testCatalog(node: string, shards: readonly { id: string; path: string; first: number; last: number; size?: number }[] = []): NodeCatalog {
+  return {
+    version: 1,
+    node,
+    time: 0,
+    ingestFormat: 'combined',
+    replicas: 1,
+    shards: shards.map((s) => ({
+      id: s.id,
+      kind: 'file',
+      path: s.path,
+      source: s.path,
+      format: 'combined',
+      formatName: 'combined',
+      gzip: false,
+      size: s.size ?? 100,
+      scannedBytes: s.size ?? 100,
+      lines: 1,
+      complete: true,
+      firstTime: s.first,
+      lastTime: s.last,
+      timeExact: true,
+      timeToleranceMs: 0,
+      growing: false,
+      mtimeMs: 0,
+    })),
+    scan: { bytesScanned: 0, filesScanned: 0, cacheHits: 0, pendingBytes: 0 },
+  };
 }
