@@ -20,11 +20,11 @@ import { AbortError, IncompleteResultError, InvalidArgumentError, JobExceptionEr
 import { silentLogger, type Logger } from '../logger.ts';
 import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
 import { ClusterView } from './discovery.ts';
-import { formatTime, missingNodesMessage, missingShardsOf, type ExpectedBecause, type MissingNode } from './expected-nodes.ts';
+import { formatTime, missingNodesMessage, missingShardsOf, type ExpectedBecause, type MissingNode, type MissingShard } from './expected-nodes.ts';
 import type { DetectorPolicy } from './failure-detector.ts';
 import type { RenderedResult } from './job-definition.ts';
 import type { KindName } from './kinds/job-kind.ts';
-import { MapScheduler, type MapOutput, type MissingShard } from './map-scheduler.ts';
+import { MapScheduler, type MapOutput } from './map-scheduler.ts';
 import type { MemberStore } from './member-store.ts';
 import { ClusterMembership } from './membership.ts';
 import { NodeClient } from './node-client.ts';

@@ -10,9 +10,15 @@
  * whose every shard is covered so, or out of range, costs the run nothing.
  */
 import type { NodeCatalog } from '../logs/catalog.ts';
-import type { MissingShard } from './map-scheduler.ts';
 import type { MemberRecord, MemberState, RememberedShard } from './member-store.ts';
 import { overlaps } from './planner.ts';
+
+/** A shard not read, or a file not read to its end (`reason` says why). */
+export interface MissingShard {
+  readonly node: string;
+  readonly path: string;
+  readonly reason?: string;
+}
 
 /** Why a node is expected: named by the user, remembered here, or listed by a job server. */
 export type ExpectedBecause = 'named' | 'remembered' | 'listed';

@@ -14,6 +14,7 @@
 import { systemClock, type Clock } from '../clock.ts';
 import { AbortError, describeDamage, IncompleteResultError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
+import type { MissingShard } from './expected-nodes.ts';
 import type { Membership } from './membership.ts';
 import type { PlannedTask } from './planner.ts';
 import { ProgressTracker } from './run-progress.ts';
@@ -39,13 +40,6 @@ export interface MapOutput {
   /** The node that ran it and holds its output (a replica after a failover). */
   readonly node: string;
   readonly result: MapResult;
-}
-
-/** A shard not read, or a file not read to its end (`reason` says why). */
-export interface MissingShard {
-  readonly node: string;
-  readonly path: string;
-  readonly reason?: string;
 }
 
 export interface MapPhaseResult {

@@ -12,7 +12,8 @@
 import { IncompleteResultError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import { reduceStepId } from '../wire-names.ts';
-import type { MapOutput, MissingShard } from './map-scheduler.ts';
+import type { MissingShard } from './expected-nodes.ts';
+import type { MapOutput } from './map-scheduler.ts';
 import type { Membership } from './membership.ts';
 import { ProgressTracker } from './run-progress.ts';
 import type { ReduceResult, ReduceTask, Ref } from './wire.ts';
