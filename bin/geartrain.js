@@ -32,7 +32,9 @@ if (distIsFresh()) {
   ({ main } = await import('../dist/geartrain.mjs'));
 } else {
   const { register } = await import('tsx/esm/api');
-  register();
+  // The package's tsconfig maps `geartrain/jobs` (what the built-in jobs import) to its source,
+  // whatever the working directory.
+  register({ tsconfig: path.join(root, 'tsconfig.json') });
   ({ main } = await import('../src/cli/main.ts'));
 }
 process.exitCode = await main(process.argv.slice(2));
