@@ -10,7 +10,7 @@ import { fieldsHelp } from './fields.ts';
 import { intFlag } from './flags.ts';
 import { explainInvalidInput, mostlyInvalid, type InvalidInputContext } from './input-check.ts';
 import type { CliIO } from './io.ts';
-import { ProgressMeter } from './progress.ts';
+import { ProgressBar } from './progress.ts';
 import { checkOut, isCsvDirectory, runSummary, writeCsvFiles, writeResult } from './run-output.ts';
 import { renderReport } from '../report/index.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
@@ -264,13 +264,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   };
 
   const tty = !!io.stderr.isTTY && !values.quiet && !values.json;
-  if (tty) {
-    const meter = new ProgressMeter();
-    (options as { onProgress?: (p: RunProgress) => void }).onProgress = (p) => {
-      const line = meter.line(p);
-      if (line !== null) io.stderr.write(line);
-    };
-  }
+  const bar = tty ? new ProgressBar(io.stderr) : null;
+  if (bar) (options as { onProgress?: (p: RunProgress) => void }).onProgress = (p) => bar.update(p);
   // Waiting for nodes: one line on a terminal, redrawn, saying who is there.
   let waitShown = false;
   if (io.stderr.isTTY && !values.quiet && options.waitNodes) {
@@ -297,6 +292,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   try {
     report = await runJob(options);
   } finally {
+    bar?.stop();
     if (tty || waitShown) io.stderr.write('\r\x1b[K');
   }
 
