@@ -53,19 +53,8 @@ export type { HyperLogLogOptions, TDigestOptions } from './sketches/index.ts';
 export { compareKeys, descendingKey, joinKeys, numberKey, textKey, uintKey } from './mapreduce/sort-keys.ts';
 
 // ---- the web-log vocabulary: static files, referrers, search terms, status names
-export {
-  DEFAULT_STATIC_EXTENSIONS,
-  KEYPHRASE_PARAMS,
-  STATUS_CLASS_NAMES,
-  hostMatcher,
-  isStaticPath,
-  keyphraseOf,
-  referrerHost,
-  searchEngineOf,
-  searchTermsOf,
-  statusClass,
-  statusName,
-} from './weblog/index.ts';
+export { DEFAULT_STATIC_EXTENSIONS, isStaticPath, STATUS_CLASS_NAMES, statusClass, statusName } from './weblog/index.ts';
+export { hostMatcher, KEYPHRASE_PARAMS, keyphraseOf, referrerHost, searchEngineOf, searchTermsOf } from './weblog/index.ts';
 export { wildcardRegExp } from './wildcard.ts';
 
 // ---- the states and result shapes of `analyze` and `clicks` (the report renders these sections)
