@@ -66,10 +66,12 @@ test('npm pack, npm install -g of the tarball, and the README job file runs with
   const bin = path.join(prefix, 'bin');
   const env = { PATH: `${bin}:${process.env.PATH}`, GEARTRAIN_SECRET: SECRET };
   const installed = path.join(prefix, 'lib', 'node_modules', 'geartrain');
-  // bin/geartrain.js runs dist/ while dist/BUILT is not older than any source: as installed, it is.
-  const newest = (dir: string): number =>
-    Math.max(...fs.readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => fs.statSync(path.join(e.parentPath, e.name)).mtimeMs));
-  t.true(fs.statSync(path.join(installed, 'dist', 'BUILT')).mtimeMs >= Math.max(newest(path.join(installed, 'src')), newest(path.join(installed, 'jobs'))), 'the installed command runs its dist/');
+  // The installed command runs its dist/: it works with tsx (which the sources need) taken away.
+  const tsx = path.join(installed, 'node_modules', 'tsx');
+  fs.renameSync(tsx, `${tsx}.away`);
+  const withoutTsx = await runProcess(path.join(bin, 'geartrain'), ['--version'], '', { ...process.env, ...env });
+  fs.renameSync(`${tsx}.away`, tsx);
+  t.is(withoutTsx.code, 0, `the installed command runs its dist/, not the sources: ${withoutTsx.stderr}`);
   const version = await runProcess(path.join(bin, 'geartrain'), ['--version'], '', { ...process.env, ...env });
   t.is(version.stdout.trim(), 'geartrain 0.1.0', version.stderr);
 
