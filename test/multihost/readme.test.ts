@@ -9,23 +9,17 @@
  * (10.0.0.11) and `coord` (10.0.0.20) on a private bridge. Each namespace has its own loopback and
  * ports, so 4730 inside one is never the machine's 4730, and no byte leaves the namespaces.
  *
- * Blocks on one host are one shell session: they share a working directory, and variables they
- * export carry to the next block there. `geartrain` is this checkout's command (bin/geartrain.js);
+ * Blocks on one host are one shell session, with the README's paths (/var/log/apache2/…) real
+ * files of the test (test/helpers/doc-hosts.ts). `geartrain` is this checkout's command;
  * `import … from 'geartrain'` in a TypeScript block is its sources (the package's tsconfig paths).
- * On every host /var/log and /var/spool are directories of the test, bind-mounted in a private
- * mount namespace, so the README's paths (/var/log/apache2/access.log*) are real files with
- * generated logs, and nothing is written to the machine's. Services (`service` marker) are
- * stopped when their `##` section ends. Needs root (run by .ci/run with test/multihost).
+ * Services (`service` marker) are stopped when their `##` section ends. Needs root (run by .ci/run with test/multihost).
  */
-import test, { type ExecutionContext } from 'ava';
-import { execFileSync } from 'node:child_process';
+import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeLog } from '../../src/logs/index.ts';
-import { GEARTRAIN } from '../client/helpers/cli.ts';
-import type { Proc } from '../helpers/cluster.ts';
 import { tempDir } from '../helpers/cluster.ts';
+import { awkStatusClasses, DocHosts, makeLogs, shownStatusClasses } from '../helpers/doc-hosts.ts';
 import { TestBed } from '../helpers/netns.ts';
 import { waitFor } from '../helpers/ports.ts';
 import { readmeBlocks, type Block, type Directive } from '../helpers/readme-blocks.ts';
@@ -46,66 +40,6 @@ function all<K extends Directive['kind']>(b: Block, kind: K): Extract<Directive,
   return (b.directives ?? []).filter((d): d is Extract<Directive, { kind: K }> => d.kind === kind);
 }
 
-/** Per host: its session directory (work/, session.env), and the trees bound on /var/log and /var/spool. */
-class Hosts {
-  readonly #bed: TestBed;
-  readonly #dir: string;
-
-  constructor(bed: TestBed, dir: string) {
-    this.#bed = bed;
-    this.#dir = dir;
-    for (const h of HOSTS) for (const d of ['work', 'var-log', 'var-spool', 'bin']) fs.mkdirSync(this.path(h, d), { recursive: true });
-    for (const h of HOSTS) fs.writeFileSync(this.path(h, 'bin/geartrain'), `#!/bin/sh\nexec '${process.execPath}' '${GEARTRAIN}' "$@"\n`, { mode: 0o755 });
-  }
-
-  path(host: string, sub: string): string {
-    return path.join(this.#dir, host, sub);
-  }
-
-  /** Starts `script` (a bash script) on `host`, in its session, with /var/log and /var/spool bound. */
-  start(t: ExecutionContext, host: string, script: string, n: number): Proc {
-    const file = this.path(host, `block-${n}.sh`);
-    const session = this.path(host, 'session.env');
-    fs.writeFileSync(
-      file,
-      [`cd '${this.path(host, 'work')}'`, `[ -f '${session}' ] && . '${session}'`, `export PATH='${this.path(host, 'bin')}':"$PATH"`, 'set -e', script, `export -p > '${session}'`, ''].join('\n'),
-    );
-    const bind = 'mount --bind "$1" /var/log && mount --bind "$2" /var/spool && exec bash "$3"';
-    return this.#bed.spawn(t, host, ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', bind, 'sh', this.path(host, 'var-log'), this.path(host, 'var-spool'), file], {
-      TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json'),
-    });
-  }
-
-  async stopAll(): Promise<void> {
-    for (const h of HOSTS) await this.#bed.killAll(h);
-  }
-}
-
-/** web1's logs, as the README's node globs name them, generated. */
-async function makeLogs(varLog: string): Promise<string[]> {
-  const dir = path.join(varLog, 'apache2');
-  fs.mkdirSync(dir, { recursive: true });
-  const files = [
-    ['access.log.2.gz', { lines: 1500, seed: 21, start: '2026-09-28', days: 1 }],
-    ['access.log.1', { lines: 1500, seed: 22, start: '2026-09-29', days: 2 }],
-    ['access.log', { lines: 2000, seed: 23, start: '2026-10-01', days: 3 }],
-    ['other_vhosts_access.log', { lines: 1000, seed: 24, start: '2026-10-01', days: 3, format: 'vhost_combined' as const }],
-  ] as const;
-  for (const [name, o] of files) await writeLog(path.join(dir, name), { node: 0, invalidRate: 0, oddRate: 0, ...o });
-  return files.map(([name]) => path.join(dir, name));
-}
-
-/** Status classes by awk over the logs (the status is field 9 of combined, 10 of vhost_combined). */
-function awkStatusClasses(files: readonly string[]): [string, number][] {
-  const script = `for f in "$@"; do case "$f" in *vhost*) col=10;; *) col=9;; esac; zcat -f "$f" | awk -v c=$col '{print substr($c,1,1) "xx"}'; done | sort | uniq -c`;
-  const out = execFileSync('sh', ['-c', script, 'sh', ...files], { env: { ...process.env, LC_ALL: 'C' } }).toString();
-  return out.trim().split('\n').map((l) => l.trim().split(/\s+/)).map(([n, k]) => [k!, Number(n)] as [string, number]).sort();
-}
-
-function shownStatusClasses(output: string): [string, number][] {
-  return [...output.matchAll(/^([1-5]xx) +([\d,]+)$/gm)].map((m) => [m[1]!, Number(m[2]!.replace(/,/g, ''))] as [string, number]).sort();
-}
-
 test('every shell and TypeScript block of the README runs as written, and prints what it should', async (t) => {
   t.timeout(20 * 60_000);
   const blocks = readmeBlocks(README);
@@ -114,8 +48,8 @@ test('every shell and TypeScript block of the README runs as written, and prints
 
   const bed = await TestBed.create(t, 5, [...HOSTS]);
   for (const [host, cidr] of Object.entries(ADDRESSES)) await bed.addAddress(host, cidr);
-  const hosts = new Hosts(bed, tempDir(t, 'geartrain-readme-'));
-  const logs = await makeLogs(hosts.path('web1', 'var-log'));
+  const hosts = new DocHosts(bed, [...HOSTS], tempDir(t, 'geartrain-readme-'));
+  const logs = await makeLogs(hosts.path('web1', '/var/log'));
   const reference = awkStatusClasses(logs);
 
   let section = '';
