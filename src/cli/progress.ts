@@ -38,10 +38,11 @@ export class ProgressMeter {
     if (p.phase === 'map') this.#sample(now);
     const filled = Math.round(this.#fraction * WIDTH);
     const eta = p.phase === 'map' ? this.#eta(total, now) : null;
+    // What matters most comes first: a narrow terminal cuts the end of the line.
     return (
       `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${`${Math.floor(this.#fraction * 100)}%`.padStart(4)} ${p.phase}` +
-      `${total > 0 ? ` ${formatBytes(this.#bytes)}/${formatBytes(total)}` : ''} tasks ${Math.min(p.tasksDone, p.tasksTotal)}/${p.tasksTotal}` +
-      ` (${p.tasksRunning} running${p.retries ? `, ${p.retries} retried` : ''})${eta !== null ? ` ETA ${formatDuration(eta)}` : ''}`
+      `${total > 0 ? ` ${formatBytes(this.#bytes)}/${formatBytes(total)}` : ''}${eta !== null ? ` ETA ${formatDuration(eta)}` : ''}` +
+      `, tasks ${Math.min(p.tasksDone, p.tasksTotal)}/${p.tasksTotal} (${p.tasksRunning} running${p.retries ? `, ${p.retries} retried` : ''})`
     );
   }
 

@@ -143,7 +143,7 @@ test('on a terminal the bar is drawn from the start of the line and cleared when
   bar.stop();
   const text = written.join('');
   // ESC[1G: to column 1; the line cut to the 60 columns of the terminal; ESC[2K: the line cleared.
-  t.true(text.includes('\x1b[1G[######..................]  25% map 250 B/1000 B tasks 0/4 (2 running)'.slice(0, 60 + 4)), JSON.stringify(text));
+  t.true(text.includes('\x1b[1G[######..................]  25% map 250 B/1000 B, tasks 0/4 (2 running)'.slice(0, 60 + 4)), JSON.stringify(text));
   t.true(text.endsWith('\x1b[1G\x1b[2K'), JSON.stringify(text));
 });
 
