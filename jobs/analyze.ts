@@ -28,15 +28,13 @@
  * - empty lines are bad lines here (`empty`); GoAccess skips them uncounted.
  */
 import { z } from 'zod';
-import { UserAgentClassifier, type FieldName } from '../src/logs/index.ts';
-import { defineJob, type RunInfo, type Table } from '../src/mapreduce/job-definition.ts';
-import { TDigest, topK } from '../src/sketches/index.ts';
 import {
   AccessLogState,
   DAY_P,
   DEFAULT_STATIC_EXTENSIONS,
-  HOUR_P,
+  defineJob,
   hostMatcher,
+  HOUR_P,
   PERIOD_P,
   referrerHost,
   searchEngineOf,
@@ -44,15 +42,21 @@ import {
   STATUS_CLASS_NAMES,
   statusClass,
   statusName,
+  TDigest,
+  topK,
+  UserAgentClassifier,
   type AccessLogConfig,
   type AnalysisResult,
   type Distribution,
+  type FieldName,
   type ReferrerEntry,
   type RequestEntry,
   type RequestPart,
+  type RunInfo,
+  type Table,
   type TopList,
   type TopRow,
-} from '../src/weblog/index.ts';
+} from 'geartrain/jobs';
 
 const REQUEST_PARTS: readonly RequestPart[] = ['method', 'path', 'query', 'protocol'];
 

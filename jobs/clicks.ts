@@ -28,11 +28,30 @@
  *   `/` included; `?` one character).
  */
 import { z } from 'zod';
-import { detachString, UserAgentClassifier, type FieldName, type LogRecord } from '../src/logs/index.ts';
-import { defineJob, type RenderedResult, type RunInfo, type Table } from '../src/mapreduce/job-definition.ts';
-import { hashLanes, lanes, topK } from '../src/sketches/index.ts';
-import { addVisitorClicks, ClicksState, clickSortKey, clickValue, DEFAULT_STATIC_EXTENSIONS, isStaticPath, TIME_BIAS, type ClickPathRow, type ClicksResult, type SessionRules } from '../src/weblog/index.ts';
-import { wildcardRegExp } from '../src/wildcard.ts';
+import {
+  addVisitorClicks,
+  clickSortKey,
+  ClicksState,
+  clickValue,
+  DEFAULT_STATIC_EXTENSIONS,
+  defineJob,
+  detachString,
+  hashLanes,
+  isStaticPath,
+  lanes,
+  TIME_BIAS,
+  topK,
+  UserAgentClassifier,
+  wildcardRegExp,
+  type ClickPathRow,
+  type ClicksResult,
+  type FieldName,
+  type LogRecord,
+  type RenderedResult,
+  type RunInfo,
+  type SessionRules,
+  type Table,
+} from 'geartrain/jobs';
 
 const STATUS_SPEC = /^\s*(?:[1-5]xx|\d{3}(?:\s*-\s*\d{3})?)(?:\s*,\s*(?:[1-5]xx|\d{3}(?:\s*-\s*\d{3})?))*\s*$/i;
 const TZ = /^(?:UTC|Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)$/;

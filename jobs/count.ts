@@ -3,8 +3,7 @@
  * every node's logs. Partials are exact maps, merged by adding: any order gives the same counts.
  */
 import { z } from 'zod';
-import { isFieldName, unknownFieldMessage, type FieldName } from '../src/logs/index.ts';
-import { defineJob } from '../src/mapreduce/job-definition.ts';
+import { addCount, createCounts, decodeCounts, defineJob, isFieldName, mergeCounts, sortedCounts, unknownFieldMessage, type Counts, type FieldName } from 'geartrain/jobs';
 
 const params = z.object({
   by: z
@@ -18,8 +17,6 @@ const params = z.object({
 });
 type Params = z.infer<typeof params>;
 
-type State = Record<string, number>;
-
 export interface CountResult {
   readonly fields: readonly string[];
   readonly total: number;
@@ -30,14 +27,14 @@ export interface CountResult {
 
 const fieldsOf = (p: Params) => p.by.split(',').map((f) => f.trim()) as FieldName[];
 
-export default defineJob<Params, State, CountResult>({
+export default defineJob<Params, Counts, CountResult>({
   kind: 'summary',
   name: 'count',
   description: 'exact counts of a parsed field or combination of fields',
   params,
   cli: { flags: { by: { param: 'by', type: 'string' }, limit: { param: 'limit', type: 'number' } }, usage: 'count --by FIELD[,FIELD…] [--limit N]' },
   input: (p) => ({ records: fieldsOf(p) }),
-  create: () => Object.create(null) as State,
+  create: createCounts,
   map(state, record, ctx) {
     const fields = fieldsOf(ctx.params);
     let key: string;
@@ -46,17 +43,14 @@ export default defineJob<Params, State, CountResult>({
       key = '';
       for (let i = 0; i < fields.length; i++) key += (i > 0 ? '\t' : '') + String(record[fields[i]!]);
     }
-    state[key] = (state[key] ?? 0) + 1;
+    addCount(state, key);
   },
-  merge(into, other) {
-    for (const k in other) into[k] = (into[k] ?? 0) + other[k]!;
-    return into;
-  },
+  merge: mergeCounts,
   encode: (state) => JSON.stringify(state),
-  decode: (data) => Object.assign(Object.create(null), JSON.parse(data.toString('utf8'))) as State,
+  decode: decodeCounts,
   finalize(state, p) {
     const fields = fieldsOf(p);
-    const entries = Object.entries(state).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    const entries = sortedCounts(state);
     const total = entries.reduce((n, [, c]) => n + c, 0);
     const shown = p.limit > 0 ? entries.slice(0, p.limit) : entries;
     return { fields, total, distinct: entries.length, rows: shown.map(([k, c]) => [...k.split('\t'), c]) };

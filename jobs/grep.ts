@@ -6,12 +6,30 @@
  * would print together sorts by its first selected line, and `--` separates groups.
  */
 import { z } from 'zod';
-import { ContextGrouper, isGzipSync, readLinesBefore, readLinesFrom, type GrepLine, type Region } from '../src/grep/context.ts';
-import { checkPatterns, forEachLine, lineSelector, type LineSelector, type PatternOptions } from '../src/grep/match.ts';
-import { grepFormatter } from '../src/grep/output.ts';
-import { encodeGroup, FirstRecords, keyMiddle, sortKey } from '../src/grep/record.ts';
-import { carry, effectiveTime } from '../src/grep/time.ts';
-import { defineJob, type MapContext, type SortedJob, type SummaryJob } from '../src/mapreduce/job-definition.ts';
+import {
+  carry,
+  checkPatterns,
+  ContextGrouper,
+  defineJob,
+  effectiveTime,
+  encodeGroup,
+  FirstRecords,
+  forEachLine,
+  grepFormatter,
+  grepSortKey,
+  isGzipSync,
+  keyMiddle,
+  lineSelector,
+  readLinesBefore,
+  readLinesFrom,
+  type GrepLine,
+  type LineSelector,
+  type MapContext,
+  type PatternOptions,
+  type Region,
+  type SortedJob,
+  type SummaryJob,
+} from 'geartrain/jobs';
 
 /** Above this -m, map tasks do not hold back their first lines (the root still stops at N). */
 const MAX_HELD_BACK = 10_000;
@@ -80,7 +98,7 @@ function stateOf(ctx: MapContext<Params>, chunkOffset: number, emit: (key: Buffe
   const first = max !== undefined && max <= MAX_HELD_BACK ? new FirstRecords(max) : null;
   const middle = keyMiddle(ctx.node, ctx.file);
   const out = (key: Buffer, value: Buffer, selected: number) => (first ? first.add(key, value, selected) : st!.emit(key, value));
-  const grouper = after > 0 || before > 0 ? new ContextGrouper(after, before, (g) => out(sortKey(middle, g.time, g.firstOffset), encodeGroup(g), g.selected)) : null;
+  const grouper = after > 0 || before > 0 ? new ContextGrouper(after, before, (g) => out(grepSortKey(middle, g.time, g.firstOffset), encodeGroup(g), g.selected)) : null;
   st = { select: lineSelector(patternOptions(p)), middle, first, emit, grouper, next: chunkOffset };
   shards.set(ctx, st);
   if (grouper && chunkOffset > 0) {
@@ -118,7 +136,7 @@ const grepLines: SortedJob<Params> = {
       st.select(chunk, (start, end) => {
         if (!ctx.accepts(chunk, start, end)) return;
         matched++;
-        const key = sortKey(st.middle, effectiveTime(ctx, chunk, chunkOffset, start, end), chunkOffset + start);
+        const key = grepSortKey(st.middle, effectiveTime(ctx, chunk, chunkOffset, start, end), chunkOffset + start);
         const line = chunk.subarray(start, end);
         if (st.first) st.first.add(key, line, 1);
         else emit(key, line);

@@ -6,8 +6,19 @@
  * merged by its own reducer, and the ranges concatenate in order.
  */
 import { z } from 'zod';
-import { isFieldName, NUMERIC_FIELDS, unknownFieldMessage, type FieldName } from '../src/logs/index.ts';
-import { defineJob, type MapContext } from '../src/mapreduce/job-definition.ts';
+import {
+  defineJob,
+  descendingKey,
+  isFieldName,
+  joinKeys,
+  numberKey,
+  NUMERIC_FIELDS,
+  textKey,
+  uintKey,
+  unknownFieldMessage,
+  type FieldName,
+  type MapContext,
+} from 'geartrain/jobs';
 
 const params = z.object({
   by: z
@@ -26,15 +37,6 @@ const params = z.object({
 type Params = z.infer<typeof params>;
 
 const fieldsOf = (p: Params) => p.by.split(',').map((f) => f.trim()) as FieldName[];
-
-/** Order-preserving bytes of a double: flip the sign bit of positives, every bit of negatives. */
-function numberBytes(n: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeDoubleBE(Number.isFinite(n) ? n : 0);
-  if (b[0]! & 0x80) for (let i = 0; i < 8; i++) b[i] = ~b[i]! & 0xff;
-  else b[0] = b[0]! | 0x80;
-  return b;
-}
 
 /** The constant tail of a shard's keys (`node\0file\0`), made once per shard. */
 const tails = new WeakMap<MapContext<Params>, Buffer>();
@@ -58,16 +60,12 @@ export default defineJob<Params>({
     const parts: Buffer[] = [];
     for (const f of fieldsOf(ctx.params)) {
       const v = (record as Record<string, unknown>)[f];
-      let part = NUMERIC_FIELDS.has(f) || f === 'time' ? numberBytes(Number(v)) : Buffer.concat([Buffer.from(String(v ?? ''), 'utf8'), Buffer.from([0])]);
-      if (ctx.params.desc) part = Buffer.from(part.map((x) => ~x & 0xff));
-      parts.push(part);
+      const part = NUMERIC_FIELDS.has(f) || f === 'time' ? numberKey(Number(v)) : textKey(String(v ?? ''));
+      parts.push(ctx.params.desc ? descendingKey(part) : part);
     }
     let tail = tails.get(ctx);
     if (!tail) tails.set(ctx, (tail = Buffer.from(`${ctx.node}\0${ctx.file}\0`, 'utf8')));
-    const offset = Buffer.allocUnsafe(8);
-    const o = Math.max(0, record.offset as number); // -1 when unknown (key samples)
-    offset.writeUInt32BE(Math.floor(o / 2 ** 32), 0);
-    offset.writeUInt32BE(o >>> 0, 4);
-    emit(Buffer.concat([...parts, tail, offset]), Buffer.from(record.line as string, 'latin1'));
+    const offset = uintKey(Math.max(0, record.offset as number)); // -1 when unknown (key samples)
+    emit(joinKeys([...parts, tail, offset]), Buffer.from(record.line as string, 'latin1'));
   },
 });

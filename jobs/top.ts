@@ -7,10 +7,16 @@
  * (`missing`), not as a value.
  */
 import { z } from 'zod';
-import { InvalidArgumentError } from '../src/errors.ts';
-import { detachString, isFieldName, NUMERIC_FIELDS, unknownFieldMessage, type FieldName } from '../src/logs/index.ts';
-import { defineJob } from '../src/mapreduce/job-definition.ts';
-import { topK } from '../src/sketches/index.ts';
+import {
+  defineJob,
+  detachString,
+  InvalidArgumentError,
+  isFieldName,
+  NUMERIC_FIELDS,
+  topK,
+  unknownFieldMessage,
+  type FieldName,
+} from 'geartrain/jobs';
 
 const params = z.object({
   field: z.string().superRefine((f, ctx) => {

@@ -33,9 +33,19 @@ export async function buildDist(dist = path.join(root, 'dist')) {
     // The library leaves its dependencies to node_modules: an app or a job file that imports zod
     // too then bundles or loads one copy of it, not two.
     build({ ...common, packages: 'external', entryPoints: { index: path.join(root, 'src/index.ts') }, outdir: dist }),
+    // The job kit (`geartrain/jobs`) carries its few dependencies (zod for the result schemas), so
+    // a task thread that loads a built-in job opens two files, not a hundred.
+    build({ ...common, entryPoints: { jobs: path.join(root, 'src/job-kit.ts') }, outdir: dist }),
     build({ ...common, entryPoints: { geartrain: path.join(root, 'src/cli/main.ts') }, outdir: dist }),
     build({ ...common, entryPoints: { 'task-thread': path.join(root, 'src/mapreduce/task-thread.ts') }, outdir: dist }),
-    build({ ...common, entryPoints: Object.fromEntries(jobs.map((f) => [f.slice(0, -3), path.join(root, 'jobs', f)])), outdir: path.join(dist, 'jobs') }),
+    // Built-in jobs import only the public package: `geartrain/jobs` stays an import, which Node
+    // resolves through package.json's exports (a package may import itself by name) to dist/jobs.mjs.
+    build({
+      ...common,
+      entryPoints: Object.fromEntries(jobs.map((f) => [f.slice(0, -3), path.join(root, 'jobs', f)])),
+      outdir: path.join(dist, 'jobs'),
+      plugins: [{ name: 'job-kit-external', setup: (b) => b.onResolve({ filter: /^geartrain\/jobs$/ }, (a) => ({ path: a.path, external: true })) }],
+    }),
   ]);
   fs.writeFileSync(path.join(dist, 'BUILT'), `${new Date().toISOString()}\n`);
   return jobs.length;
@@ -43,5 +53,5 @@ export async function buildDist(dist = path.join(root, 'dist')) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const jobs = await buildDist();
-  console.log(`built dist/ (library, cli, task thread, ${jobs} jobs)`);
+  console.log(`built dist/ (library, job kit, cli, task thread, ${jobs} jobs)`);
 }

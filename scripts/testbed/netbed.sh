@@ -11,6 +11,9 @@
 #                                  packets go nowhere, no FIN or RST reaches anyone
 #   netbed.sh restore BED HOST     bring the port back up
 #   netbed.sh exec BED HOST CMD…   run CMD inside HOST's namespace
+#   netbed.sh killall BED HOST     kill every process inside HOST's namespace, keeping it
+#   netbed.sh addr BED HOST CIDR   give HOST one more address on eth0 (10.0.0.5/24, say: the
+#                                  addresses a document uses, reachable only inside the bed)
 #
 # BED is a short name ([a-z0-9]{1,8}); NET picks the /24 (1-254), one per bed so that beds of
 # parallel test files never share addresses. By hand: `netbed.sh up try 250 srv web1 web2`, then
@@ -62,7 +65,7 @@ up() {
 port() { ip netns list | grep -qE "^$1-br( |$)" || die "no bed '$1'"; echo "p-$2"; }
 
 cmd=${1:-}
-[[ -n $cmd ]] || die "usage: netbed.sh up|down|cut|restore|exec BED …"
+[[ -n $cmd ]] || die "usage: netbed.sh up|down|cut|restore|exec|killall|addr BED …"
 shift
 bed=${1:-}
 check_bed "$bed"
@@ -73,5 +76,7 @@ case $cmd in
   cut) check_host "${1:-}"; ip -n "$bed-br" link set "$(port "$bed" "$1")" down ;;
   restore) check_host "${1:-}"; ip -n "$bed-br" link set "$(port "$bed" "$1")" up ;;
   exec) check_host "${1:-}"; host=$1; shift; exec ip netns exec "$bed-$host" "$@" ;;
+  killall) check_host "${1:-}"; pids=$(ip netns pids "$bed-$1" 2>/dev/null || true); [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true ;;
+  addr) check_host "${1:-}"; [[ ${2:-} =~ ^[0-9.]+/[0-9]+$ ]] || die "CIDR like 10.0.0.5/24"; ip -n "$bed-$1" addr add "$2" dev eth0 ;;
   *) die "unknown command '$cmd'" ;;
 esac

@@ -3,7 +3,12 @@
  * retried elsewhere, a speculative copy, a file that grew since planning reports more bytes than
  * planned and is corrected when the task ends); what is drawn never does, never passes 100 %, and
  * the ETA comes from the rate of the last seconds, shown only once there is one.
+ *
+ * `ProgressMeter` decides what the line says (on an injectable clock, so tests need no terminal);
+ * cli-progress draws it: redraws at most 10 times a second and only on change, from the start of
+ * the line, cut to the terminal's width, and clears it when the run ends.
  */
+import { SingleBar } from 'cli-progress';
 import type { RunProgress } from '../mapreduce/coordinator.ts';
 import { formatBytes, formatDuration } from '../report/format.ts';
 
@@ -11,8 +16,6 @@ import { formatBytes, formatDuration } from '../report/format.ts';
 const RATE_WINDOW_MS = 10_000;
 /** No ETA before the rate has been measured over this long. */
 const MIN_RATE_SPAN_MS = 1_000;
-/** At most one redraw per this many milliseconds within a phase. */
-const REDRAW_MS = 100;
 const WIDTH = 24;
 
 export class ProgressMeter {
@@ -20,31 +23,26 @@ export class ProgressMeter {
   #bytes = 0;
   #fraction = 0;
   #samples: { t: number; bytes: number }[] = [];
-  #phase: RunProgress['phase'] | null = null;
-  #drawnAt = -Infinity;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
   }
 
-  /** The line to draw for this report (starting with `\r`), or null when it is too soon to redraw. */
-  line(p: RunProgress): string | null {
+  /** The line that shows this report, given after the ones before it. */
+  line(p: RunProgress): string {
     const now = this.#now();
     const total = Math.max(0, p.bytesTotal);
     this.#bytes = Math.max(this.#bytes, Math.min(total, Math.max(0, p.bytesDone)));
     const reported = p.phase === 'plan' ? 0 : p.phase !== 'map' ? 1 : total > 0 ? this.#bytes / total : p.tasksTotal > 0 ? p.tasksDone / p.tasksTotal : 0;
     this.#fraction = Math.min(1, Math.max(this.#fraction, reported));
     if (p.phase === 'map') this.#sample(now);
-    const phaseChanged = p.phase !== this.#phase;
-    this.#phase = p.phase;
-    if (!phaseChanged && now - this.#drawnAt < REDRAW_MS) return null;
-    this.#drawnAt = now;
     const filled = Math.round(this.#fraction * WIDTH);
     const eta = p.phase === 'map' ? this.#eta(total, now) : null;
+    // What matters most comes first: a narrow terminal cuts the end of the line.
     return (
-      `\r[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${`${Math.floor(this.#fraction * 100)}%`.padStart(4)} ${p.phase}` +
-      `${total > 0 ? ` ${formatBytes(this.#bytes)}/${formatBytes(total)}` : ''} tasks ${Math.min(p.tasksDone, p.tasksTotal)}/${p.tasksTotal}` +
-      ` (${p.tasksRunning} running${p.retries ? `, ${p.retries} retried` : ''})${eta !== null ? ` ETA ${formatDuration(eta)}` : ''}   `
+      `[${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${`${Math.floor(this.#fraction * 100)}%`.padStart(4)} ${p.phase}` +
+      `${total > 0 ? ` ${formatBytes(this.#bytes)}/${formatBytes(total)}` : ''}${eta !== null ? ` ETA ${formatDuration(eta)}` : ''}` +
+      `, tasks ${Math.min(p.tasksDone, p.tasksTotal)}/${p.tasksTotal} (${p.tasksRunning} running${p.retries ? `, ${p.retries} retried` : ''})`
     );
   }
 
@@ -61,5 +59,39 @@ export class ProgressMeter {
     const gained = this.#bytes - first.bytes;
     if (span < MIN_RATE_SPAN_MS || gained <= 0) return null;
     return ((total - this.#bytes) * span) / gained;
+  }
+}
+
+/** The meter's line on a terminal, from the first report until `stop()`. */
+export class ProgressBar {
+  readonly #meter = new ProgressMeter();
+  readonly #bar: SingleBar;
+  #started = false;
+
+  constructor(stream: NodeJS.WritableStream) {
+    this.#bar = new SingleBar({
+      stream,
+      fps: 10,
+      // The meter made the whole line; cli-progress draws it (its own value, total and ETA are unused).
+      format: (_options, _params, payload: { line: string }) => payload.line,
+      clearOnComplete: true,
+      hideCursor: false,
+      // Cut to the terminal's width by cli-progress, rather than autowrap turned off and back on.
+      linewrap: true,
+    });
+  }
+
+  update(p: RunProgress): void {
+    const payload = { line: this.#meter.line(p) };
+    if (this.#started) this.#bar.update(0, payload);
+    else {
+      this.#started = true;
+      this.#bar.start(1, 0, payload);
+    }
+  }
+
+  /** Clears the line and stops redrawing. */
+  stop(): void {
+    if (this.#started) this.#bar.stop();
   }
 }

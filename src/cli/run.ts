@@ -13,7 +13,7 @@ import { namedNodes, NODE_NAMES_HELP } from './node-names.ts';
 import { explainInvalidInput, mostlyInvalid, type InvalidInputContext } from './input-check.ts';
 import type { CliIO } from './io.ts';
 import type { Logger } from '../logger.ts';
-import { ProgressMeter } from './progress.ts';
+import { ProgressBar } from './progress.ts';
 import { checkOut, isCsvDirectory, runSummary, writeCsvFiles, writeResult } from './run-output.ts';
 import { renderReport } from '../report/index.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
@@ -288,13 +288,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   };
 
   const tty = !!io.stderr.isTTY && !values.quiet && !values.json;
-  if (tty) {
-    const meter = new ProgressMeter();
-    (options as { onProgress?: (p: RunProgress) => void }).onProgress = (p) => {
-      const line = meter.line(p);
-      if (line !== null) io.stderr.write(line);
-    };
-  }
+  const bar = tty ? new ProgressBar(io.stderr) : null;
+  if (bar) (options as { onProgress?: (p: RunProgress) => void }).onProgress = (p) => bar.update(p);
   // Waiting for nodes: one line on a terminal, redrawn, saying who is there.
   let waitShown = false;
   if (io.stderr.isTTY && !values.quiet && options.waitNodes) {
@@ -321,6 +316,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
   try {
     report = await runJob(options);
   } finally {
+    bar?.stop();
     if (tty || waitShown) io.stderr.write('\r\x1b[K');
   }
 

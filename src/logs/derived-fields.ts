@@ -41,6 +41,14 @@ export function derivedFrom(field: DerivedFieldName): readonly FieldName[] {
   return DERIVATIONS[field].needs;
 }
 
+/**
+ * A derived field computed from a record that holds the fields it comes from (`derivedFrom`), as
+ * the parser computes it for a job that asks for it.
+ */
+export function deriveField(field: DerivedFieldName, record: Readonly<Record<string, unknown>>): string | number {
+  return DERIVATIONS[field].compute(record);
+}
+
 /** A LogParser that adds derived fields to each record (with the fields they are computed from). */
 class DerivingParser<F extends FieldName> extends LogParser<F> {
   readonly #derived: readonly (readonly [DerivedFieldName, Derivation['compute']])[];

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { Logger } from '../client/options.ts';
 import { DEFAULT_TIME_TOLERANCE_MS, type ShardInfo } from './catalog.ts';
 import { isGzipFile } from './files.ts';
-import { globDirectories, listLogFiles } from './glob.ts';
+import { globBase, listLogFiles } from './glob.ts';
 import type { LogSource } from './log-sources.ts';
 import type { ScanCache } from './scan-cache.ts';
 import { emptyScan, estimateTimes, readHead, scanPlainFile, scanWholeFile, type ScanState } from './shard-scan.ts';
@@ -72,10 +72,10 @@ function isUnder(file: string, dir: string): boolean {
   return file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 }
 
-/** The real paths of the directories a glob lists (those that exist). */
+/** The real path of the directory a glob lists, in a list (empty when it does not exist). */
 async function realDirectories(pattern: string): Promise<string[]> {
-  const dirs = await Promise.all(globDirectories(pattern).map((d) => realpath(d).catch(() => undefined)));
-  return dirs.filter((d): d is string => d !== undefined);
+  const dir = await realpath(globBase(pattern)).catch(() => undefined);
+  return dir === undefined ? [] : [dir];
 }
 
 function shardId(dev: number, ino: number, generation: number, headHash: string): string {

@@ -4,6 +4,7 @@ export type { Directive, DirectiveKind, FieldSource, FormatLayout } from './form
 export { requestLine } from './format-record.ts';
 export { FIXED_FIELDS, DERIVED_FIELDS, FIELD_DOCS, FIELD_NAMES, GENERIC_FIELD_PREFIXES, NUMERIC_FIELDS, isFieldName, isDerivedField, unknownFieldMessage, detachString } from './fields.ts';
 export type { FieldName, FixedFieldName, DerivedFieldName, GenericFieldName, FieldValue, FieldDoc, LogRecord, LogRecordFields } from './fields.ts';
+export { derivedFrom, deriveField } from './derived-fields.ts';
 export { LogParser, DEFAULT_MAX_LINE_LENGTH } from './parser.ts';
 export type { ParserOptions, ParseResult, LineOrigin } from './parser.ts';
 export { ParseStats, parseStatsSchema, INVALID_REASONS, isInvalidReason, DEFAULT_SAMPLES_PER_REASON, SAMPLE_CHARS } from './parse-stats.ts';

@@ -1,11 +1,13 @@
 /**
  * The end of a run at the coordinator: the last partials fetched from the nodes that hold them and
- * turned into what the caller asked for. A summary is decoded, finalized and rendered; sorted runs
- * are merged record by record into lines (a callback per line, large chunks of lines, or collected
- * in memory); streaming parts go to the output or each to its own `part-NNNNN` file.
+ * turned into what the caller asked for. A summary is decoded, finalized and rendered (by the job's
+ * `render`, else as text and tables: report/result-tables.ts); sorted runs are merged record by
+ * record into lines (a callback per line, large chunks of lines, or collected in memory);
+ * streaming parts go to the output or each to its own `part-NNNNN` file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { resultTables } from '../report/result-tables.ts';
 import { fetchAll, fetchChunks, type FetchSource } from './fetch.ts';
 import { decodeState, type KeyedJob, type RenderedResult, type RunInfo, type SummaryJob } from './job-definition.ts';
 import type { NodeClient } from './node-client.ts';
@@ -82,8 +84,9 @@ export class OutputSink {
   async summary(final: Ref, job: SummaryJob | KeyedJob, params: unknown, run: RunInfo): Promise<RunOutput> {
     const state = decodeState(job, await fetchAll(final, this.#src), params);
     const result = job.finalize(state, params, run);
-    const rendered = job.render?.(result, params);
-    return { result, ...(rendered ? { rendered } : {}), outputLines: 0, partialsAtRoot: 1 };
+    // A job without a `render` of its own still prints: its result as text and tables.
+    const rendered: RenderedResult = job.render?.(result, params) ?? resultTables(result);
+    return { result, rendered, outputLines: 0, partialsAtRoot: 1 };
   }
 
   /**

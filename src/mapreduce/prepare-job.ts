@@ -11,7 +11,7 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
 import { resolveJob, type AnyJob, type CliSpec, type JobDefinition } from './job-definition.ts';
 import { builtinJobPath, importJobFile, isJobFile, sha256Hex } from './job-loader.ts';
-import { bundleJobFile } from './ship-code.ts';
+import { bundleJobFile } from './job-bundle.ts';
 import type { StreamingSpec } from './wire.ts';
 
 export type { StreamingSpec } from './wire.ts';

@@ -1,12 +1,9 @@
 /**
- * Ad-hoc jobs: `geartrain run ./my-job.ts` bundles the file and its imports (relative files and npm
- * packages such as zod) into one ES module with esbuild (once: prepare-job.ts), signs its hash
- * with GEARTRAIN_SECRET, and serves the bundle as `geartrain.code@<hash>` while the run lasts.
- * Nodes started with --allow-code fetch it once, check hash and signature, and cache it by hash.
+ * Ad-hoc jobs: `geartrain run ./my-job.ts` bundles the file and its imports into one ES module
+ * (once: prepare-job.ts, with job-bundle.ts), signs its hash with GEARTRAIN_SECRET, and serves the
+ * bundle as `geartrain.code@<hash>` while the run lasts. Nodes started with --allow-code fetch it
+ * once, check hash and signature, and cache it by hash.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { build } from 'esbuild';
 import { Worker, type WorkerOptions } from '../client/index.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { signCode } from './job-loader.ts';
@@ -17,28 +14,6 @@ export interface ShippedCode {
   readonly signature: string;
   /** Stop serving the bundle. */
   close(): Promise<void>;
-}
-
-export async function bundleJobFile(file: string): Promise<Buffer> {
-  if (!fs.existsSync(file)) throw new InvalidArgumentError(`job file ${file} does not exist`, { field: 'job' });
-  try {
-    const result = await build({
-      entryPoints: [path.resolve(file)],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-      // Packages that need `require` at run time still work inside an ES module bundle.
-      banner: { js: "import { createRequire as __gtCreateRequire } from 'node:module'; const require = __gtCreateRequire(import.meta.url);" },
-    });
-    return Buffer.from(result.outputFiles[0]!.contents);
-  } catch (err) {
-    const first = (err as { errors?: { text: string; location?: { file: string; line: number } }[] }).errors?.[0];
-    const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
-    throw new InvalidArgumentError(`cannot bundle ${file}: ${first?.text ?? (err as Error).message}${where}`, { field: 'job', cause: err });
-  }
 }
 
 /**

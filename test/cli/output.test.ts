@@ -8,8 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
-import { ProgressMeter } from '../../src/cli/progress.ts';
+import { ProgressBar, ProgressMeter } from '../../src/cli/progress.ts';
 import { writeLog } from '../../src/logs/index.ts';
 import type { RunProgress } from '../../src/mapreduce/coordinator.ts';
 import { tempDir } from '../helpers/cluster.ts';
@@ -91,8 +92,7 @@ function draw(reports: readonly RunProgress[], stepMs = 200): string[] {
   const meter = new ProgressMeter(() => now);
   const out: string[] = [];
   for (const p of reports) {
-    const line = meter.line(p);
-    if (line !== null) out.push(line);
+    out.push(meter.line(p));
     now += stepMs;
   }
   return out;
@@ -133,6 +133,18 @@ test('the ETA is the rest at the recent rate, and only once there is a rate', (t
   const slowing = draw([...Array.from({ length: 6 }, (_, i) => map(i * 100)), ...Array.from({ length: 60 }, (_, i) => map(500 + (i + 1) * 5))]);
   // The window follows the recent rate (5 bytes per 200 ms = 25 B/s): 200 B left take 8 s, not 1.
   t.regex(slowing.at(-1)!, /800 B\/1000 B .*ETA 8\.0 s/);
+});
+
+test('on a terminal the bar is drawn from the start of the line and cleared when the run ends', (t) => {
+  const written: string[] = [];
+  const tty = Object.assign(new Writable({ write: (chunk, _enc, done) => (written.push(String(chunk)), done()) }), { isTTY: true, columns: 60 });
+  const bar = new ProgressBar(tty);
+  bar.update(map(250));
+  bar.stop();
+  const text = written.join('');
+  // ESC[1G: to column 1; the line cut to the 60 columns of the terminal; ESC[2K: the line cleared.
+  t.true(text.includes('\x1b[1G[######..................]  25% map 250 B/1000 B, tasks 0/4 (2 running)'.slice(0, 60 + 4)), JSON.stringify(text));
+  t.true(text.endsWith('\x1b[1G\x1b[2K'), JSON.stringify(text));
 });
 
 test('admin --drop-function: the help says queued jobs fail and when it is refused', async (t) => {

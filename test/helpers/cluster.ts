@@ -50,9 +50,9 @@ export function stateHomeOf(t: ExecutionContext): string {
   return dir;
 }
 
-/** Starts `argv` with piped stdio; SIGKILLed at teardown if still running. */
-export function spawnProcess(t: ExecutionContext, argv: readonly string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv({ XDG_STATE_HOME: stateHomeOf(t), ...env }) });
+/** Starts `argv` with piped stdio (in the checkout, or `cwd`); SIGKILLed at teardown if still running. */
+export function spawnProcess(t: ExecutionContext, argv: readonly string[], env: Record<string, string> = {}, cwd = ROOT): Proc {
+  const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv({ XDG_STATE_HOME: stateHomeOf(t), ...env }) });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('latin1').on('data', (d: string) => (stdout += d));

@@ -158,6 +158,18 @@ export class TestBed {
     }
   }
 
+  /** One more address for `host` (`10.0.0.5/24`): other hosts with an address in its net reach it. */
+  async addAddress(host: string, cidr: string): Promise<void> {
+    this.address(host);
+    await run(SCRIPT, ['addr', this.name, host, cidr]);
+  }
+
+  /** Kills every process inside `host` (what its commands left running), keeping the host. */
+  async killAll(host: string): Promise<void> {
+    this.address(host);
+    await run(SCRIPT, ['killall', this.name, host]);
+  }
+
   /** Takes `host`'s port on the bridge down: its processes live on, its packets go nowhere. */
   async cut(host: string): Promise<void> {
     await run(SCRIPT, ['cut', this.name, host]);

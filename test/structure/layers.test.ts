@@ -1,6 +1,7 @@
 /**
  * The layering of docs/DESIGN.md: every import of src/ and jobs/ is allowed by the "may import"
  * column of DESIGN's layer table, which this test reads (the table is the one source of truth).
+ * A row that names packages (`geartrain/jobs`, `zod`) limits its unit's package imports to them.
  */
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -8,12 +9,17 @@ import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** A unit of the layer table: a folder (`server/store/`), `index.ts`, or `jobs/`. */
+/** A unit of the layer table: a folder (`server/store/`), a file at the top of src/ (`index.ts`), or `jobs/`. */
 interface LayerRule {
   readonly unit: string;
   /** Units it may import; 'everything' when the table says so. */
   readonly mayImport: readonly string[] | 'everything';
+  /** The only packages it may import (besides `node:` modules), when the row names any. */
+  readonly packages?: readonly string[];
 }
+
+/** A name in the "may import" column is a unit (a folder or a .ts file), else a package. */
+const isUnitName = (name: string) => name.endsWith('/') || name.endsWith('.ts');
 
 /** The table under "## Layers (src/)" of the design document. */
 function parseLayerTable(design: string): LayerRule[] {
@@ -29,7 +35,11 @@ function parseLayerTable(design: string): LayerRule[] {
     if (unit === undefined || cells.length < 3) throw new Error(`cannot read the layer table row: ${line}`);
     if (allowed === 'everything') rules.push({ unit, mayImport: 'everything' });
     else if (allowed === 'nothing') rules.push({ unit, mayImport: [] });
-    else rules.push({ unit, mayImport: [...allowed.matchAll(/`([^`]+)`/g)].map((m) => m[1]!) });
+    else {
+      const names = [...allowed.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      const packages = names.filter((n) => !isUnitName(n));
+      rules.push({ unit, mayImport: names.filter(isUnitName), ...(packages.length > 0 ? { packages } : {}) });
+    }
   }
   return rules;
 }
@@ -43,7 +53,7 @@ function unitOf(file: string, rules: readonly LayerRule[]): string | undefined {
   if (rel.startsWith('jobs/')) return 'jobs/';
   if (!rel.startsWith('src/')) return undefined;
   const inSrc = rel.slice('src/'.length);
-  if (!inSrc.includes('/')) return inSrc === 'index.ts' ? 'index.ts' : SHARED;
+  if (!inSrc.includes('/')) return rules.some((r) => r.unit === inSrc) ? inSrc : SHARED;
   const folders = rules.map((r) => r.unit).filter((u) => u.endsWith('/') && u !== 'jobs/' && inSrc.startsWith(u));
   return folders.sort((a, b) => b.length - a.length)[0] ?? `${inSrc.split('/')[0]}/ (not in the table)`;
 }
@@ -80,7 +90,12 @@ function violations(files: ReadonlyMap<string, string>, rules: readonly LayerRul
   for (const [file, source] of files) {
     const from = unitOf(file, rules)!;
     for (const specifier of importsOf(source)) {
-      if (!specifier.startsWith('.')) continue; // node: built-ins and npm packages
+      if (!specifier.startsWith('.')) {
+        // node: built-ins, and npm packages unless the unit's row names the only ones it may use
+        const packages = byUnit.get(from)?.packages;
+        if (packages && !specifier.startsWith('node:') && !packages.includes(specifier)) out.push({ file, specifier, from, to: `the package ${specifier}` });
+        continue;
+      }
       const to = unitOf(path.join(path.dirname(file), specifier), rules) ?? `${specifier} (outside src/ and jobs/)`;
       if (to === from || to === SHARED) continue;
       const allowed = from === SHARED ? [] : (byUnit.get(from)?.mayImport ?? []);
@@ -126,8 +141,39 @@ test('the check sees every kind of import and reports a layer crossing', (t) => 
       ].join('\n'),
     ],
     ['src/errors.ts', "import { i } from './logs/index.ts';"],
+    [
+      'jobs/probe.ts',
+      [
+        "import { z } from 'zod';",
+        "import { defineJob } from 'geartrain/jobs';",
+        "import fs from 'node:fs';",
+        "import { topK } from '../src/sketches/index.ts';",
+        "import { Client } from 'geartrain';",
+        "import Redis from 'ioredis';",
+      ].join('\n'),
+    ],
   ]);
   const found = violations(probe, rules).map((v) => `${v.from} → ${v.to}`);
-  const expected = ['sketches/ → logs/', 'sketches/ → weblog/', 'sketches/ → client/', 'sketches/ → server/', 'sketches/ → report/', `${SHARED} → logs/`];
+  const expected = [
+    'sketches/ → logs/',
+    'sketches/ → weblog/',
+    'sketches/ → client/',
+    'sketches/ → server/',
+    'sketches/ → report/',
+    `${SHARED} → logs/`,
+    'jobs/ → sketches/',
+    'jobs/ → the package geartrain',
+    'jobs/ → the package ioredis',
+  ];
   t.deepEqual(found.sort(), expected.sort());
+});
+
+test('`geartrain/jobs` is the job kit: package.json exports it (types src/job-kit.ts, code dist/jobs.mjs) and tsconfig maps it for the sources', (t) => {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; exports: Record<string, { types: string; default: string }> };
+  t.is(pkg.name, 'geartrain');
+  t.deepEqual(pkg.exports['./jobs'], { types: './src/job-kit.ts', default: './dist/jobs.mjs' });
+  const tsconfig = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')) as { compilerOptions: { paths: Record<string, string[]> } };
+  t.deepEqual(tsconfig.compilerOptions.paths['geartrain/jobs'], ['./src/job-kit.ts']);
+  t.deepEqual(tsconfig.compilerOptions.paths.geartrain, ['./src/index.ts']);
+  t.true(rules.some((r) => r.unit === 'job-kit.ts'), 'the kit has its row in the layer table');
 });
