@@ -188,7 +188,8 @@ const grepCount: SummaryJob<Params, CountState, { total: number; perNode: Record
   name: 'grep',
   description: 'count the lines that match PATTERN, per node and in total',
   params,
-  input: () => ({ lines: true }),
+  // Counting keeps nothing of a chunk once it is scanned.
+  input: () => ({ lines: true, transient: true }),
   create: () => ({ perNode: {} }),
   mapChunk(state, chunk, ctx) {
     const n = countSelected(selectorOf(ctx), chunk, ctx);
@@ -223,7 +224,8 @@ const grepFiles: SummaryJob<Params, { files: string[] }, { files: string[] }> = 
   name: 'grep',
   description: 'the files (node:path) with a line that matches PATTERN',
   params,
-  input: () => ({ lines: true }),
+  // Counting keeps nothing of a chunk once it is scanned.
+  input: () => ({ lines: true, transient: true }),
   create: () => ({ files: [] }),
   mapChunk(state, chunk, ctx) {
     const name = `${ctx.node}:${ctx.file}`;

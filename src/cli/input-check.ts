@@ -4,8 +4,8 @@
  * with the reasons, samples and the formats the samples would parse as, and exit 1 instead of
  * printing empty tables. A few bad lines stay what they were: counted and sampled.
  */
-import { compileLogFormat, LOG_FORMATS, type ParseStatsJSON } from '../logs/index.ts';
-import { INVALID_REASONS } from '../logs/parse-stats.ts';
+import { compileLogFormat, LOG_FORMATS } from '../logs/format.ts';
+import { INVALID_REASONS, type ParseStatsJSON } from '../logs/parse-stats.ts';
 
 /** More than half of the lines read are invalid. */
 export function mostlyInvalid(stats: ParseStatsJSON | null): stats is ParseStatsJSON {

@@ -15,7 +15,6 @@ import type { CliIO } from './io.ts';
 import type { Logger } from '../logger.ts';
 import { ProgressBar } from './progress.ts';
 import { checkOut, isCsvDirectory, runSummary, writeCsvFiles, writeResult } from './run-output.ts';
-import { renderReport } from '../report/index.ts';
 import { resolveServers, resolveTls, SERVER_FLAGS_HELP, TLS_OPTIONS, SERVER_OPTIONS } from './servers.ts';
 
 export const summary = 'run a map/reduce job over the logs of every node';
@@ -340,6 +339,8 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     return EXIT.FAILURE;
   }
   if (str('html')) {
+    // The HTML report (its charts, panels and the analyze schemas) loads only when asked for.
+    const { renderReport } = await import('../report/index.ts');
     fs.writeFileSync(
       str('html')!,
       renderReport(report.rendered?.json ?? report.result, {

@@ -4,6 +4,9 @@
  * text (one character per byte), so positions are byte offsets whatever the encoding of the logs.
  */
 
+import { findable, findPerLine, type BytePattern } from '../byte-scan.ts';
+import { requiredLiteral } from './literal.ts';
+
 export interface PatternOptions {
   /** Fixed strings, or regular expressions with `regex`; a line matches if any of them does. */
   readonly patterns: readonly string[];
@@ -67,13 +70,17 @@ export function checkPatterns(o: PatternOptions): string | undefined {
 }
 
 export function lineSelector(o: PatternOptions): LineSelector {
-  const fixed = !o.regex && !o.ignoreCase;
-  if (fixed && o.patterns.includes('')) {
+  const fixed = !o.regex;
+  if (fixed && !o.ignoreCase && o.patterns.includes('')) {
     // The empty pattern matches every line (as in GNU grep); with -v none.
     return o.invert ? () => {} : forEachLine;
   }
-  if (fixed && !o.invert) {
-    // Hot path: byte searches over the raw chunk, no per-line work for lines that do not match.
+  if (fixed && o.patterns.length === 1) {
+    const bytes = Buffer.from(o.patterns[0]!, 'utf8');
+    if (findable(bytes, o.ignoreCase)) return literalSelector({ bytes, ignoreCase: o.ignoreCase }, null, o.invert);
+  }
+  if (fixed && !o.ignoreCase && !o.invert) {
+    // Several fixed strings: byte searches over the raw chunk, no per-line work for lines that do not match.
     const needles = o.patterns.map((p) => Buffer.from(p, 'utf8'));
     return (chunk, onLine) => {
       const next = needles.map((n) => chunk.indexOf(n));
@@ -90,6 +97,12 @@ export function lineSelector(o: PatternOptions): LineSelector {
     };
   }
   const re = new RegExp(combinedSource(o), o.ignoreCase ? 'i' : '');
+  if (o.regex && o.patterns.length === 1) {
+    // A literal every match contains: the regex runs only on the lines that hold it.
+    const literal = requiredLiteral(latin1(o.patterns[0]!), o.ignoreCase);
+    const bytes = literal === null ? null : Buffer.from(literal, 'latin1');
+    if (bytes && findable(bytes, o.ignoreCase)) return literalSelector({ bytes, ignoreCase: o.ignoreCase }, re, o.invert);
+  }
   return (chunk, onLine) => {
     const text = chunk.toString('latin1');
     let start = 0;
@@ -101,6 +114,42 @@ export function lineSelector(o: PatternOptions): LineSelector {
     }
   };
 }
+
+/**
+ * Lines holding `literal` (found by the SIMD byte scan, one hit per line), and of those only the
+ * ones `re` matches when there is one; with `invert`, every other line.
+ */
+function literalSelector(literal: BytePattern, re: RegExp | null, invert: boolean): LineSelector {
+  const matches = (chunk: Buffer, start: number, end: number) => re === null || re.test(latin1Slice(chunk, start, end));
+  if (!invert) {
+    return (chunk, onLine) => {
+      const hits = findPerLine(chunk, literal);
+      for (let i = 0; i < hits.length; i++) {
+        const at = hits[i]!;
+        const start = lineStart(chunk, at);
+        const end = lineEnd(chunk, at);
+        if (matches(chunk, start, end)) onLine(start, end);
+      }
+    };
+  }
+  return (chunk, onLine) => {
+    const hits = findPerLine(chunk, literal);
+    let h = 0;
+    let start = 0;
+    while (start < chunk.length) {
+      const end = lineEnd(chunk, start);
+      let hit = false;
+      while (h < hits.length && hits[h]! < end) {
+        if (hits[h]! >= start) hit = true;
+        h++;
+      }
+      if (!hit || !matches(chunk, start, end)) onLine(start, end);
+      start = end + 1;
+    }
+  };
+}
+
+const latin1Slice = (b: Buffer, start: number, end: number) => b.toString('latin1', start, end);
 
 /** grep -o: the non-empty matching parts of a line, `[start, end)` byte positions, left to right. */
 export function partsMatcher(o: PatternOptions): (line: Buffer) => [number, number][] {

@@ -33,6 +33,11 @@ export interface ReadOptions {
    * with `damage` set on the reader, instead of failing with CorruptFileError.
    */
   tolerateDamage?: boolean;
+  /**
+   * Plain files: read every chunk into the same buffer, so a chunk is valid only until the next
+   * one is asked for (no buffer to allocate and collect per chunk; for scans that keep nothing).
+   */
+  reuseBuffer?: boolean;
   signal?: AbortSignal;
 }
 
@@ -47,13 +52,16 @@ const NEWLINE = Buffer.from('\n');
  */
 export class LineChunker {
   readonly #maxLineBytes: number;
+  /** Copy held-back bytes: the buffers pushed are written to again. */
+  readonly #copyCarry: boolean;
   #carry: Buffer[] = [];
   #carryLength = 0;
   /** Skipping the rest of an overlong line up to its newline. */
   #skipping = false;
 
-  constructor(maxLineBytes = DEFAULT_MAX_LINE_BYTES) {
+  constructor(maxLineBytes = DEFAULT_MAX_LINE_BYTES, options: { copyCarry?: boolean } = {}) {
     this.#maxLineBytes = maxLineBytes;
+    this.#copyCarry = options.copyCarry ?? false;
   }
 
   /** Bytes held back: the start of a line whose newline has not arrived yet. */
@@ -106,13 +114,17 @@ export class LineChunker {
     if (this.#skipping) return;
     const room = this.#maxLineBytes - this.#carryLength;
     if (part.length > room) {
-      if (room > 0) this.#carry.push(part.subarray(0, room));
+      if (room > 0) this.#carry.push(this.#held(part.subarray(0, room)));
       this.#carryLength = this.#maxLineBytes;
       this.#skipping = true;
       return;
     }
-    this.#carry.push(part);
+    this.#carry.push(this.#held(part));
     this.#carryLength += part.length;
+  }
+
+  #held(part: Buffer): Buffer {
+    return this.#copyCarry ? Buffer.from(part) : part;
   }
 }
 
@@ -195,6 +207,7 @@ class RangeReader implements LogChunkReader {
   readonly #end: number | undefined;
   readonly #chunkSize: number;
   readonly #maxLineBytes: number;
+  readonly #reuseBuffer: boolean;
   readonly #signal: AbortSignal | undefined;
 
   constructor(file: string, range: Partial<ByteRange>, options: ReadOptions) {
@@ -203,6 +216,7 @@ class RangeReader implements LogChunkReader {
     this.#end = range.end;
     this.#chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.#reuseBuffer = options.reuseBuffer ?? false;
     this.#signal = options.signal;
     if (!Number.isInteger(this.#start) || this.#start < 0) throw new InvalidArgumentError('range start must be a non-negative integer', { field: 'start' });
     if (this.#end !== undefined && (!Number.isInteger(this.#end) || this.#end < this.#start)) {
@@ -221,7 +235,8 @@ class RangeReader implements LogChunkReader {
       const end = Math.min(this.#end ?? size, size);
       let pos = this.#start;
       if (pos >= end) return;
-      const chunker = new LineChunker(this.#maxLineBytes);
+      const chunker = new LineChunker(this.#maxLineBytes, { copyCarry: this.#reuseBuffer });
+      const shared = this.#reuseBuffer ? Buffer.allocUnsafeSlow(this.#chunkSize) : null;
       if (pos > 0) {
         pos = await this.#nextLineStart(fh, pos - 1, size);
         if (pos >= end) return;
@@ -229,7 +244,7 @@ class RangeReader implements LogChunkReader {
       this.position = pos;
       for (;;) {
         abortIf(this.#signal);
-        const buf = Buffer.allocUnsafe(this.#chunkSize);
+        const buf = shared ?? Buffer.allocUnsafe(this.#chunkSize);
         const { bytesRead } = await fh.read(buf, 0, this.#chunkSize, pos);
         if (bytesRead === 0) break;
         const data = buf.subarray(0, bytesRead);

@@ -109,14 +109,28 @@ type Rec = {
   -readonly [K in keyof LogRecord]?: LogRecord[K];
 };
 
-const SITE_URLS: readonly SiteUrl[] = buildSiteUrls();
-const AGENTS = buildUserAgents();
-const AGENT_PICKER = new Weighted(AGENTS.map((a) => a.weight));
-const URL_PICKER = Weighted.zipf(SITE_URLS.length, 1.0);
-const ENGINE_PICKER = new Weighted(SEARCH_ENGINES.map(([, w]) => w));
-const VHOST_PICKER = new Weighted(VHOSTS.map((v) => v.weight));
-const PAGES = SITE_URLS.filter((u) => u.kind === 'page');
-const PAGE_PICKER = Weighted.zipf(PAGES.length, 1.0);
+// The tables lines are drawn from: built by the first generator, not by every process that loads
+// this module through the logs/ index (a node, a coordinator, each task thread).
+let SITE_URLS: readonly SiteUrl[];
+let AGENTS: ReturnType<typeof buildUserAgents>;
+let AGENT_PICKER: Weighted;
+let URL_PICKER: Weighted;
+let ENGINE_PICKER: Weighted;
+let VHOST_PICKER: Weighted;
+let PAGES: readonly SiteUrl[];
+let PAGE_PICKER: Weighted;
+
+function buildTables(): void {
+  if (SITE_URLS !== undefined) return;
+  SITE_URLS = buildSiteUrls();
+  AGENTS = buildUserAgents();
+  AGENT_PICKER = new Weighted(AGENTS.map((a) => a.weight));
+  URL_PICKER = Weighted.zipf(SITE_URLS.length, 1.0);
+  ENGINE_PICKER = new Weighted(SEARCH_ENGINES.map(([, w]) => w));
+  VHOST_PICKER = new Weighted(VHOSTS.map((v) => v.weight));
+  PAGES = SITE_URLS.filter((u) => u.kind === 'page');
+  PAGE_PICKER = Weighted.zipf(PAGES.length, 1.0);
+}
 const FIRST_OCTETS = [23, 31, 37, 46, 62, 66, 73, 77, 81, 86, 91, 95, 98, 104, 109, 151, 176, 178, 185, 188, 193, 195, 203, 212, 217];
 const TLS_HELLO = '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03';
 const RDP_COOKIE = '\x03\x00\x00+&\xe0\x00\x00\x00\x00\x00Cookie: mstshash=Administr';
@@ -142,6 +156,7 @@ export class LogGenerator implements AsyncIterable<Buffer> {
   #pending: string | undefined;
 
   constructor(options: GenerateOptions) {
+    buildTables();
     const parsed = generateOptionsSchema.safeParse(options);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, type ClientOptions } from '../client/index.ts';
 import { AbortError, IncompleteResultError, InvalidArgumentError, JobExceptionError, NodeUnavailableError, TaskRefusedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
-import { ParseStats, type ParseStatsJSON } from '../logs/index.ts';
+import { ParseStats, type ParseStatsJSON } from '../logs/parse-stats.ts';
 import { ClusterView } from './discovery.ts';
 import { formatTime, missingNodesMessage, missingShardsOf, type ExpectedBecause, type MissingNode, type MissingShard } from './expected-nodes.ts';
 import type { DetectorPolicy } from './failure-detector.ts';

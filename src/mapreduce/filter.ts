@@ -15,7 +15,7 @@
  *   not (path=/static/* or status=304)
  */
 import { InvalidArgumentError } from '../errors.ts';
-import { FIELD_NAMES, isFieldName, NUMERIC_FIELDS, type FieldName, type LogRecord } from '../logs/index.ts';
+import { FIELD_NAMES, isFieldName, NUMERIC_FIELDS, type FieldName, type LogRecord } from '../logs/fields.ts';
 import { didYouMean } from '../suggest.ts';
 import { hasWildcard, wildcardRegExp } from '../wildcard.ts';
 import type { FilterSpec } from './wire.ts';

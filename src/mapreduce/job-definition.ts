@@ -44,8 +44,12 @@ export interface RenderedResult {
 export type InputSpec =
   /** Parsed records holding these fields (plus what the filters need). */
   | { readonly records: readonly FieldName[] }
-  /** Raw chunks of whole lines (Buffers ending in `\n`), for jobs that scan bytes. */
-  | { readonly lines: true };
+  /**
+   * Raw chunks of whole lines (Buffers ending in `\n`), for jobs that scan bytes. `transient`
+   * (summary jobs): `mapChunk` keeps nothing of a chunk after it returns, so chunks are read into
+   * one reused buffer instead of a new one each (less allocation and garbage collection).
+   */
+  | { readonly lines: true; readonly transient?: boolean };
 
 /** How the command line maps onto the job's parameters (validated by `params` afterwards). */
 export interface CliSpec {

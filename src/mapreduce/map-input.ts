@@ -4,18 +4,15 @@
  * functions get; counters, bad-line statistics, damaged files, progress and cancellation.
  */
 import fs from 'node:fs';
+import { countNewlines } from '../byte-scan.ts';
 import { AbortError, type FileDamage } from '../errors.ts';
-import {
-  compileLogFormat,
-  ParseStats,
-  readLogFile,
-  readLogRange,
-  type FieldName,
-  type LogChunkReader,
-  type LogFormat,
-  type LogParser,
-  type LogRecord,
-} from '../logs/index.ts';
+// From the modules themselves, not logs/index.ts: a task thread then loads no ingestion, shipping
+// or generator code.
+import type { FieldName, LogRecord } from '../logs/fields.ts';
+import { readLogFile, readLogRange, type LogChunkReader } from '../logs/files.ts';
+import { compileLogFormat, type LogFormat } from '../logs/format.ts';
+import { ParseStats } from '../logs/parse-stats.ts';
+import type { LogParser } from '../logs/parser.ts';
 import { ParsedTime, scanBracketTime } from '../logs/time.ts';
 import { compileFilter, type RecordFilter } from './filter.ts';
 import type { MapContext } from './job-definition.ts';
@@ -60,10 +57,10 @@ type Damaged = Map<string, FileDamage>;
  * Reads a shard as chunks of whole lines, with each chunk's byte offset in its file. A gzip file
  * cut short or corrupt yields what could be decompressed, and is noted in `damaged`.
  */
-async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined, damaged: Damaged): AsyncGenerator<{ chunk: Buffer; offset: number }> {
+async function* shardChunks(shard: ShardSpec, signal: AbortSignal | undefined, damaged: Damaged, reuseBuffer = false): AsyncGenerator<{ chunk: Buffer; offset: number }> {
   const reader: LogChunkReader = shard.gzip
     ? readLogFile(shard.path, { signal, tolerateDamage: true })
-    : readLogRange(shard.path, { start: shard.start, ...(shard.end !== null ? { end: shard.end } : {}) }, { signal });
+    : readLogRange(shard.path, { start: shard.start, ...(shard.end !== null ? { end: shard.end } : {}) }, { signal, reuseBuffer });
   let base = -1;
   for await (const chunk of reader) {
     if (base < 0) base = shard.gzip ? 0 : reader.position;
@@ -131,12 +128,8 @@ export function makeContext<P>(params: P, node: string, file: string, format: Lo
   };
 }
 
-function countNewlines(chunk: Buffer): number {
-  let n = 0;
-  let p = -1;
-  while ((p = chunk.indexOf(10, p + 1)) >= 0) n++;
-  if (chunk.length > 0 && chunk[chunk.length - 1] !== 10) n++;
-  return n;
+function countLines(chunk: Buffer): number {
+  return countNewlines(chunk) + (chunk.length > 0 && chunk[chunk.length - 1] !== 10 ? 1 : 0);
 }
 
 export interface MapEnv {
@@ -225,11 +218,14 @@ export class MapInput {
     if (this.env.signal?.aborted) throw new AbortError(`map task ${this.task.taskId} cancelled`, { cause: this.env.signal.reason });
   }
 
-  /** The shard's chunks of whole lines; each is counted as read once the caller asks for the next. */
-  async *chunks(shard: ShardSpec): AsyncGenerator<{ chunk: Buffer; offset: number }> {
-    for await (const c of shardChunks(shard, this.env.signal, this.damaged)) {
+  /**
+   * The shard's chunks of whole lines; each is counted as read once the caller asks for the next.
+   * With `transient`, a chunk is valid only until then (plain files are read into one buffer).
+   */
+  async *chunks(shard: ShardSpec, options: { transient?: boolean } = {}): AsyncGenerator<{ chunk: Buffer; offset: number }> {
+    for await (const c of shardChunks(shard, this.env.signal, this.damaged, options.transient)) {
       this.checkAbort();
-      this.#lines += countNewlines(c.chunk);
+      this.#lines += countLines(c.chunk);
       yield c;
       this.progress(c.chunk.length);
     }

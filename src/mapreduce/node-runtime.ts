@@ -240,6 +240,8 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
       case 'ping':
         return JSON.stringify({ node: name });
       case 'info':
+        // A coordinator asks while it plans a run: map tasks follow.
+        pool.warm();
         return JSON.stringify({
           node: name,
           slots,

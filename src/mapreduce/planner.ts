@@ -4,7 +4,7 @@
  * replicas tie), split big plain files into byte ranges so a node with N slots runs N tasks at
  * once, and pack small shards together so tiny files do not cost a task each.
  */
-import { planRanges } from '../logs/index.ts';
+import { planRanges } from '../logs/files.ts';
 import type { NodeCatalog, ShardInfo } from '../logs/catalog.ts';
 import type { ShardSpec } from './wire.ts';
 

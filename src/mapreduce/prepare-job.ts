@@ -11,7 +11,6 @@ import path from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
 import { resolveJob, type AnyJob, type CliSpec, type JobDefinition } from './job-definition.ts';
 import { builtinJobPath, importJobFile, isJobFile, sha256Hex } from './job-loader.ts';
-import { bundleJobFile } from './job-bundle.ts';
 import type { StreamingSpec } from './wire.ts';
 
 export type { StreamingSpec } from './wire.ts';
@@ -38,6 +37,8 @@ export async function loadJob(name: string): Promise<LoadedJob> {
     const file = builtinJobPath(name);
     return { name, job: await importJobFile(file), source: { type: 'builtin', name, file } };
   }
+  // esbuild (a CommonJS package with a native binary) loads only when a job file is bundled.
+  const { bundleJobFile } = await import('./job-bundle.ts');
   const code = await bundleJobFile(name);
   const hash = sha256Hex(code);
   // Imported from the bundle, so the coordinator runs what the nodes will run.

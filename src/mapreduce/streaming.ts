@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { Client } from '../client/index.ts';
 import { AbortError, InvalidArgumentError, TaskFailedError } from '../errors.ts';
-import { readLogFile, readLogRange, type LogChunkReader } from '../logs/index.ts';
+import { readLogFile, readLogRange, type LogChunkReader } from '../logs/files.ts';
 import { fetchChunks, sourceOn } from './fetch.ts';
 import type { ReduceEnv } from './kinds/job-kind.ts';
 import { SortedOutput, hashPartition } from './map-output.ts';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -193,6 +193,27 @@ test('an overlong line is cut to maxLineBytes and still counts as one line', asy
   const chunks = await collect(readLogRange(file, {}, { chunkSize: 1000, maxLineBytes: 4096 }));
   const text = Buffer.concat(chunks).toString();
   t.deepEqual(text.split('\n').map((l) => l.length), [1, 4096, 1, 0]);
+});
+
+test('with reuseBuffer, every chunk is a view of one buffer and the lines read are the same, lines across reads and overlong ones included', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'varied.log');
+  writeVariedFile(file, 3000, false);
+  const size = readFileSync(file).length;
+  for (const range of [{}, { start: 0, end: size >> 1 }, { start: 12_345, end: size }]) {
+    for (const chunkSize of [100, 4096, 65_536]) {
+      const options = { chunkSize, maxLineBytes: 3500 };
+      const fresh = Buffer.concat(await collect(readLogRange(file, range, options)));
+      const stores = new Set<ArrayBufferLike>();
+      const copies: Buffer[] = [];
+      for await (const c of readLogRange(file, range, { ...options, reuseBuffer: true })) {
+        if (c.length >= 10_000) stores.add(c.buffer); // not a line joined from two reads
+        copies.push(Buffer.from(c)); // a chunk is valid until the next is read
+      }
+      t.deepEqual(Buffer.concat(copies), fresh, `range ${JSON.stringify(range)}, reads of ${chunkSize}`);
+      if (chunkSize === 65_536) t.is(stores.size, 1, 'the large chunks share one buffer');
+    }
+  }
 });
 
 test('invalid range and read options are InvalidArgumentErrors', (t) => {

@@ -6,7 +6,8 @@
  * what was saved.
  */
 import { TaskFailedError } from '../../errors.ts';
-import { ParseStats, type FieldName } from '../../logs/index.ts';
+import type { FieldName } from '../../logs/fields.ts';
+import { ParseStats } from '../../logs/parse-stats.ts';
 import { compileFilter } from '../filter.ts';
 import { decodeState, encodeState, type SummaryJob } from '../job-definition.ts';
 import { formatOf, shardBytes, type MapInput } from '../map-input.ts';

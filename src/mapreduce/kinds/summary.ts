@@ -60,7 +60,7 @@ export const summaryKind: JobKind<SummaryJob> = {
       const ctx = input.context(shard);
       if ('lines' in wants) {
         if (!def.mapChunk) throw new InvalidArgumentError(`job ${def.name} asks for lines but has no mapChunk`, { field: 'mapChunk' });
-        for await (const { chunk } of input.chunks(shard)) def.mapChunk(state, chunk, ctx);
+        for await (const { chunk } of input.chunks(shard, { transient: wants.transient === true })) def.mapChunk(state, chunk, ctx);
       } else {
         const map = def.map;
         if (!map) throw new InvalidArgumentError(`job ${def.name} asks for records but has no map`, { field: 'map' });
