@@ -191,10 +191,16 @@ both('perl worker → geartrain client: a die is one ERR_JOB_EXCEPTION (Storable
     t.deepEqual(await client.call('perl.die', 'again').catch((e: GeartrainError) => e.code), 'ERR_JOB_EXCEPTION');
     t.is(c.tap.received.filter((p) => p.name === 'ERROR').length, 0);
   } else {
-    // gearmand answers the WORK_FAIL with ERROR JOB_NOT_FOUND, and Gearman::Worker dies on it at
-    // its next GRAB_JOB (peers.md §2.4.1): the peer's bug, visible, and no second outcome here.
-    t.is(await peer.exited, 255);
-    t.regex(peer.stderr(), /unexpected packet type: error \[JOB_NOT_FOUND/);
+    // gearmand answers the WORK_FAIL with ERROR JOB_NOT_FOUND (peers.md §2.4.1), and no second
+    // outcome reaches the client. Gearman::Worker dies on that ERROR if it reads it as the answer
+    // to its next GRAB_JOB; asleep after PRE_SLEEP it may not read it at all and lives on, so
+    // whether the peer exits depends on timing: it is not asserted (CI once hung here waiting).
+    await waitFor(() => c.tap.received.some((p) => p.name === 'ERROR' && p.args[0] === 'JOB_NOT_FOUND'), 'gearmand\'s ERROR JOB_NOT_FOUND for the WORK_FAIL');
+    const exited = await Promise.race([peer.exited, new Promise<'alive'>((resolve) => setImmediate(() => resolve('alive')))]);
+    if (exited !== 'alive') {
+      t.is(exited, 255);
+      t.regex(peer.stderr(), /unexpected packet type: error \[JOB_NOT_FOUND/);
+    }
   }
 });
 
