@@ -44,7 +44,9 @@ async function setup(t: ExecutionContext, kind: ServerKind, opts: StartOptions =
     server,
     tap,
     client(o) {
-      const c = new Client({ servers: server.address, timeoutMs: 15_000, ...o });
+      // Gearman::Worker asleep after PRE_SLEEP that misses gearmand's NOOP polls again only after
+      // 10 s: on a busy machine 15 s was too short for a job that waits for it once.
+      const c = new Client({ servers: server.address, timeoutMs: 45_000, ...o });
       t.teardown(() => c.destroy());
       return c;
     },
@@ -286,7 +288,7 @@ for (const [what, fn, payload] of [
         await c.startWorker('perl', fn);
         // Passed on as it is, libgearman cannot parse it and waits until its timeout; Gearman::Client
         // croaks "Bogus work_complete".
-        const r = await runPeerClient(t, lang, c.server.host, c.server.port, { op: 'run', fn, payload, timeoutMs: 5000 });
+        const r = await runPeerClient(t, lang, c.server.host, c.server.port, { op: 'run', fn, payload, timeoutMs: 30_000 });
         t.is(r.code, 0, r.stderr);
         if (lang === 'php') t.is(r.end.ok, true, r.stderr);
         const last = eventsAsText(r).at(-1);
