@@ -1,10 +1,11 @@
 /**
  * The reduce side of a run: reduce tasks in tiers, each merging partials that stay on the nodes.
  * A node first combines its own map outputs (`geartrain.reduce@<node>`, local reads); then tiers of
- * fan-in F merge on any node until one partial is left. Before a task runs, inputs whose node has
- * left are computed again from their lineage: map tasks on a live replica of their shards, reduce
- * tasks from their (recomputed) inputs; without a replica the run fails naming the node, or, with
- * `allowPartial`, goes on without that input and reports its shards missing.
+ * fan-in F merge on any node until one partial is left (or F, for the root to merge). Before a
+ * task runs, inputs whose node has left are computed again from their lineage: map tasks on a
+ * live replica of their shards, reduce tasks from their (recomputed) inputs; without a replica
+ * the run fails naming the node, or, with `allowPartial`, goes on without that input and reports
+ * its shards missing.
  *
  * Its ports: a `ReduceTransport` that runs one reduce task, the run's `Membership`, and how to run
  * a map task again (the map scheduler), so the tree is tested without a cluster.

@@ -1,7 +1,7 @@
 /**
  * Summary jobs (count, top, analyze, `grep -c`): each map task folds its records or raw chunks
  * into one state; states merge in any order and grouping — on each node first, then in tiers of
- * fan-in F — and the root finalizes the last one. The `summary` reduce step (merge encoded states)
+ * fan-in F until F or fewer are left — and the root merges those and finalizes. The `summary` reduce step (merge encoded states)
  * also serves keyed jobs once their groups are reduced.
  */
 import { AbortError, InvalidArgumentError } from '../../errors.ts';
