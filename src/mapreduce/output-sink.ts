@@ -81,12 +81,23 @@ export class OutputSink {
   }
 
   /** Decode the final state of a summary (or keyed) job, finalize and render it. */
-  async summary(final: Ref, job: SummaryJob | KeyedJob, params: unknown, run: RunInfo): Promise<RunOutput> {
-    const state = decodeState(job, await fetchAll(final, this.#src), params);
-    const result = job.finalize(state, params, run);
+  /**
+   * Finalize a summary: the last partials (at most the fan-in; the root merges them itself, which
+   * saves a reduce task encoding a merged state only for the root to decode it), fetched at once
+   * and merged as they arrive (merge is commutative).
+   */
+  async summary(final: readonly Ref[], job: SummaryJob | KeyedJob, params: unknown, run: RunInfo): Promise<RunOutput> {
+    let state: unknown = undefined;
+    await Promise.all(
+      final.map(async (ref) => {
+        const s = decodeState(job, await fetchAll(ref, this.#src), params);
+        state = state === undefined ? s : job.merge(state, s, params);
+      }),
+    );
+    const result = job.finalize(state === undefined ? job.create(params) : state, params, run);
     // A job without a `render` of its own still prints: its result as text and tables.
     const rendered: RenderedResult = job.render?.(result, params) ?? resultTables(result);
-    return { result, rendered, outputLines: 0, partialsAtRoot: 1 };
+    return { result, rendered, outputLines: 0, partialsAtRoot: final.length };
   }
 
   /**

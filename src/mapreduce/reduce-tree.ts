@@ -1,10 +1,11 @@
 /**
  * The reduce side of a run: reduce tasks in tiers, each merging partials that stay on the nodes.
  * A node first combines its own map outputs (`geartrain.reduce@<node>`, local reads); then tiers of
- * fan-in F merge on any node until one partial is left. Before a task runs, inputs whose node has
- * left are computed again from their lineage: map tasks on a live replica of their shards, reduce
- * tasks from their (recomputed) inputs; without a replica the run fails naming the node, or, with
- * `allowPartial`, goes on without that input and reports its shards missing.
+ * fan-in F merge on any node until one partial is left (or F, for the root to merge). Before a
+ * task runs, inputs whose node has left are computed again from their lineage: map tasks on a
+ * live replica of their shards, reduce tasks from their (recomputed) inputs; without a replica
+ * the run fails naming the node, or, with `allowPartial`, goes on without that input and reports
+ * its shards missing.
  *
  * Its ports: a `ReduceTransport` that runs one reduce task, the run's `Membership`, and how to run
  * a map task again (the map scheduler), so the tree is tested without a cluster.
@@ -132,22 +133,41 @@ export class ReduceTree {
     return [...combined, ...single];
   }
 
+  /** The fan-in F: inputs per merge task. */
+  get fanIn(): number {
+    return this.#o.fanIn;
+  }
+
+  /**
+   * The partials as the root can read them: those whose node has left are computed again from
+   * their lineage (with `allowPartial`, those that cannot be are left out).
+   */
+  async current(partials: readonly StoredPartial[]): Promise<StoredPartial[]> {
+    const step = new PlannedStep('root', 'summary', null, [...partials], false);
+    await this.#ensureInputs(step);
+    if (step.inputs.length === 0) return [await this.merge([], 'summary')];
+    return step.inputs;
+  }
+
   /** Tiers of fan-in F until one partial is left. */
-  async merge(partials: readonly StoredPartial[], mode: ReduceMode): Promise<StoredPartial> {
+  async merge(partials: readonly StoredPartial[], mode: ReduceMode): Promise<StoredPartial>;
+  /** Tiers of fan-in F until at most `atMost` partials are left (for the root to merge). */
+  async merge(partials: readonly StoredPartial[], mode: ReduceMode, atMost: number): Promise<StoredPartial[]>;
+  async merge(partials: readonly StoredPartial[], mode: ReduceMode, atMost?: number): Promise<StoredPartial | StoredPartial[]> {
     if (partials.length === 0) {
       if (this.#missing.length > 0) throw new IncompleteResultError(`no partial result is left to merge: every node that held one is gone (${describeMissing(this.#missing)})`, this.#missing);
       throw new TaskFailedError('no partial results to merge (no shard was read)');
     }
     let level = [...partials];
     const fanIn = this.#o.fanIn;
-    while (level.length > 1) {
+    while (level.length > (atMost ?? 1)) {
       const groups: StoredPartial[][] = [];
       for (let i = 0; i < level.length; i += fanIn) groups.push(level.slice(i, i + fanIn));
       // A group of one passes through unchanged.
       const merged = await this.tier(`merge (fan-in ${fanIn})`, groups.filter((g) => g.length > 1).map((inputs) => ({ mode, node: null, inputs })));
       level = [...merged, ...groups.filter((g) => g.length === 1).map((g) => g[0]!)];
     }
-    return level[0]!;
+    return atMost === undefined ? level[0]! : level;
   }
 
   /**

@@ -56,6 +56,37 @@ test('tiers of fan-in F until one partial is left; a group of one passes through
   t.is(r.tasks, 4);
 });
 
+test('merge down to at most F partials (for the root to merge): the last tier of one task is left out', async (t) => {
+  const reduces = new FakeReduces();
+  const live = new FakeMembership(['a', 'b', 'c', 'd', 'e', 'x']);
+  const outputs = ['a', 'b', 'c', 'd', 'e'].map((n, i) => mapOutput(`m0000${i}`, [n]));
+  const r = tree({ reduces, live, fanIn: 2 });
+  const left = await finishAll(reduces, r.merge(partitionOf(outputs, 0), 'summary', 2));
+  t.deepEqual(r.tiers.map((x) => [x.label, x.tasks]), [['merge (fan-in 2)', 2], ['merge (fan-in 2)', 1]]);
+  t.deepEqual(left.map((p) => p.ref.key), ['t2r2a0', 'm00004@e']);
+  const few = tree({ reduces: new FakeReduces(), live, fanIn: 8 });
+  t.deepEqual((await few.merge(partitionOf(outputs, 0), 'summary', 8)).map((p) => p.ref.key), outputs.map((o) => o.result.refs[0]!.key), 'F or fewer: no reduce task');
+  t.deepEqual(few.tiers, []);
+});
+
+test('current(): the partials the root reads, those on a node that left made again on a replica; none at all fails as merge does', async (t) => {
+  const live = new FakeMembership(['a', 'b']);
+  const reruns: string[] = [];
+  const r = tree({
+    reduces: new FakeReduces(),
+    live,
+    rerunMap: async (output, holder) => {
+      reruns.push(`${output.task.taskId}->${holder}`);
+      return { ...output, node: holder, result: { ...output.result, refs: [ref(holder, `${output.task.taskId}@${holder}`)] } };
+    },
+  });
+  const outputs = [mapOutput('m00000', ['a', 'b']), mapOutput('m00001', ['c', 'b'])];
+  t.deepEqual((await r.current(partitionOf(outputs, 0))).map((p) => p.ref.key), ['m00000@a', 'm00001@b']);
+  t.deepEqual(reruns, ['m00001->b']);
+  t.deepEqual(r.tiers, [], 'no reduce task ran');
+  await t.throwsAsync(r.current([]), { instanceOf: TaskFailedError });
+});
+
 test('node combine: one reduce on each node with several partials, over its own; single partials pass through', async (t) => {
   const reduces = new FakeReduces();
   const r = tree({ reduces, live: new FakeMembership(['a', 'b']) });

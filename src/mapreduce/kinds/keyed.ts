@@ -65,7 +65,7 @@ export const keyedKind: JobKind<KeyedJob> = {
     return [await tree.merge(grouped, 'summary')];
   },
 
-  finish: (def, sink, final, params, run) => sink.summary(final[0]!.ref, def, params, run),
+  finish: (def, sink, final, params, run) => sink.summary([final[0]!.ref], def, params, run),
 
   async map(def, input) {
     const { task, params } = input;

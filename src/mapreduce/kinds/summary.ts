@@ -1,7 +1,7 @@
 /**
  * Summary jobs (count, top, analyze, `grep -c`): each map task folds its records or raw chunks
  * into one state; states merge in any order and grouping — on each node first, then in tiers of
- * fan-in F — and the root finalizes the last one. The `summary` reduce step (merge encoded states)
+ * fan-in F until F or fewer are left — and the root merges those and finalizes. The `summary` reduce step (merge encoded states)
  * also serves keyed jobs once their groups are reduced.
  */
 import { AbortError, InvalidArgumentError } from '../../errors.ts';
@@ -45,11 +45,16 @@ export const summaryKind: JobKind<SummaryJob> = {
 
   shape: async () => ({}),
 
+  // The tiers stop at F partials or fewer, which the root merges as it finalizes: a last reduce
+  // task would only encode the merged state for the root to fetch and decode it again (for
+  // analyze, the biggest state of the run). Up to F map outputs skip the node combine too.
   async reduce(_def, tree, outputs) {
-    return [await tree.merge(await tree.combinePerNode(partitionOf(outputs, 0), 'summary'), 'summary')];
+    const partials = partitionOf(outputs, 0);
+    if (partials.length > 0 && partials.length <= tree.fanIn) return tree.current(partials);
+    return tree.merge(await tree.combinePerNode(partials, 'summary'), 'summary', tree.fanIn);
   },
 
-  finish: (def, sink, final, params, run) => sink.summary(final[0]!.ref, def, params, run),
+  finish: (def, sink, final, params, run) => sink.summary(final.map((p) => p.ref), def, params, run),
 
   async map(def, input) {
     const { task, params } = input;
