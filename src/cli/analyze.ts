@@ -17,6 +17,9 @@ import type { CliIO } from './io.ts';
 import { parseFlags } from './conventions.ts';
 import { commonFor, jobOptions, runWith } from './run.ts';
 
+/** The embedded node's name. */
+const LOCAL_NODE = 'local';
+
 export const summary = 'analyze log files on this machine, no server or node to start (--html report)';
 
 const HELP = `usage: geartrain analyze FILE… [--format F] [--html report.html] [--json | --csv] [analyze flags]
@@ -103,12 +106,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const sources = files.map((f) => parseLogSource(f === '-' ? stdinFile : path.resolve(f), compiled));
     const { port } = await server.listen();
     const servers = [`127.0.0.1:${port}`];
-    node = await startLogNode({ servers, name: 'local', sources, dataDir, format: compiled, concurrency: os.availableParallelism(), logService: { pollMs: 0 } });
+    node = await startLogNode({ servers, name: LOCAL_NODE, sources, dataDir, format: compiled, concurrency: os.availableParallelism(), logService: { pollMs: 0 } });
     return await runWith([job, ...rest], io, {
       servers,
       command: 'geartrain analyze',
       waitNodes: 1,
       ephemeral: true,
+      // The node is in this process: a busy event loop delays its heartbeats, it is not gone.
+      inProcessNodes: [LOCAL_NODE],
       input: {
         format,
         remedy: (f) => `try --format ${f}`,
