@@ -31,10 +31,12 @@ import { z } from 'zod';
 import {
   AccessLogState,
   DAY_P,
+  DEFAULT_MAX_KEYS,
   DEFAULT_STATIC_EXTENSIONS,
   defineJob,
   hostMatcher,
   HOUR_P,
+  MIN_MAX_KEYS,
   PERIOD_P,
   referrerHost,
   searchEngineOf,
@@ -49,11 +51,13 @@ import {
   type AnalysisResult,
   type Distribution,
   type FieldName,
+  type KeyTable,
   type ReferrerEntry,
   type RequestEntry,
   type RequestPart,
   type RunInfo,
   type Table,
+  type TableEntry,
   type TopList,
   type TopRow,
 } from 'geartrain/jobs';
@@ -77,6 +81,11 @@ const params = z.object({
   siteHosts: z.string().default(''),
   /** Comma list replacing the static-file extensions. */
   staticExtensions: z.string().optional(),
+  /**
+   * Keys held per panel (request keys, 404s, hosts, agents, referrers): exact counts up to this
+   * many distinct keys, bounded heavy hitters beyond (memory stays flat; the result says so).
+   */
+  maxKeys: z.number().int().min(MIN_MAX_KEYS).max(50_000_000).default(DEFAULT_MAX_KEYS),
 });
 type Params = z.infer<typeof params>;
 
@@ -116,6 +125,7 @@ function configOf(p: Params): Config {
     offsetMs,
     staticExt: new Set(ext),
     siteHosts: p.siteHosts.split(',').map((h) => h.trim()).filter(Boolean),
+    maxKeys: p.maxKeys,
   };
   configs.set(p, c);
   return c;
@@ -132,11 +142,26 @@ function isoDay(d: number): string {
   return new Date(d * 24 * HOUR_MS).toISOString().slice(0, 10);
 }
 
-function topList<V extends { hits: number; bytes?: number }>(
+/**
+ * How exact a list is. A list straight from a key table: per-row error from each entry's err,
+ * exact total from the table. A derived list (sites, browsers…): each row may miss up to `maxError`
+ * hits (the hits of its source table's dropped entries).
+ */
+interface ListBounds {
+  maxError: number;
+  perRow: boolean;
+  total?: number;
+  distinct?: number;
+}
+
+const EXACT: ListBounds | null = null;
+
+function topList<V extends { hits: number; bytes?: number; err?: number }>(
   entries: Iterable<readonly [string, V]>,
   limit: number,
   extra?: (v: V) => Partial<TopRow>,
   keyDefinition?: string,
+  bounds: ListBounds | null = EXACT,
 ): TopList {
   let total = 0;
   let distinct = 0;
@@ -146,14 +171,28 @@ function topList<V extends { hits: number; bytes?: number }>(
     distinct++;
     all.push([k, v]);
   }
+  if (bounds?.total !== undefined) total = bounds.total;
   const rows = topK(all, (v) => v.hits, limit).map(([key, v]) => ({
     key,
     hits: v.hits,
     ...(v.bytes !== undefined ? { bytes: v.bytes } : {}),
-    share: total > 0 ? v.hits / total : 0,
+    share: total > 0 ? Math.min(1, v.hits / total) : 0,
+    ...(bounds ? { hitsError: bounds.perRow ? (v.err ?? 0) : bounds.maxError } : {}),
     ...(extra ? extra(v) : {}),
   }));
-  return { ...(keyDefinition ? { keyDefinition } : {}), total, distinct, rows };
+  const approx = bounds ? { exact: false, maxError: bounds.maxError, distinctExact: false } : { exact: true };
+  return { ...(keyDefinition ? { keyDefinition } : {}), total, distinct: bounds?.distinct ?? distinct, rows, ...approx };
+}
+
+/** Bounds of a list made of some of a table's entries (`part` of them, of `held` held), or null when exact. */
+function tableBounds<E extends TableEntry>(t: KeyTable<E>, total: number, part: number, held: number): ListBounds | null {
+  if (!t.approximate) return EXACT;
+  return { maxError: t.floor, perRow: true, total, distinct: held > 0 ? Math.round((t.distinct * part) / held) : 0 };
+}
+
+/** Bounds of a list derived from an approximate table: each group may miss the dropped hits. */
+function derivedBounds<E extends TableEntry>(t: KeyTable<E>, dropped: number): ListBounds | null {
+  return t.approximate ? { maxError: dropped, perRow: false } : EXACT;
 }
 
 /** Adds (hits, bytes) under a derived key. */
@@ -223,7 +262,10 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
 
   const pages: [string, RequestEntry][] = [];
   const statics: [string, RequestEntry][] = [];
-  for (const e of state.paths) (e[1].isStatic ? statics : pages).push(e);
+  for (const e of state.paths.map) (e[1].isStatic ? statics : pages).push(e);
+  const paths = state.paths;
+  const staticTotal = statics.reduce((n, e) => n + e[1].hits, state.droppedStaticHits);
+  const pageTotal = pages.reduce((n, e) => n + e[1].hits, paths.droppedHits - state.droppedStaticHits);
 
   // Referrers: internal ones (the site's own hosts) are left out of the referrer panels.
   const internal = hostMatcher(c.siteHosts);
@@ -231,7 +273,7 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
   const phrases = new Map<string, { hits: number; bytes: number }>();
   const external: [string, ReferrerEntry][] = [];
   const engines = new Map<string, boolean>();
-  for (const [url, e] of state.referrers) {
+  for (const [url, e] of state.referrers.map) {
     const host = referrerHost(url);
     if (internal(host)) continue;
     external.push([url, e]);
@@ -250,7 +292,7 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
   const crawlers = new Map<string, { hits: number; bytes: number }>();
   const devices = new Map<string, { hits: number; bytes: number }>();
   let crawlerRequests = 0;
-  for (const [ua, e] of state.agents) {
+  for (const [ua, e] of state.agents.map) {
     const info = classifier.classify(ua);
     tally(browsers, info.browser, e.hits, e.bytes);
     tally(oses, info.os, e.hits, e.bytes);
@@ -263,14 +305,21 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
 
   const counters = run.counters ?? {};
   const fromRun = (name: string) => (typeof counters[name] === 'number' ? counters[name] : undefined);
-  const requestsList = topList(pages, limit, undefined, requestKeyText(c.parts));
-  const staticList = topList(statics, limit, undefined, requestKeyText(c.parts));
+  const requestsList = topList(pages, limit, undefined, requestKeyText(c.parts), tableBounds(paths, pageTotal, pages.length, paths.size));
+  const staticList = topList(statics, limit, undefined, requestKeyText(c.parts), tableBounds(paths, staticTotal, statics.length, paths.size));
+  const nf = state.notFound;
   const notFoundList = topList(
-    state.notFound,
+    [...nf.map].map(([k, e]) => [k, { hits: e.hits, err: e.err, lastTime: e.lastTime, lastReferrer: e.lastReferrer }] as const),
     limit,
     (e) => ({ lastReferrer: e.lastReferrer, ...(Number.isFinite(e.lastTime) ? { lastTime: new Date(e.lastTime).toISOString() } : {}) }),
     requestKeyText(c.parts),
+    tableBounds(nf, nf.totalHits, nf.size, nf.size),
   );
+  const refs = state.referrers;
+  const externalDropped = refs.droppedHits - state.droppedInternalReferrerHits;
+  const externalTotal = external.reduce((n, e) => n + e[1].hits, externalDropped);
+  const refDerived = derivedBounds(refs, externalDropped);
+  const agentDerived = derivedBounds(state.agents, state.agents.droppedHits);
   const offsetText = c.offsetMs === null ? 'as logged (each line in its own offset)' : c.offsetMs === 0 ? 'UTC' : `UTC${p.timezone.slice(0, 3)}:${p.timezone.slice(-2)}`;
 
   const result: AnalysisResult = {
@@ -289,6 +338,7 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
       staticExtensions: [...c.staticExt],
       siteHosts: [...c.siteHosts],
       limit,
+      maxKeys: c.maxKeys,
       accuracy: {
         visitorsHour: sketchSpec(HOUR_P),
         visitorsDay: sketchSpec(DAY_P),
@@ -311,8 +361,8 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
       distinctRequests: requestsList.distinct,
       distinctStaticFiles: staticList.distinct,
       distinctNotFound: notFoundList.distinct,
-      distinctHosts: state.hosts.size,
-      distinctAgents: state.agents.size,
+      distinctHosts: state.hosts.distinct,
+      distinctAgents: state.agents.distinct,
       distinctReferrers: external.length,
       ...(fromRun('lines_read') !== undefined ? { linesRead: fromRun('lines_read') } : {}),
       ...(fromRun('bad_lines') !== undefined ? { badLines: fromRun('bad_lines') } : {}),
@@ -329,14 +379,14 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
     requests: requestsList,
     staticFiles: staticList,
     notFound: notFoundList,
-    hosts: topList(state.hosts, limit, undefined, 'client address (%h)'),
-    referringSites: topList(sites, limit, undefined, 'host of the Referer URL'),
-    referrers: topList(external, limit, undefined, 'Referer URL as logged'),
-    keyphrases: topList(phrases, limit, undefined, 'search terms (q, text, wd, p) of search-engine referrers'),
-    browsers: topList(browsers, limit, undefined, 'browser family'),
-    operatingSystems: topList(oses, limit, undefined, 'operating system family'),
-    crawlers: topList(crawlers, limit, undefined, 'crawler or automated client'),
-    devices: topList(devices, limit, undefined, 'device type'),
+    hosts: topList(state.hosts.map, limit, undefined, 'client address (%h)', tableBounds(state.hosts, state.hosts.totalHits, state.hosts.size, state.hosts.size)),
+    referringSites: topList(sites, limit, undefined, 'host of the Referer URL', refDerived && { ...refDerived, total: externalTotal }),
+    referrers: topList(external, limit, undefined, 'Referer URL as logged', tableBounds(refs, externalTotal, external.length, refs.size)),
+    keyphrases: topList(phrases, limit, undefined, 'search terms (q, text, wd, p) of search-engine referrers', refDerived),
+    browsers: topList(browsers, limit, undefined, 'browser family', agentDerived && { ...agentDerived, total: state.agents.totalHits }),
+    operatingSystems: topList(oses, limit, undefined, 'operating system family', agentDerived && { ...agentDerived, total: state.agents.totalHits }),
+    crawlers: topList(crawlers, limit, undefined, 'crawler or automated client', agentDerived),
+    devices: topList(devices, limit, undefined, 'device type', agentDerived && { ...agentDerived, total: state.agents.totalHits }),
     responseSizes: distribution(state.sizes, 'bytes'),
     latency: state.durations && state.durations.count > 0 ? distribution(state.durations, 'µs') : null,
   };
@@ -347,12 +397,21 @@ function fmtInt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
+/** A list's title: counts, and for an approximate list what its numbers bound. */
+function listTitle(title: string, list: TopList): string {
+  const distinct = `${list.distinctExact === false ? '≈' : ''}${fmtInt(list.distinct)} distinct`;
+  const approx = list.exact === false ? `; APPROXIMATE (over --max-keys): hits and bytes are lower bounds, a count is at most its "+" more, an unlisted key had ≤ ${fmtInt(list.maxError ?? 0)} hits` : '';
+  return `${title} (${distinct}, ${fmtInt(list.total)} hits${approx})`;
+}
+
 function listTable(title: string, list: TopList, keyColumn: string, withBytes = true): Table {
+  const approx = list.exact === false;
+  const columns = [keyColumn, 'hits', ...(approx ? ['+ max'] : []), '%', ...(withBytes ? ['bytes'] : [])];
   return {
-    title: `${title} (${fmtInt(list.distinct)} distinct, ${fmtInt(list.total)} hits)`,
-    columns: withBytes ? [keyColumn, 'hits', '%', 'bytes'] : [keyColumn, 'hits', '%'],
-    units: [undefined, 'count', '%', 'bytes'],
-    rows: list.rows.map((r) => (withBytes ? [r.key, r.hits, Number((r.share * 100).toFixed(2)), r.bytes ?? 0] : [r.key, r.hits, Number((r.share * 100).toFixed(2))])),
+    title: listTitle(title, list),
+    columns,
+    units: [undefined, 'count', ...(approx ? ['count' as const] : []), '%', 'bytes'],
+    rows: list.rows.map((r) => [r.key, r.hits, ...(approx ? [r.hitsError ?? 0] : []), Number((r.share * 100).toFixed(2)), ...(withBytes ? [r.bytes ?? 0] : [])]),
   };
 }
 
@@ -371,10 +430,10 @@ function renderResult(r: AnalysisResult) {
     listTable('Requested files', r.requests, 'request'),
     listTable('Static files', r.staticFiles, 'file'),
     {
-      title: `Not found (${fmtInt(r.notFound.distinct)} distinct, ${fmtInt(r.notFound.total)} hits)`,
-      columns: ['request', 'hits', 'last referrer'],
-      units: [undefined, 'count'],
-      rows: r.notFound.rows.map((x) => [x.key, x.hits, x.lastReferrer ?? '-']),
+      title: listTitle('Not found', r.notFound),
+      columns: r.notFound.exact === false ? ['request', 'hits', '+ max', 'last referrer'] : ['request', 'hits', 'last referrer'],
+      units: r.notFound.exact === false ? [undefined, 'count', 'count'] : [undefined, 'count'],
+      rows: r.notFound.rows.map((x) => (r.notFound.exact === false ? [x.key, x.hits, x.hitsError ?? 0, x.lastReferrer ?? '-'] : [x.key, x.hits, x.lastReferrer ?? '-'])),
     },
     listTable('Hosts', r.hosts, 'host'),
     listTable('Referring sites', r.referringSites, 'site'),
@@ -402,8 +461,9 @@ export default defineJob<Params, AccessLogState, AnalysisResult>({
       timezone: { param: 'timezone', type: 'string', alias: 'tz' },
       'site-host': { param: 'siteHosts', type: 'string' },
       'static-ext': { param: 'staticExtensions', type: 'string' },
+      'max-keys': { param: 'maxKeys', type: 'number' },
     },
-    usage: 'analyze [--limit N] [--request-key path|method,path,protocol|…] [--visitor ip+agent|ip] [--timezone log|UTC|±HH:MM] [--site-host HOST,…] [--static-ext css,js,…]',
+    usage: 'analyze [--limit N] [--request-key path|method,path,protocol|…] [--visitor ip+agent|ip] [--timezone log|UTC|±HH:MM] [--site-host HOST,…] [--static-ext css,js,…] [--max-keys N]',
   },
   input: (p) => {
     const c = configOf(p);

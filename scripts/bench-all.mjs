@@ -4,7 +4,7 @@
 // Each one is its own `npm run bench:NAME`; a failed one is reported and the rest still run.
 import { spawnSync } from 'node:child_process';
 
-const ALL = ['server', 'client', 'queue', 'queue-store', 'parse', 'analyze-local', 'analyze', 'mr', 'sketches', 'result-cache', 'hooks'];
+const ALL = ['server', 'client', 'queue', 'queue-store', 'parse', 'analyze-local', 'analyze', 'analyze-scale', 'mr', 'sketches', 'result-cache', 'hooks'];
 const chosen = process.argv.slice(2);
 const unknown = chosen.filter((n) => !ALL.includes(n));
 if (unknown.length > 0) {

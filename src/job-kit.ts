@@ -46,8 +46,8 @@ export type { DeviceType, UserAgentInfo } from './logs/index.ts';
 // ---- mergeable states: exact counts, HyperLogLog, t-digest, top-K, hashes
 export { addCount, createCounts, decodeCounts, mergeCounts, sortedCounts } from './sketches/counts.ts';
 export type { Counts } from './sketches/counts.ts';
-export { HyperLogLog, TDigest, topK, byWeightThenKey, hash53, hashLanes, combine53, lanes } from './sketches/index.ts';
-export type { HyperLogLogOptions, TDigestOptions } from './sketches/index.ts';
+export { HyperLogLog, TDigest, topK, byWeightThenKey, hash53, hashLanes, combine53, lanes, KeyTable, DEFAULT_MAX_KEYS, MIN_MAX_KEYS } from './sketches/index.ts';
+export type { HyperLogLogOptions, TDigestOptions, TableEntry } from './sketches/index.ts';
 
 // ---- sorting: byte-comparable keys for sorted and keyed jobs
 export { compareKeys, descendingKey, joinKeys, numberKey, textKey, uintKey } from './mapreduce/sort-keys.ts';

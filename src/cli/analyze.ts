@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError } from '../errors.ts';
 import { compileLogFormat } from '../logs/index.ts';
@@ -16,6 +17,24 @@ import { JobServer } from '../server/index.ts';
 import type { CliIO } from './io.ts';
 import { parseFlags } from './conventions.ts';
 import { commonFor, jobOptions, runWith } from './run.ts';
+
+/**
+ * V8 grows a heap's limit after each full collection by a factor chosen for speed (up to 2-4×
+ * the live size): with the map states, the merge and their garbage in three isolates (this thread
+ * and two task threads on two cores), that slack was most of the peak RSS. 25 % more than the live
+ * size after each full collection: about half the peak RSS at 3 M lines for about 10 % more CPU
+ * (docs/benchmarks.md, "Analyze at scale"). The flag is process-wide, so task threads started
+ * after it have it too; one given on the command line (node --heap-growing-percent=N) wins.
+ */
+const HEAP_GROWING_PERCENT = 25;
+
+function limitHeapGrowth(): void {
+  if ([...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => /heap[-_]growing[-_]percent/.test(a))) return;
+  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
+
+/** The embedded node's name. */
+const LOCAL_NODE = 'local';
 
 export const summary = 'analyze log files on this machine, no server or node to start (--html report)';
 
@@ -91,6 +110,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (reason) throw new InvalidArgumentError(`${f}: ${reason}`, { field: 'FILE' });
   }
 
+  limitHeapGrowth();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'geartrain-analyze-'));
   // The node's own directory (files in it are never served as logs), and standard input read
   // into a file beside it: map tasks read files (plain or gzip) by range.
@@ -103,12 +123,14 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     const sources = files.map((f) => parseLogSource(f === '-' ? stdinFile : path.resolve(f), compiled));
     const { port } = await server.listen();
     const servers = [`127.0.0.1:${port}`];
-    node = await startLogNode({ servers, name: 'local', sources, dataDir, format: compiled, concurrency: os.availableParallelism(), logService: { pollMs: 0 } });
+    node = await startLogNode({ servers, name: LOCAL_NODE, sources, dataDir, format: compiled, concurrency: os.availableParallelism(), logService: { pollMs: 0 } });
     return await runWith([job, ...rest], io, {
       servers,
       command: 'geartrain analyze',
       waitNodes: 1,
       ephemeral: true,
+      // The node is in this process: a busy event loop delays its heartbeats, it is not gone.
+      inProcessNodes: [LOCAL_NODE],
       input: {
         format,
         remedy: (f) => `try --format ${f}`,

@@ -143,6 +143,8 @@ export interface RunContext {
   readonly input?: Pick<InvalidInputContext, 'format' | 'source' | 'remedy' | 'customRemedy'>;
   /** A cluster of the command's own, gone after the run: its nodes are not remembered. */
   readonly ephemeral?: boolean;
+  /** Nodes of the command's own process (analyze's embedded node): never found gone for silence. */
+  readonly inProcessNodes?: readonly string[];
 }
 
 const STREAMING_FLAGS = ['--mapper', '--mapper-function', '--combiner', '--reducer'];
@@ -251,6 +253,7 @@ export async function runWith(argv: string[], io: CliIO, context: RunContext): P
     servers,
     ...(named ? { expectNodes: named } : {}),
     ...(context.ephemeral ? {} : { members: FileMemberStore.for(servers, io.env) }),
+    ...(context.inProcessNodes ? { inProcessNodes: context.inProcessNodes } : {}),
     logger: warningsTo(io.stderr, command),
     ...(prepared ? { job: prepared } : {}),
     ...(streaming

@@ -83,6 +83,13 @@ export const generateOptionsSchema = z
     chunkBytes: z.number().int().positive().default(1 << 20),
     /** End the file with a newline (false leaves the last line unterminated). */
     finalNewline: z.boolean().default(true),
+    /** Most distinct clients (default 60,000; the population is lines / 25 up to this). */
+    maxClients: z.number().int().min(300).max(10_000_000).default(60_000),
+    /**
+     * Share of page requests going to a long tail of content pages `/item/N` published over time (N grows
+     * with the line number, older items more popular): distinct paths grow with the log. 0 = none.
+     */
+    longTail: z.number().min(0).max(1).default(0),
   })
   .strict()
   .refine((o) => o.invalidRate + o.oddRate <= 1, { message: 'invalidRate + oddRate must not exceed 1', path: ['oddRate'] });
@@ -171,7 +178,7 @@ export class LogGenerator implements AsyncIterable<Buffer> {
     if (!Number.isFinite(start)) throw new InvalidArgumentError('invalid generator option start: not a date', { field: 'start' });
     this.#rng = new Rng(mix32(o.seed, o.node + 1));
     this.#clock = new TrafficClock(start, o.days, o.tzOffset);
-    const population = Math.min(60_000, Math.max(300, Math.round(o.lines / 25)));
+    const population = Math.min(o.maxClients, Math.max(300, Math.round(o.lines / 25)));
     this.#clients = Weighted.zipf(population, 1.05);
     this.#clientHosts = new Array<string>(population);
     this.#clientAgents = new Int32Array(population).fill(-1);
@@ -292,6 +299,10 @@ export class LogGenerator implements AsyncIterable<Buffer> {
     if (which < 0.015) url = { path: rng.pick(PROBE_PATHS), query: '', kind: 'probe', size: 0 };
     else if (which < 0.035) url = { path: '/search', query: `q=${this.#keyphrase()}`, kind: 'page', size: 14_000 };
     else url = SITE_URLS[URL_PICKER.pick(rng.float())]!;
+    if (o.longTail > 0 && url.kind === 'page' && rng.chance(o.longTail)) {
+      const published = 1 + Math.floor(i / 8);
+      url = { path: `/item/${Math.floor(published * rng.float() ** 2)}`, query: '', kind: 'page', size: 9_000 };
+    }
 
     let method = 'GET';
     const m = rng.float();

@@ -99,6 +99,11 @@ export interface RunJobOptions {
   readonly members?: MemberStore;
   /** How quickly a node that goes away is noticed (failure-detector.ts; tests shorten it). */
   readonly detector?: Partial<DetectorPolicy>;
+  /**
+   * Nodes running in this process (`geartrain analyze FILE`'s embedded node): never found gone for
+   * silence, since their heartbeats share this event loop (failure-detector.ts).
+   */
+  readonly inProcessNodes?: readonly string[];
   /** Largest byte range of one map task (default 64 MiB). */
   readonly splitBytes?: number;
   /** Reduce partitions of keyed and streaming jobs (default: one per node). */
@@ -223,6 +228,7 @@ class Run {
       ...(options.expectNodes ? { named: options.expectNodes } : {}),
       ...(this.#secret ? { secret: this.#secret } : {}),
       ...(options.detector ? { policy: options.detector } : {}),
+      ...(options.inProcessNodes ? { inProcess: options.inProcessNodes } : {}),
       logger: this.#logger,
     });
     const outer = options.signal;

@@ -12,6 +12,12 @@
  *   heard from for `quietMs` is probed (`ping` through the job server); no answer within
  *   `probeTimeoutMs` and it is gone.
  *
+ * A node running in this very process (`inProcess`: the embedded node of `geartrain analyze FILE`)
+ * is never probed for silence: it cannot be cut off from the coordinator, nor die without it, and
+ * its heartbeats come from the same event loop as the detector's timers, so a loop kept busy (a
+ * loaded machine, a large merge) would starve them and "find" it gone. The listing rule still
+ * applies to it (its connections to the job server closing is news).
+ *
  * A node found gone stays gone for the rest of the run: `lost(node)` is aborted (its reason a
  * NodeUnavailableError saying why), so what waits on the node stops at once. Every timer is on a
  * `Clock`, so the rules are tested on a fake one (test/mapreduce/failure-detector.test.ts).
@@ -51,6 +57,8 @@ export interface DetectorOptions {
   readonly clock?: Clock;
   readonly policy?: Partial<DetectorPolicy>;
   readonly logger?: Logger;
+  /** Nodes running in this process: silence never makes them gone (see the header). */
+  readonly inProcess?: Iterable<string>;
 }
 
 interface Watched {
@@ -67,6 +75,7 @@ export class FailureDetector {
   readonly #policy: DetectorPolicy;
   readonly #logger: Logger;
   readonly #nodes = new Map<string, Watched>();
+  readonly #inProcess: ReadonlySet<string>;
   readonly #stop = new AbortController();
   #timers: ClockTimer[] = [];
   #listing = false;
@@ -76,6 +85,12 @@ export class FailureDetector {
     this.#clock = options.clock ?? systemClock;
     this.#policy = { ...DEFAULT_DETECTOR_POLICY, ...options.policy };
     this.#logger = options.logger ?? silentLogger;
+    this.#inProcess = new Set(options.inProcess ?? []);
+  }
+
+  /** Whether `node` runs in this process (never probed for silence). */
+  isInProcess(node: string): boolean {
+    return this.#inProcess.has(node);
   }
 
   get policy(): DetectorPolicy {
@@ -142,7 +157,7 @@ export class FailureDetector {
   #tick(): void {
     const now = this.#clock.now();
     for (const [node, w] of this.#nodes) {
-      if (w.gone.signal.aborted || w.probing || now - w.heardAt < this.#policy.quietMs) continue;
+      if (w.gone.signal.aborted || w.probing || now - w.heardAt < this.#policy.quietMs || this.#inProcess.has(node)) continue;
       void this.#probe(node, w);
     }
   }

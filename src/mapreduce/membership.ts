@@ -51,6 +51,11 @@ export interface ClusterMembershipOptions {
   readonly secret?: string;
   readonly policy?: Partial<DetectorPolicy>;
   readonly logger?: Logger;
+  /**
+   * Nodes running in this process (the embedded node of `geartrain analyze FILE`): taken as
+   * answering and never found gone for silence, which there means a busy event loop, not a lost host.
+   */
+  readonly inProcess?: readonly string[];
 }
 
 /** The nodes a run starts with, and those it expects. */
@@ -76,7 +81,12 @@ export class ClusterMembership implements Membership, NodeWatch {
     this.#clock = options.clock ?? systemClock;
     this.#detector = new FailureDetector(
       { probe: options.probe, listed: (signal) => view.liveNodes(0, AbortSignal.any([signal, this.#signal])) },
-      { clock: this.#clock, logger: options.logger ?? silentLogger, ...(options.policy ? { policy: options.policy } : {}) },
+      {
+        clock: this.#clock,
+        logger: options.logger ?? silentLogger,
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.inProcess ? { inProcess: options.inProcess } : {}),
+      },
     );
   }
 
@@ -203,6 +213,7 @@ export class ClusterMembership implements Membership, NodeWatch {
     const timeoutMs = this.#detector.policy.probeTimeoutMs;
     const answered = await Promise.all(
       [...listed].map(async (node) => {
+        if (this.#detector.isInProcess(node)) return node;
         try {
           await this.#o.probe(node, timeoutMs, this.#signal);
           return node;

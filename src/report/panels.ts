@@ -222,18 +222,23 @@ function topListPanel(key: string, title: string, column: string, list: TopList)
   const base = `result.${key}`;
   const hasBytes = list.rows.some((r) => r.bytes !== undefined);
   const hasRef = list.rows.some((r) => r.lastReferrer !== undefined);
-  const columns = [column, 'hits', 'share', ...(hasRef ? ['last referrer'] : hasBytes ? ['bytes'] : [])];
+  const approx = list.exact === false;
+  const columns = [column, 'hits', ...(approx ? ['+ max'] : []), 'share', ...(hasRef ? ['last referrer'] : hasBytes ? ['bytes'] : [])];
   const rows: BarRow[] = list.rows.map((r, i) => ({
     key: r.key,
     keyHtml: esc(printable(r.key)),
     mark: { label: printable(r.key, 60), value: r.hits, path: `${base}.rows.${i}.hits` },
     cells: [
+      ...(approx ? [`+${num(`${base}.rows.${i}.hitsError`, r.hitsError ?? 0)}`] : []),
       esc(formatShare(r.share)),
       ...(hasRef ? [`<span class="ref">${esc(printable(r.lastReferrer ?? '-', 80))}</span>`] : hasBytes ? [num(`${base}.rows.${i}.bytes`, r.bytes ?? 0, formatBytes(r.bytes ?? 0))] : []),
     ],
   }));
   const shown = list.rows.reduce((n, r) => n + r.hits, 0);
-  const note = `${num(`${base}.distinct`, list.distinct)} distinct, ${num(`${base}.total`, list.total)} hits${list.rows.length < list.distinct ? `; top ${list.rows.length} shown (${formatShare(list.total > 0 ? shown / list.total : 0)} of hits)` : ''}${list.keyDefinition ? `. Key: ${esc(list.keyDefinition)}` : ''}.`;
+  const bound = approx
+    ? ` <strong>Approximate</strong> (more distinct keys than --max-keys): hits and bytes are lower bounds, each count is at most its "+ max" higher, and a key not listed had at most ${num(`${base}.maxError`, list.maxError ?? 0)} hits.`
+    : '';
+  const note = `${list.distinctExact === false ? '≈' : ''}${num(`${base}.distinct`, list.distinct)} distinct, ${num(`${base}.total`, list.total)} hits${list.rows.length < list.distinct ? `; top ${list.rows.length} shown (${formatShare(list.total > 0 ? shown / list.total : 0)} of hits)` : ''}${list.keyDefinition ? `. Key: ${esc(list.keyDefinition)}` : ''}.${bound}`;
   return { id: key, title, html: `<p class="note">${note}</p>${barTable(title, columns, rows, formatNumber, hasRef)}` };
 }
 

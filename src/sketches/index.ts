@@ -4,3 +4,5 @@ export type { HyperLogLogOptions } from './hyperloglog.ts';
 export { TDigest, DEFAULT_COMPRESSION } from './tdigest.ts';
 export type { TDigestOptions } from './tdigest.ts';
 export { topK, byWeightThenKey } from './top-k.ts';
+export { KeyTable, DEFAULT_MAX_KEYS, MIN_MAX_KEYS, DISTINCT_P } from './key-table.ts';
+export type { TableEntry } from './key-table.ts';

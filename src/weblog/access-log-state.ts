@@ -1,19 +1,20 @@
 /**
- * The partial state of `analyze`: a monoid of exact counters, exact key → (hits, bytes) maps,
- * HyperLogLog sketches of visitors and t-digests of sizes and latencies. `add` folds one record
+ * The partial state of `analyze`: a monoid of exact counters, bounded key → (hits, bytes) tables
+ * (KeyTable: exact while a panel has at most `maxKeys` distinct keys, a heavy-hitters summary with
+ * a stated error bound beyond), HyperLogLog sketches of visitors and t-digests of sizes and latencies. `add` folds one record
  * in (the hot path: one map lookup per panel, nothing allocated for keys already seen), `mergeFrom`
  * adds another state, `encode`/`decode` move it between processes (JSON with sketches in base64
  * and maps as flat arrays). jobs/analyze.ts turns it into the result.
  *
- * Memory: one entry per distinct request key, host, User-Agent, referrer URL and 404 key (about
- * 100–200 bytes each in V8; the 2M-line study log has 69k request keys, 43k hosts, 460 agents),
- * plus per hour ≤ 4 KiB, per day ≤ 16 KiB and 64 KiB for the period (visitor sketches), plus two
+ * Memory: at most `maxKeys` entries in each of the five tables (request keys, hosts, User-Agents,
+ * referrer URLs, 404 keys; about 100–200 bytes each in V8; the 2M-line study log has 69k request
+ * keys, 43k hosts, 460 agents, so the default 100,000 keeps it exact), plus per hour ≤ 4 KiB, per day ≤ 16 KiB and 64 KiB for the period (visitor sketches), plus two
  * digests of ≤ 10 KiB. Kept keys are detached from their lines (detachString).
  */
 import { InvalidArgumentError } from '../errors.ts';
 import { detachString, type FieldName, type LogRecord } from '../logs/index.ts';
-import { combine53, hashLanes, HyperLogLog, lanes, TDigest } from '../sketches/index.ts';
-import { isStaticPath } from './web-terms.ts';
+import { combine53, hashLanes, HyperLogLog, KeyTable, lanes, TDigest, type TableEntry } from '../sketches/index.ts';
+import { hostMatcher, isStaticPath, referrerHost } from './web-terms.ts';
 
 export type RequestPart = 'method' | 'path' | 'query' | 'protocol';
 
@@ -35,6 +36,8 @@ export interface AccessLogConfig {
   readonly offsetMs: number | null;
   readonly staticExt: ReadonlySet<string>;
   readonly siteHosts: readonly string[];
+  /** Capacity of each key table (request keys, 404 keys, hosts, agents, referrers). */
+  readonly maxKeys: number;
 }
 
 export interface Counter {
@@ -45,11 +48,16 @@ export interface Counter {
 export class RequestEntry {
   hits = 0;
   bytes = 0;
+  err = 0;
+  dropped = false;
   constructor(readonly isStatic: boolean) {}
 }
 
 export class NotFoundEntry {
   hits = 0;
+  bytes = 0;
+  err = 0;
+  dropped = false;
   lastTime = -Infinity;
   lastReferrer = '';
 }
@@ -57,12 +65,16 @@ export class NotFoundEntry {
 export class ReferrerEntry {
   hits = 0;
   bytes = 0;
+  err = 0;
+  dropped = false;
   constructor(readonly key: string) {}
 }
 
 export class AgentEntry {
   hits = 0;
   bytes = 0;
+  err = 0;
+  dropped = false;
   /** Lanes of the agent's hash: the seeds of its visitors' hashes. */
   readonly seedA: number;
   readonly seedB: number;
@@ -82,6 +94,8 @@ export class AgentEntry {
 export class HostEntry {
   hits = 0;
   bytes = 0;
+  err = 0;
+  dropped = false;
   agent: AgentEntry | null = null;
   visitor = 0;
   /** Hour index whose sketches already hold `visitor`. */
@@ -116,17 +130,36 @@ export class AccessLogState {
   readonly hours = new Map<number, HourBucket>();
   readonly days = new Map<number, DayBucket>();
   readonly visitors = new HyperLogLog({ p: PERIOD_P });
-  readonly paths = new Map<string, RequestEntry>();
-  readonly notFound = new Map<string, NotFoundEntry>();
-  readonly hosts = new Map<string, HostEntry>();
-  readonly agents = new Map<string, AgentEntry>();
-  readonly referrers = new Map<string, ReferrerEntry>();
+  readonly paths: KeyTable<RequestEntry>;
+  readonly notFound: KeyTable<NotFoundEntry>;
+  readonly hosts: KeyTable<HostEntry>;
+  readonly agents: KeyTable<AgentEntry>;
+  readonly referrers: KeyTable<ReferrerEntry>;
+  /** Of the request keys dropped from `paths`: the static files' hits and bytes (for exact page/static totals). */
+  droppedStaticHits = 0;
+  droppedStaticBytes = 0;
+  /** Of the referrers dropped: hits of internal ones (the site's own hosts), for an exact external total. */
+  droppedInternalReferrerHits = 0;
   readonly sizes = new TDigest();
   durations: TDigest | null = null;
   #hourIndex = NaN;
   #hour: HourBucket | null = null;
 
-  constructor(readonly config: AccessLogConfig) {}
+  constructor(readonly config: AccessLogConfig) {
+    const cap = config.maxKeys;
+    this.paths = new KeyTable<RequestEntry>(cap, (_k, e) => {
+      if (!e.isStatic) return;
+      this.droppedStaticHits += e.hits;
+      this.droppedStaticBytes += e.bytes;
+    });
+    this.notFound = new KeyTable<NotFoundEntry>(cap);
+    this.hosts = new KeyTable<HostEntry>(cap);
+    this.agents = new KeyTable<AgentEntry>(cap);
+    const internal = hostMatcher(config.siteHosts);
+    this.referrers = new KeyTable<ReferrerEntry>(cap, (url, e) => {
+      if (internal(referrerHost(url))) this.droppedInternalReferrerHits += e.hits;
+    });
+  }
 
   add(r: LogRecord<FieldName>): void {
     const c = this.config;
@@ -139,20 +172,17 @@ export class AccessLogState {
 
     const host = (r.host as string | undefined) ?? '';
     let he = this.hosts.get(host);
-    if (he === undefined) {
-      he = new HostEntry();
-      this.hosts.set(detachString(host), he);
-    }
+    if (he === undefined) he = this.hosts.insert(detachString(host), new HostEntry());
     he.hits++;
     he.bytes += bytes;
 
     const ua = (r.userAgent as string | undefined) ?? '-';
     let agent: AgentEntry | null | undefined = he.agent;
-    if (agent === null || agent.key !== ua) {
+    if (agent === null || agent.key !== ua || agent.dropped) {
       agent = this.agents.get(ua);
       if (agent === undefined) {
         agent = new AgentEntry(detachString(ua));
-        this.agents.set(agent.key, agent);
+        this.agents.insert(agent.key, agent);
       }
       if (c.byAgent || he.agent === null) {
         if (c.byAgent) hashLanes(host, agent.seedA, agent.seedB);
@@ -190,21 +220,16 @@ export class AccessLogState {
 
     const key = c.keyOf(r);
     let req = this.paths.get(key);
-    if (req === undefined) {
-      req = new RequestEntry(isStaticPath(r.path as string, c.staticExt));
-      this.paths.set(detachString(key), req);
-    }
+    if (req === undefined) req = this.paths.insert(detachString(key), new RequestEntry(isStaticPath(r.path as string, c.staticExt)));
     req.hits++;
     req.bytes += bytes;
 
     const referer = r.referer as string | undefined;
     if (status === 404) {
       let nf = this.notFound.get(key);
-      if (nf === undefined) {
-        nf = new NotFoundEntry();
-        this.notFound.set(detachString(key), nf);
-      }
+      if (nf === undefined) nf = this.notFound.insert(detachString(key), new NotFoundEntry());
       nf.hits++;
+      nf.bytes += bytes;
       const ref = referer ?? '-';
       const when = t ?? -Infinity;
       if (later(nf.lastTime, nf.lastReferrer, when, ref)) {
@@ -215,11 +240,11 @@ export class AccessLogState {
 
     if (referer !== undefined && referer !== '-' && referer !== '') {
       let re: ReferrerEntry | null | undefined = he.referrer;
-      if (re === null || re.key !== referer) {
+      if (re === null || re.key !== referer || re.dropped) {
         re = this.referrers.get(referer);
         if (re === undefined) {
           re = new ReferrerEntry(detachString(referer));
-          this.referrers.set(re.key, re);
+          this.referrers.insert(re.key, re);
         }
         he.referrer = re;
       }
@@ -270,36 +295,38 @@ export class AccessLogState {
       mine.visitors.merge(hour.visitors);
     }
     this.visitors.merge(o.visitors);
-    addCounters(this.hosts, o.hosts, () => new HostEntry());
-    addCounters(this.referrers, o.referrers, (k) => new ReferrerEntry(k));
-    for (const [k, a] of o.agents) {
-      let mine = this.agents.get(k);
-      if (!mine) this.agents.set(k, (mine = new AgentEntry(k)));
-      mine.hits += a.hits;
-      mine.bytes += a.bytes;
-    }
-    for (const [k, e] of o.paths) {
-      let mine = this.paths.get(k);
-      if (!mine) this.paths.set(k, (mine = new RequestEntry(e.isStatic)));
-      mine.hits += e.hits;
-      mine.bytes += e.bytes;
-    }
-    for (const [k, e] of o.notFound) {
-      let mine = this.notFound.get(k);
-      if (!mine) this.notFound.set(k, (mine = new NotFoundEntry()));
-      mine.hits += e.hits;
-      if (later(mine.lastTime, mine.lastReferrer, e.lastTime, e.lastReferrer)) {
-        mine.lastTime = e.lastTime;
-        mine.lastReferrer = e.lastReferrer;
-      }
-    }
+    this.hosts.mergeFrom(o.hosts, () => new HostEntry());
+    this.referrers.mergeFrom(o.referrers, (k) => new ReferrerEntry(k));
+    this.agents.mergeFrom(o.agents, (k) => new AgentEntry(k));
+    this.droppedStaticHits += o.droppedStaticHits;
+    this.droppedStaticBytes += o.droppedStaticBytes;
+    this.droppedInternalReferrerHits += o.droppedInternalReferrerHits;
+    this.paths.mergeFrom(o.paths, (_k, e) => new RequestEntry(e.isStatic));
+    this.notFound.mergeFrom(
+      o.notFound,
+      (_k, e) => {
+        const n = new NotFoundEntry();
+        n.lastTime = e.lastTime;
+        n.lastReferrer = e.lastReferrer;
+        return n;
+      },
+      (mine, e) => {
+        if (later(mine.lastTime, mine.lastReferrer, e.lastTime, e.lastReferrer)) {
+          mine.lastTime = e.lastTime;
+          mine.lastReferrer = e.lastReferrer;
+        }
+      },
+    );
     this.sizes.merge(o.sizes);
     if (o.durations) (this.durations ??= new TDigest()).merge(o.durations);
     this.#hour = null;
     return this;
   }
 
-  /** JSON with sketches as base64 strings and maps as flat arrays. */
+  /**
+   * JSON with sketches as base64 strings and tables as flat arrays (key, hits, bytes, err, extra
+   * fields), each table's floor, dropped totals and distinct sketch in `km`.
+   */
   encode(): string {
     const st: number[] = [];
     for (let s = 0; s < 1000; s++) if (this.statusHits[s] !== 0) st.push(s, this.statusHits[s]!, this.statusBytes[s]!);
@@ -307,13 +334,16 @@ export class AccessLogState {
     for (const [i, b] of this.hours) h.push(i, b.hits, b.bytes, b.visitors.encode());
     const d: (number | string)[] = [];
     for (const [i, b] of this.days) d.push(i, b.visitors.encode());
-    const flat = <V>(m: Map<string, V>, f: (k: string, v: V, out: (string | number)[]) => void) => {
+    const flat = <V extends TableEntry>(m: KeyTable<V>, f?: (v: V, out: (string | number)[]) => void) => {
       const out: (string | number)[] = [];
-      for (const [k, v] of m) f(k, v, out);
+      for (const [k, v] of m.map) {
+        out.push(k, v.hits, v.bytes, v.err);
+        f?.(v, out);
+      }
       return out;
     };
     return JSON.stringify({
-      v: 1,
+      v: 2,
       n: this.requests,
       b: this.bytes,
       u: this.untimed,
@@ -323,11 +353,13 @@ export class AccessLogState {
       h,
       d,
       vis: this.visitors.encode(),
-      rq: flat(this.paths, (k, e, o) => o.push(k, e.hits, e.bytes, e.isStatic ? 1 : 0)),
-      nf: flat(this.notFound, (k, e, o) => o.push(k, e.hits, Number.isFinite(e.lastTime) ? e.lastTime : -1, e.lastReferrer)),
-      ho: flat(this.hosts, (k, e, o) => o.push(k, e.hits, e.bytes)),
-      ua: flat(this.agents, (k, e, o) => o.push(k, e.hits, e.bytes)),
-      rf: flat(this.referrers, (k, e, o) => o.push(k, e.hits, e.bytes)),
+      rq: flat(this.paths, (e, o) => o.push(e.isStatic ? 1 : 0)),
+      nf: flat(this.notFound, (e, o) => o.push(Number.isFinite(e.lastTime) ? e.lastTime : -1, e.lastReferrer)),
+      ho: flat(this.hosts),
+      ua: flat(this.agents),
+      rf: flat(this.referrers),
+      km: { rq: this.paths.encodeMeta(), nf: this.notFound.encodeMeta(), ho: this.hosts.encodeMeta(), ua: this.agents.encodeMeta(), rf: this.referrers.encodeMeta() },
+      dx: [this.droppedStaticHits, this.droppedStaticBytes, this.droppedInternalReferrerHits],
       sz: this.sizes.encode(),
       du: this.durations ? this.durations.encode() : null,
     });
@@ -341,7 +373,7 @@ export class AccessLogState {
     } catch (err) {
       throw bad((err as Error).message);
     }
-    if (o.v !== 1) throw bad(`version ${String(o.v)}`);
+    if (o.v !== 2) throw bad(`version ${String(o.v)}`);
     const arr = (name: string, stride: number): unknown[] => {
       const a = o[name];
       if (!Array.isArray(a) || a.length % stride !== 0) throw bad(`${name} is not a list of ${stride}-tuples`);
@@ -382,46 +414,39 @@ export class AccessLogState {
       hour.visitors.merge(HyperLogLog.decode(str(h[i + 3])));
     }
     s.visitors.merge(HyperLogLog.decode(str(o.vis)));
-    const rq = arr('rq', 4);
-    for (let i = 0; i < rq.length; i += 4) {
-      const e = new RequestEntry(rq[i + 3] === 1);
-      e.hits = num(rq[i + 1]);
-      e.bytes = num(rq[i + 2]);
-      s.paths.set(str(rq[i]), e);
-    }
-    const nf = arr('nf', 4);
-    for (let i = 0; i < nf.length; i += 4) {
-      const e = new NotFoundEntry();
-      e.hits = num(nf[i + 1]);
-      const t = num(nf[i + 2]);
-      e.lastTime = t < 0 ? -Infinity : t;
-      e.lastReferrer = str(nf[i + 3]);
-      s.notFound.set(str(nf[i]), e);
-    }
-    const counters = <E extends Counter>(name: string, into: Map<string, E>, make: (k: string) => E) => {
-      const a = arr(name, 3);
-      for (let i = 0; i < a.length; i += 3) {
+    const km = o.km as Record<string, unknown> | undefined;
+    const table = <E extends TableEntry>(name: string, into: KeyTable<E>, stride: number, make: (k: string, a: unknown[], i: number) => E) => {
+      const a = arr(name, stride);
+      for (let i = 0; i < a.length; i += stride) {
         const k = str(a[i]);
-        const e = make(k);
+        const e = make(k, a, i);
         e.hits = num(a[i + 1]);
         e.bytes = num(a[i + 2]);
-        into.set(k, e);
+        e.err = num(a[i + 3]);
+        into.map.set(k, e);
       }
+      const meta = km?.[name];
+      if (!Array.isArray(meta) || meta.length !== 4) throw bad(`km.${name} is not a table's meta`);
+      into.decodeMeta([num(meta[0]), num(meta[1]), num(meta[2]), meta[3] === null ? null : str(meta[3])]);
+      into.settle();
     };
-    counters('ho', s.hosts, () => new HostEntry());
-    counters('ua', s.agents, (k) => new AgentEntry(k));
-    counters('rf', s.referrers, (k) => new ReferrerEntry(k));
+    const dx = arr('dx', 3);
+    s.droppedStaticHits = num(dx[0]);
+    s.droppedStaticBytes = num(dx[1]);
+    s.droppedInternalReferrerHits = num(dx[2]);
+    table('rq', s.paths, 5, (_k, a, i) => new RequestEntry(a[i + 4] === 1));
+    table('nf', s.notFound, 6, (_k, a, i) => {
+      const e = new NotFoundEntry();
+      const t = num(a[i + 4]);
+      e.lastTime = t < 0 ? -Infinity : t;
+      e.lastReferrer = str(a[i + 5]);
+      return e;
+    });
+    table('ho', s.hosts, 4, () => new HostEntry());
+    table('ua', s.agents, 4, (k) => new AgentEntry(k));
+    table('rf', s.referrers, 4, (k) => new ReferrerEntry(k));
     s.sizes.merge(TDigest.decode(str(o.sz)));
     if (o.du !== null && o.du !== undefined) s.durations = TDigest.decode(str(o.du));
     return s;
-  }
-}
-
-function addCounters<E extends Counter>(into: Map<string, E>, from: Map<string, E>, make: (key: string) => E): void {
-  for (const [k, e] of from) {
-    let mine = into.get(k);
-    if (!mine) into.set(k, (mine = make(k)));
-    mine.hits += e.hits;
-    mine.bytes += e.bytes;
   }
 }

@@ -17,6 +17,11 @@ export const topRowSchema = z.object({
   bytes: count.optional(),
   /** hits / the list's total, 0..1. */
   share: z.number().min(0).max(1),
+  /**
+   * Only in an approximate list: hits is a lower bound and the true count is at most
+   * hits + hitsError (bytes is then a lower bound too).
+   */
+  hitsError: count.optional(),
   /** 404 rows: the referrer of the latest request (`-` when it had none). */
   lastReferrer: z.string().optional(),
   lastTime: z.string().optional(),
@@ -29,6 +34,15 @@ export const topListSchema = z.object({
   total: count,
   distinct: count,
   rows: z.array(topRowSchema),
+  /**
+   * false when the panel had more distinct keys than its table holds (`--max-keys`): each row's
+   * hits is then a lower bound, off by at most its hitsError ≤ maxError, and a key not listed had
+   * at most maxError hits. Absent in results from before key tables were bounded (exact).
+   */
+  exact: z.boolean().optional(),
+  maxError: count.optional(),
+  /** false: `distinct` is an estimate (a HyperLogLog of the keys, about 0.8 % standard error). */
+  distinctExact: z.boolean().optional(),
 });
 export type TopList = z.infer<typeof topListSchema>;
 
@@ -58,6 +72,8 @@ export const analysisDefinitionsSchema = z.object({
   staticExtensions: z.array(z.string()),
   siteHosts: z.array(z.string()),
   limit: z.number().int(),
+  /** Capacity of each key table: a panel with more distinct keys is approximate (see topList.exact). */
+  maxKeys: z.number().int().optional(),
   accuracy: z.object({
     visitorsHour: sketchSpec,
     visitorsDay: sketchSpec,

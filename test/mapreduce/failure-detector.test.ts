@@ -162,3 +162,27 @@ test('declare(): a node taken as gone by its caller aborts at once, once', async
   t.true(signal.aborted);
   t.is((signal.reason as Error).message, 'node a is gone: it did not answer its catalogue');
 });
+
+test('a node in this process (the one-shot embedded node) is never probed nor found gone for silence; others still are', async (t) => {
+  const clock = new FakeClock();
+  const ports = new Ports();
+  const d = new FailureDetector(
+    { probe: (node) => ports.probe(node), listed: () => ports.listing() },
+    { clock, inProcess: ['a'], policy: { tickMs: 500, quietMs: 2000, probeTimeoutMs: 3000, listingMs: 1000 } },
+  );
+  d.watch(['a', 'b']);
+  // Neither sends a heartbeat for a minute (a busy event loop starves the embedded node's).
+  await clock.advanceAsync(2500);
+  t.deepEqual(ports.probes.map((p) => p.node), ['b'], 'only the other node is probed');
+  ports.probes[0]!.timeOut();
+  await clock.advanceAsync(60_000);
+  t.true(d.lost('b').aborted);
+  t.false(d.lost('a').aborted, 'silence says nothing of a node in this process');
+  t.deepEqual([...d.gone.keys()], ['b']);
+  // The listing rule still holds for it: its connections closing is news.
+  ports.listed.delete('a');
+  await clock.advanceAsync(2000);
+  t.true(d.lost('a').aborted);
+  t.regex((d.lost('a').reason as Error).message, /its workers left the job servers/);
+  d.stop();
+});

@@ -11,7 +11,14 @@ import { partitionOf } from '../reduce-tree.ts';
 import type { JobKind, ReduceStepRunner } from './job-kind.ts';
 import { incrementalSummary } from './summary-incremental.ts';
 
-/** Merge the encoded states of a summary (or keyed) job; inputs are fetched at once and merged as they arrive. */
+/**
+ * Merge the encoded states of a summary (or keyed) job: folded one at a time, the next input
+ * fetched while one is decoded and merged. So a task holds the running state, one decoded input
+ * and at most two encoded ones, however many inputs it has (a node combine takes every map output
+ * of its node: one per 64 MiB of log), and it gives the event loop back between inputs: on a node
+ * the merge runs on the main thread, beside the node's heartbeats and fetches (and, in the
+ * one-shot `geartrain analyze`, the job server and the coordinator).
+ */
 export const mergeStates: ReduceStepRunner = {
   needsJob: true,
   async run(task, env) {
@@ -21,22 +28,34 @@ export const mergeStates: ReduceStepRunner = {
     const total = task.inputs.reduce((n, r) => n + r.size, 0);
     let state: unknown = undefined;
     let done = 0;
-    // Merge is commutative: the order of arrival does not matter.
-    await Promise.all(
-      task.inputs.map(async (ref) => {
-        const data = await fetchAll(ref, src);
-        if (env.signal?.aborted) throw new AbortError(`reduce task ${task.taskId} cancelled`);
-        const s = decodeState(job, data, params);
-        state = state === undefined ? s : job.merge(state, s, params);
-        done += ref.size;
-        env.onProgress?.(done, total);
-      }),
-    );
+    const fetch = (i: number) => {
+      const p = fetchAll(task.inputs[i]!, src);
+      // Awaited below; a failure while an earlier input is merged must not go unhandled meanwhile.
+      p.catch(() => {});
+      return p;
+    };
+    let next = task.inputs.length > 0 ? fetch(0) : null;
+    for (let i = 0; next !== null; i++) {
+      const data = await next;
+      next = i + 1 < task.inputs.length ? fetch(i + 1) : null;
+      if (env.signal?.aborted) throw new AbortError(`reduce task ${task.taskId} cancelled`);
+      const s = decodeState(job, data, params);
+      // Merge is commutative: folding in input order is as good as any.
+      state = state === undefined ? s : job.merge(state, s, params);
+      done += task.inputs[i]!.size;
+      env.onProgress?.(done, total);
+      await yieldToEventLoop();
+    }
     if (state === undefined) state = job.create(params);
     const ref = await env.store.putBuffer(task.runId, `${task.taskId}.partial`, encodeState(job, state, params));
     return { ref, counters: { reduce_inputs: task.inputs.length } };
   },
 };
+
+/** Lets timers and sockets run (setImmediate: after the poll phase, before the next loop). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 export const summaryKind: JobKind<SummaryJob> = {
   name: 'summary',
