@@ -62,6 +62,7 @@ export async function unmatchedReason(pattern: string): Promise<string | undefin
     const example = files.find((f) => /access/.test(f)) ?? files[0];
     return `is a directory; give a glob of the log files in it, e.g. '${path.join(pattern, example ? `${example.replace(/\.\d+(\.gz)?$/, '')}*` : '*.log')}'${files.length > 0 ? ` (it holds ${listed(files)})` : ' (it is empty)'}`;
   }
+  if (stat && !stat.isFile()) return 'is not a regular file (a device, socket or pipe): logs are read from files';
   // The deepest directory of the pattern without wildcards: say what is there.
   let dir = path.dirname(pattern);
   while (/[*?[{]/.test(dir)) dir = path.dirname(dir);

@@ -47,6 +47,13 @@ test('--logs matching no file exits 2, saying what its directory holds, or that 
   t.regex(mixed.stderr, /^geartrain node: --logs .*\/other_vhosts\*:vhost_combined: matches no file /);
 });
 
+test('--logs naming a device exits 2 saying it is not a regular file (not that its directory is empty)', async (t) => {
+  const dir = tempDir(t);
+  const r = await node(t, dir, ['--logs', '/dev/null']);
+  t.is(r.code, 2, r.stderr);
+  t.is(r.stderr, 'geartrain node: --logs /dev/null: is not a regular file (a device, socket or pipe): logs are read from files\n');
+});
+
 test('an unknown format name after the glob or in --format exits 2 with the known names and the likely one', async (t) => {
   const dir = tempDir(t);
   const logs = logDir(dir);
