@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeLog } from '../src/logs/index.ts';
-import { machine, ROOT, table } from './lib.ts';
+import { machine, median, memoryKiB, ROOT, table } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SIZES = (process.env.BENCH_SIZES ?? '1e6,3e6,1e7').split(',').map(Number);
@@ -33,14 +33,6 @@ interface Measure {
   peakKiB: number;
 }
 
-function hwm(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** Runs a command, polling its VmHWM; rejects on a non-zero exit. */
 function measure(cmd: string, args: string[]): Promise<Measure> {
@@ -50,7 +42,7 @@ function measure(cmd: string, args: string[]): Promise<Measure> {
     let peak = 0;
     let err = '';
     p.stderr.on('data', (d) => (err += d));
-    const timer = setInterval(() => (peak = Math.max(peak, hwm(p.pid!))), 20);
+    const timer = setInterval(() => (peak = Math.max(peak, memoryKiB(p.pid!)?.peak ?? 0)), 20);
     p.on('exit', (code) => {
       clearInterval(timer);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -60,10 +52,6 @@ function measure(cmd: string, args: string[]): Promise<Measure> {
   });
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const mm = (xs: number[], f: (x: number) => string) => `${f(Math.min(...xs))} / ${f(median(xs))}`;
 const mb = (kib: number) => (kib / 1024).toFixed(0);
 

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeLog } from '../src/logs/index.ts';
 import { duckdbAnalyze, type DuckDbAnalysis } from './duckdb-analyze.ts';
-import { machine, ROOT, startGeartrain, startProcess, table, type Proc } from './lib.ts';
+import { machine, median, ROOT, startGeartrain, startProcess, table, type Proc } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LINES = Number(process.env.BENCH_LINES ?? 2_000_000);
@@ -29,11 +29,6 @@ function runCli(args: string[]): Promise<{ seconds: number; out: string }> {
     p.stderr.on('data', (d) => (err += d));
     p.on('exit', (code) => (code === 0 ? resolve({ seconds: Number(process.hrtime.bigint() - t0) / 1e9, out }) : reject(new Error(`geartrain ${args[0]} exited ${code}: ${err}`))));
   });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 /** DuckDB's request count and status counts against geartrain's. */

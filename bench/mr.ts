@@ -23,7 +23,7 @@ import { importJobFile } from '../src/mapreduce/job-loader.ts';
 import { executeMapTask } from '../src/mapreduce/map-executor.ts';
 import { PartialStore } from '../src/mapreduce/partial-store.ts';
 import type { MapTask } from '../src/mapreduce/wire.ts';
-import { machine, ROOT, startGeartrain, startProcess, table, type Proc } from './lib.ts';
+import { machine, median, memoryKiB, ROOT, startGeartrain, startProcess, table, type Proc } from './lib.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const LINES_PER_NODE = Number(process.env.BENCH_LINES ?? 1_400_000);
@@ -66,9 +66,9 @@ function cpuOf(pid: number): number {
 
 /** VmRSS and VmHWM (its peak so far) of a process, in MiB. */
 function rssOf(pid: number): { rss: number; peak: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const mib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)![1]) / 1024;
-  return { rss: mib('VmRSS'), peak: mib('VmHWM') };
+  const m = memoryKiB(pid);
+  if (m === null) throw new Error(`process ${pid} has ended`);
+  return { rss: m.rss / 1024, peak: m.peak / 1024 };
 }
 
 /** Whether bin/geartrain.js runs the bundle (dist/ newer than every source), as it decides. */
@@ -206,7 +206,6 @@ async function endToEnd(files: string[], bytes: number, grepCount: number): Prom
 
     const first = runs[0]!;
     const best = runs.slice(1).reduce((a, b) => (b.wall < a.wall ? b : a), runs[1] ?? first);
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const mb = (s: number) => (bytes / 1e6 / s).toFixed(0);
     const warmMedian = median((runs.length > 1 ? runs.slice(1) : runs).map((r) => r.wall));
     console.log(

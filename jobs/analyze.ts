@@ -320,6 +320,7 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
   const externalTotal = external.reduce((n, e) => n + e[1].hits, externalDropped);
   const refDerived = derivedBounds(refs, externalDropped);
   const agentDerived = derivedBounds(state.agents, state.agents.droppedHits);
+  const agentTotals = agentDerived && { ...agentDerived, total: state.agents.totalHits };
   const offsetText = c.offsetMs === null ? 'as logged (each line in its own offset)' : c.offsetMs === 0 ? 'UTC' : `UTC${p.timezone.slice(0, 3)}:${p.timezone.slice(-2)}`;
 
   const result: AnalysisResult = {
@@ -383,10 +384,10 @@ function finalizeState(state: AccessLogState, p: Params, run: Partial<RunInfo>):
     referringSites: topList(sites, limit, undefined, 'host of the Referer URL', refDerived && { ...refDerived, total: externalTotal }),
     referrers: topList(external, limit, undefined, 'Referer URL as logged', tableBounds(refs, externalTotal, external.length, refs.size)),
     keyphrases: topList(phrases, limit, undefined, 'search terms (q, text, wd, p) of search-engine referrers', refDerived),
-    browsers: topList(browsers, limit, undefined, 'browser family', agentDerived && { ...agentDerived, total: state.agents.totalHits }),
-    operatingSystems: topList(oses, limit, undefined, 'operating system family', agentDerived && { ...agentDerived, total: state.agents.totalHits }),
+    browsers: topList(browsers, limit, undefined, 'browser family', agentTotals),
+    operatingSystems: topList(oses, limit, undefined, 'operating system family', agentTotals),
     crawlers: topList(crawlers, limit, undefined, 'crawler or automated client', agentDerived),
-    devices: topList(devices, limit, undefined, 'device type', agentDerived && { ...agentDerived, total: state.agents.totalHits }),
+    devices: topList(devices, limit, undefined, 'device type', agentTotals),
     responseSizes: distribution(state.sizes, 'bytes'),
     latency: state.durations && state.durations.count > 0 ? distribution(state.durations, 'µs') : null,
   };

@@ -78,10 +78,6 @@ const MAP_TASK_ID = /^m\d+$/;
 const REDUCE_TASK_ID = /^t\d+r\d+a\d+$/;
 const ATTEMPT = /^(\d+)(s?)$/;
 
-export function isRunId(s: string): boolean {
-  return RUN_ID.test(s);
-}
-
 /** The id of reduce step `n` of tier `tier`, before an attempt is added (`t2r5`). */
 export function reduceStepId(tier: number, n: number): string {
   return `t${tier}r${n}`;

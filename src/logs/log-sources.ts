@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors.ts';
 import { compileLogFormat, type LogFormat } from './format.ts';
-import { listLogFiles } from './glob.ts';
+import { globBase, listLogFiles } from './glob.ts';
 
 export interface LogSource {
   /** The glob, made absolute. */
@@ -64,8 +64,7 @@ export async function unmatchedReason(pattern: string): Promise<string | undefin
   }
   if (stat && !stat.isFile()) return 'is not a regular file (a device, socket or pipe): logs are read from files';
   // The deepest directory of the pattern without wildcards: say what is there.
-  let dir = path.dirname(pattern);
-  while (/[*?[{]/.test(dir)) dir = path.dirname(dir);
+  const dir = globBase(pattern);
   const dirStat = await fs.promises.stat(dir).catch(() => null);
   if (!dirStat?.isDirectory()) return `matches no file (there is no directory ${dir})`;
   const files = await filesIn(dir);

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { countNewlines } from '../byte-scan.ts';
 import { AbortError } from '../errors.ts';
 import { LineChunker, openLogStream, readLogFile } from './files.ts';
 import type { LogFormat } from './format.ts';
@@ -53,12 +54,6 @@ export function foldTimes(lines: Buffer, parser: LogParser<'time'> | null, state
   if (last !== -Infinity) state.lastTime = last;
 }
 
-function countNewlines(buf: Buffer): number {
-  let n = 0;
-  let p = -1;
-  while ((p = buf.indexOf(10, p + 1)) >= 0) n++;
-  return n;
-}
 
 function abortIf(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });

@@ -128,6 +128,11 @@ export function makeContext<P>(params: P, node: string, file: string, format: Lo
   };
 }
 
+/** The fields a parser of `format` is asked for: `wanted` and `extra` once each, those the format has. */
+export function parserFields(format: LogFormat, wanted: readonly FieldName[], extra: readonly FieldName[] = []): FieldName[] {
+  return [...new Set<FieldName>([...wanted, ...extra])].filter((f) => format.provides(f) || f === 'line' || f === 'offset');
+}
+
 function countLines(chunk: Buffer): number {
   return countNewlines(chunk) + (chunk.length > 0 && chunk[chunk.length - 1] !== 10 ? 1 : 0);
 }
@@ -169,16 +174,6 @@ export class MapInput {
 
   get params(): unknown {
     return this.task.params;
-  }
-
-  /** Bytes read so far. */
-  get done(): number {
-    return this.#done;
-  }
-
-  /** Lines of raw chunks read so far (parsed records count theirs in `stats`). */
-  get lines(): number {
-    return this.#lines;
   }
 
   /** The task's result: its outputs, with the counters every map task reports. */
@@ -240,7 +235,7 @@ export class MapInput {
   async records(shard: ShardSpec, wanted: readonly FieldName[], onRecord: (record: LogRecord<FieldName>) => void, afterChunk?: () => Promise<void>): Promise<void> {
     const format = formatOf(shard.format);
     const filter = this.filter;
-    const fields = [...new Set<FieldName>([...wanted, ...filter.fields])].filter((f) => format.provides(f) || f === 'line' || f === 'offset');
+    const fields = parserFields(format, wanted, filter.fields);
     const parser = format.createParser(fields);
     const test = filter.test;
     const source = `${this.env.node}:${shard.path}`;

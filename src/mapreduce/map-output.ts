@@ -36,12 +36,6 @@ export function groupRecordKey(key: string, sortKey: Buffer): Buffer {
   return out;
 }
 
-/** The group key of a keyed record key. */
-export function groupOf(recordKey: Buffer): string {
-  const nul = recordKey.indexOf(0);
-  return recordKey.toString('utf8', 0, nul < 0 ? recordKey.length : nul);
-}
-
 /** Records in memory, packed: the arena of one spill. */
 class Arena {
   readonly blocks: Buffer[] = [];

@@ -15,6 +15,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { AbortError, describeDamage, IncompleteResultError, NodeUnavailableError, TaskFailedError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logger.ts';
 import type { MissingShard } from './expected-nodes.ts';
+import { groupBy } from './group-by.ts';
 import type { Membership } from './membership.ts';
 import type { PlannedTask } from './planner.ts';
 import { ProgressTracker } from './run-progress.ts';
@@ -129,8 +130,7 @@ export class MapScheduler {
     for (const s of states) this.#states.set(s.task.taskId, s);
     this.#stragglers = new StragglerDetector(tasks.length, this.#o.policy ?? DEFAULT_SPECULATION);
     this.#queued = tasks.length;
-    const queues = new Map<string, MapTaskState[]>();
-    for (const s of states) queues.set(s.node, [...(queues.get(s.node) ?? []), s]);
+    const queues = groupBy(states, (s) => s.node);
     const failed: { readonly state: MapTaskState; readonly reason: string }[] = [];
     let fatal: unknown = null;
     await Promise.all(

@@ -80,9 +80,8 @@ export class OutputSink {
     });
   }
 
-  /** Decode the final state of a summary (or keyed) job, finalize and render it. */
   /**
-   * Finalize a summary: the last partials (at most the fan-in; the root merges them itself, which
+   * Finalize a summary (or keyed) job: the last partials (at most the fan-in; the root merges them itself, which
    * saves a reduce task encoding a merged state only for the root to decode it), fetched at once
    * and merged as they arrive (merge is commutative).
    */

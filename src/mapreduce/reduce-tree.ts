@@ -14,6 +14,7 @@ import { IncompleteResultError, NodeUnavailableError, TaskFailedError } from '..
 import { silentLogger, type Logger } from '../logger.ts';
 import { reduceStepId } from '../wire-names.ts';
 import type { MissingShard } from './expected-nodes.ts';
+import { groupBy } from './group-by.ts';
 import type { MapOutput } from './map-scheduler.ts';
 import type { Membership } from './membership.ts';
 import { ProgressTracker } from './run-progress.ts';
@@ -124,8 +125,7 @@ export class ReduceTree {
 
   /** One reduce per node over that node's own partials (its combiner): fetches stay local. */
   async combinePerNode(partials: readonly StoredPartial[], mode: ReduceMode): Promise<StoredPartial[]> {
-    const byNode = new Map<string, StoredPartial[]>();
-    for (const p of partials) byNode.set(p.ref.node, [...(byNode.get(p.ref.node) ?? []), p]);
+    const byNode = groupBy(partials, (p) => p.ref.node);
     const steps = [...byNode].filter(([, list]) => list.length > 1);
     if (steps.length === 0) return [...partials];
     const single = [...byNode].filter(([, list]) => list.length === 1).map(([, list]) => list[0]!);

@@ -72,10 +72,6 @@ export class KeyTable<E extends TableEntry> {
     return this.#distinct === null ? this.map.size : Math.max(this.map.size, this.#distinct.estimate());
   }
 
-  get distinctSketch(): HyperLogLog | null {
-    return this.#distinct;
-  }
-
   /** Exact total of hits over all keys. */
   get totalHits(): number {
     let n = this.droppedHits;

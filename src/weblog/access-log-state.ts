@@ -40,11 +40,6 @@ export interface AccessLogConfig {
   readonly maxKeys: number;
 }
 
-export interface Counter {
-  hits: number;
-  bytes: number;
-}
-
 export class RequestEntry {
   hits = 0;
   bytes = 0;

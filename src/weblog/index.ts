@@ -12,7 +12,7 @@ export {
   statusName,
 } from './web-terms.ts';
 export { AccessLogState, HOUR_P, DAY_P, PERIOD_P, RequestEntry, NotFoundEntry, ReferrerEntry, AgentEntry, HostEntry, DayBucket, HourBucket } from './access-log-state.ts';
-export type { AccessLogConfig, Counter, RequestPart } from './access-log-state.ts';
+export type { AccessLogConfig, RequestPart } from './access-log-state.ts';
 export { ClicksState, addVisitorClicks, clickSortKey, clickValue, TIME_BIAS } from './clicks-state.ts';
 export type { SessionRules } from './clicks-state.ts';
 export {

@@ -37,6 +37,18 @@ test('a merge of 40 inputs reads at most two at a time, lets the event loop run 
       reading--;
     }
   };
+  const params = countJob.params.parse({ by: 'status' });
+  const task = { v: WIRE_VERSION, kind: 'reduce', runId: 'r1', taskId: 't1', job: { type: 'builtin', name: 'count' }, params, mode: 'summary', inputs } as const;
+  const result = await mergeStates.run(task, { nodes: {} as NodeClient, store, job: countJob });
+  t.true(mostReading <= 2, `${mostReading} inputs read at once`);
+  t.deepEqual(JSON.parse((await read(result.ref.key)).toString()), expected);
+  t.is(result.counters.reduce_inputs, 40);
+
+  // The same merge with every read answered from memory at once: no I/O turns the event loop
+  // then, so each turn seen comes from the merge giving it back.
+  const bytes = new Map<string, Buffer>();
+  for (const ref of inputs) bytes.set(ref.key, await read(ref.key));
+  store.read = (key, offset = 0, length) => Promise.resolve(bytes.get(key)!.subarray(offset, length === undefined ? undefined : offset + length));
   let turns = 0;
   let turning = true;
   const turn = () => {
@@ -44,14 +56,7 @@ test('a merge of 40 inputs reads at most two at a time, lets the event loop run 
     if (turning) setImmediate(turn);
   };
   setImmediate(turn);
-  const params = countJob.params.parse({ by: 'status' });
-  const result = await mergeStates.run(
-    { v: WIRE_VERSION, kind: 'reduce', runId: 'r1', taskId: 't1', job: { type: 'builtin', name: 'count' }, params, mode: 'summary', inputs },
-    { nodes: {} as NodeClient, store, job: countJob },
-  );
+  await mergeStates.run({ ...task, taskId: 't2' }, { nodes: {} as NodeClient, store, job: countJob });
   turning = false;
-  t.true(mostReading <= 2, `${mostReading} inputs read at once`);
   t.true(turns >= inputs.length - 1, `the event loop turned ${turns} times during ${inputs.length} inputs`);
-  t.deepEqual(JSON.parse((await read(result.ref.key)).toString()), expected);
-  t.is(result.counters.reduce_inputs, 40);
 });

@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import { AbortError, InvalidArgumentError } from '../../errors.ts';
 import { compileFilter } from '../filter.ts';
 import { fetchChunks, sourceOn } from '../fetch.ts';
+import { groupBy } from '../group-by.ts';
 import type { SortedJob } from '../job-definition.ts';
-import { Counters, formatOf, makeContext, shardBytes } from '../map-input.ts';
+import { Counters, formatOf, makeContext, parserFields, shardBytes } from '../map-input.ts';
 import { PartitionedOutput, rangeOf, SortedOutput } from '../map-output.ts';
 import { partitionOf } from '../reduce-tree.ts';
 import { mergeRunChunks, RunFileWriter } from '../run-cursor.ts';
-import type { ShardSpec } from '../wire.ts';
 import type { JobKind, ReduceStepRunner, ShapeContext } from './job-kind.ts';
 
 /** Merge sorted runs into one (no job code needed: records compare as bytes). */
@@ -39,8 +39,7 @@ export const mergeRuns: ReduceStepRunner = {
 
 /** Sample keys from every node and cut them into `ranges` ranges of about equal size. */
 async function keyRanges(ranges: number, ctx: ShapeContext): Promise<Buffer[]> {
-  const byNode = new Map<string, ShardSpec[]>();
-  for (const t of ctx.tasks) byNode.set(t.node, [...(byNode.get(t.node) ?? []), ...t.shards]);
+  const byNode = new Map([...groupBy(ctx.tasks, (t) => t.node)].map(([node, tasks]) => [node, tasks.flatMap((t) => t.shards)] as const));
   const perShard = Math.max(10, Math.ceil((40 * ranges) / Math.max(1, ctx.tasks.length)));
   const keys: Buffer[] = [];
   await Promise.all([...byNode].map(async ([node, shards]) => keys.push(...(await ctx.sampleKeys(node, shards, perShard)))));
@@ -156,7 +155,7 @@ export const sortedKind: JobKind<SortedJob> = {
         const emit = (key: Buffer) => void keys.push(Buffer.from(key));
         if (def.mapSortedRecord) {
           const wants = def.input(params);
-          const fields = 'records' in wants ? wants.records.filter((f) => format.provides(f) || f === 'line' || f === 'offset') : [];
+          const fields = 'records' in wants ? parserFields(format, wants.records) : [];
           format.createParser(fields).parseBuffer(chunk, (r) => def.mapSortedRecord!(r, emit, ctx));
         } else def.mapSorted?.(chunk, start, emit, ctx);
       } finally {

@@ -10,7 +10,7 @@ import type { FieldName } from '../../logs/fields.ts';
 import { ParseStats } from '../../logs/parse-stats.ts';
 import { compileFilter } from '../filter.ts';
 import { decodeState, encodeState, type SummaryJob } from '../job-definition.ts';
-import { formatOf, shardBytes, type MapInput } from '../map-input.ts';
+import { formatOf, parserFields, shardBytes, type MapInput } from '../map-input.ts';
 import { classifyDay, DAY_MS, incrementalCacheKey, PartialCache } from '../partial-cache.ts';
 import type { MapResult } from '../wire.ts';
 
@@ -47,7 +47,7 @@ export async function incrementalSummary(job: SummaryJob, wanted: readonly Field
     const days = new Map<number, unknown>();
     const cut = job.create(params);
     const shardStats = new ParseStats();
-    const fields = [...new Set<FieldName>([...wanted, 'time', ...baseFilter.fields])].filter((f) => format.provides(f) || f === 'line' || f === 'offset');
+    const fields = parserFields(format, wanted, ['time', ...baseFilter.fields]);
     const parser = format.createParser(fields);
     const test = baseFilter.test;
     const source = `${env.node}:${shard.path}`;
