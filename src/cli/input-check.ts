@@ -5,12 +5,12 @@
  * printing empty tables. A few bad lines stay what they were: counted and sampled.
  */
 import { compileLogFormat, LOG_FORMATS } from '../logs/format.ts';
-import { INVALID_REASONS, type ParseStatsJSON } from '../logs/parse-stats.ts';
+import { INVALID_REASONS, invalidLinesOf, type ParseStatsJSON } from '../logs/parse-stats.ts';
 
 /** More than half of the lines read are invalid. */
 export function mostlyInvalid(stats: ParseStatsJSON | null): stats is ParseStatsJSON {
   if (!stats) return false;
-  const invalid = INVALID_REASONS.reduce((n, r) => n + stats.invalid[r], 0);
+  const invalid = invalidLinesOf(stats);
   return invalid > stats.records;
 }
 
@@ -48,7 +48,7 @@ export interface InvalidInputContext {
 
 /** The lines on stderr: how many lines are invalid and why, samples, and what to try. */
 export function explainInvalidInput(stats: ParseStatsJSON, c: InvalidInputContext): string {
-  const invalid = INVALID_REASONS.reduce((n, r) => n + stats.invalid[r], 0);
+  const invalid = invalidLinesOf(stats);
   const lines = invalid + stats.records;
   const reasons = INVALID_REASONS.filter((r) => stats.invalid[r] > 0)
     .map((r) => `${r} ${stats.invalid[r]}`)

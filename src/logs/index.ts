@@ -7,7 +7,7 @@ export type { FieldName, FixedFieldName, DerivedFieldName, GenericFieldName, Fie
 export { derivedFrom, deriveField } from './derived-fields.ts';
 export { LogParser, DEFAULT_MAX_LINE_LENGTH } from './parser.ts';
 export type { ParserOptions, ParseResult, LineOrigin } from './parser.ts';
-export { ParseStats, parseStatsSchema, INVALID_REASONS, isInvalidReason, DEFAULT_SAMPLES_PER_REASON, SAMPLE_CHARS } from './parse-stats.ts';
+export { ParseStats, parseStatsSchema, INVALID_REASONS, invalidLinesOf, isInvalidReason, DEFAULT_SAMPLES_PER_REASON, SAMPLE_CHARS } from './parse-stats.ts';
 export type { InvalidReason, BadLineSample, ParseStatsJSON } from './parse-stats.ts';
 export { escapeLogText, escapeLogBytes, unescapeLogText } from './escape.ts';
 export { formatBracketTime, daysFromCivil, civilFromDays } from './time.ts';

@@ -42,6 +42,13 @@ export interface ParseStatsJSON {
   sampleLimit: number;
 }
 
+/** Invalid lines of any reason (a reason missing from `invalid`, as in an older document, is 0). */
+export function invalidLinesOf(stats: { readonly invalid: Partial<Record<InvalidReason, number>> }): number {
+  let n = 0;
+  for (const r of INVALID_REASONS) n += stats.invalid[r] ?? 0;
+  return n;
+}
+
 export const DEFAULT_SAMPLES_PER_REASON = 3;
 /** Characters of a bad line kept in a sample. */
 export const SAMPLE_CHARS = 512;
@@ -125,9 +132,7 @@ export class ParseStats {
   }
 
   get invalidLines(): number {
-    let n = 0;
-    for (const r of INVALID_REASONS) n += this.invalid[r];
-    return n;
+    return invalidLinesOf(this);
   }
 
   addRecords(n = 1): void {

@@ -20,7 +20,6 @@ export interface ClusterListing {
 
 export class ClusterView {
   readonly #admins: AdminClient[];
-  #cache: { at: number; nodes: Set<string> } | null = null;
 
   constructor(servers: readonly string[], tls?: AdminClientOptions['tls']) {
     this.#admins = servers.map((server) => new AdminClient({ server, timeoutMs: 5000, ...(tls ? { tls } : {}) }));
@@ -41,19 +40,12 @@ export class ClusterView {
       const left = parseDepartureFunction(name);
       if (left) departures.push(left);
     });
-    this.#cache = { at: Date.now(), nodes: live };
     return { live, known, departures };
   }
 
-  /** Nodes with a live map worker on any server (cached for `maxAgeMs`). */
-  async liveNodes(maxAgeMs = 300, signal?: AbortSignal): Promise<Set<string>> {
-    if (this.#cache && Date.now() - this.#cache.at <= maxAgeMs) return this.#cache.nodes;
-    const nodes = new Set<string>();
-    await this.#eachStatus(signal, (name, workers) => {
-      if (name.startsWith(MAP_FUNCTION_PREFIX) && workers > 0) nodes.add(name.slice(MAP_FUNCTION_PREFIX.length));
-    });
-    this.#cache = { at: Date.now(), nodes };
-    return nodes;
+  /** Nodes with a live map worker on any server, asked now. */
+  async liveNodes(signal?: AbortSignal): Promise<ReadonlySet<string>> {
+    return (await this.listing(signal)).live;
   }
 
   /** Every function of every server's `status`; throws only when no server answered. */
@@ -78,10 +70,10 @@ export class ClusterView {
    * poll who is there and how long is left. Fails with TimeoutError naming the nodes seen: not
    * getting the nodes is a failure before any result, not an incomplete one.
    */
-  async waitForNodes(count: number, timeoutMs: number, signal?: AbortSignal, onWait?: (seen: readonly string[], msLeft: number) => void): Promise<Set<string>> {
+  async waitForNodes(count: number, timeoutMs: number, signal?: AbortSignal, onWait?: (seen: readonly string[], msLeft: number) => void): Promise<ReadonlySet<string>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const nodes = await this.liveNodes(0, signal);
+      const nodes = await this.liveNodes(signal);
       if (nodes.size >= count) return nodes;
       const seen = [...nodes].sort();
       const left = deadline - Date.now();

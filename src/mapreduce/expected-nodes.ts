@@ -30,7 +30,7 @@ export interface ExpectedNode {
 }
 
 /** Whether `node` left after this machine last saw it. */
-export function hasLeft(state: MemberState, node: string): boolean {
+function hasLeft(state: MemberState, node: string): boolean {
   const left = state.departed[node];
   if (left === undefined) return false;
   const record = state.nodes[node];
@@ -101,7 +101,7 @@ export function missingShardsOf(nodes: readonly MissingNode[]): MissingShard[] {
 }
 
 /** `web2 (why; last seen T) with its shards: web2:/p (first – last), …` for messages. */
-export function describeMissingNode(m: MissingNode): string {
+function describeMissingNode(m: MissingNode): string {
   const seen = m.lastSeen !== null ? `; last seen ${formatTime(m.lastSeen)}` : '';
   const head = `${m.node} (${m.why}${seen})`;
   if (m.shards === null) return `${head}, its shards not known on this machine`;

@@ -41,7 +41,7 @@ export interface DetectorPolicy {
  * A node that goes quiet is gone within quietMs + tickMs + probeTimeoutMs = 4.25 s; one whose
  * process ends, within two listings (1-2 s).
  */
-export const DEFAULT_DETECTOR_POLICY: DetectorPolicy = Object.freeze({ tickMs: 250, quietMs: 1500, probeTimeoutMs: 2500, listingMs: 1000 });
+const DEFAULT_DETECTOR_POLICY: DetectorPolicy = Object.freeze({ tickMs: 250, quietMs: 1500, probeTimeoutMs: 2500, listingMs: 1000 });
 
 export interface DetectorPorts {
   /**

@@ -20,7 +20,7 @@ import type { NodeCatalog } from '../logs/catalog.ts';
 
 const epochMs = z.number().finite();
 
-export const rememberedShardSchema = z.strictObject({
+const rememberedShardSchema = z.strictObject({
   id: z.string().min(1),
   path: z.string().min(1),
   size: z.number().int().nonnegative(),
@@ -30,7 +30,7 @@ export const rememberedShardSchema = z.strictObject({
 });
 export type RememberedShard = z.infer<typeof rememberedShardSchema>;
 
-export const memberRecordSchema = z.strictObject({
+const memberRecordSchema = z.strictObject({
   firstSeen: epochMs,
   /** When this machine last saw the node live (its catalogue). */
   lastSeen: epochMs,
@@ -38,7 +38,7 @@ export const memberRecordSchema = z.strictObject({
 });
 export type MemberRecord = z.infer<typeof memberRecordSchema>;
 
-export const memberStateSchema = z.strictObject({
+const memberStateSchema = z.strictObject({
   version: z.literal(1),
   servers: z.array(z.string()),
   nodes: z.record(z.string(), memberRecordSchema),

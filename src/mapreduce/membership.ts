@@ -80,7 +80,7 @@ export class ClusterMembership implements Membership, NodeWatch {
     this.#signal = options.signal ?? new AbortController().signal;
     this.#clock = options.clock ?? systemClock;
     this.#detector = new FailureDetector(
-      { probe: options.probe, listed: (signal) => view.liveNodes(0, AbortSignal.any([signal, this.#signal])) },
+      { probe: options.probe, listed: (signal) => view.liveNodes(AbortSignal.any([signal, this.#signal])) },
       {
         clock: this.#clock,
         logger: options.logger ?? silentLogger,
@@ -177,7 +177,7 @@ export class ClusterMembership implements Membership, NodeWatch {
   }
 
   async #liveNow(): Promise<ReadonlySet<string>> {
-    const listed = await this.#view.liveNodes(0, this.#signal);
+    const listed = await this.#view.liveNodes(this.#signal);
     return new Set([...listed].filter((n) => !this.#detector.isLost(n)));
   }
 

@@ -20,7 +20,7 @@ import { unsealed, type Sealer } from './task-auth.ts';
 type Tls = ClientOptions['tls'];
 
 /** How long a listed namesake has to answer `info` before it counts as gone. */
-export const NAMESAKE_PROBE_MS = 3000;
+const NAMESAKE_PROBE_MS = 3000;
 const FIRST_DELAY_MS = 100;
 const MAX_DELAY_MS = 2000;
 
@@ -90,7 +90,7 @@ export async function waitForJobServers(servers: readonly string[], o: ServerWai
 }
 
 /** The connections of a listing that belong to a node called `name`. */
-export function namesakesOf(listing: readonly WorkerInfo[], name: string): WorkerInfo[] {
+function namesakesOf(listing: readonly WorkerInfo[], name: string): WorkerInfo[] {
   return listing.filter((w) => w.clientId.startsWith(`${name}:`) || w.functions.some((f) => f.endsWith(`@${name}`)));
 }
 

@@ -4,7 +4,7 @@
  * job's result (sessions, funnel, a top list) gets the panels its sections match, and unknown
  * sections that look like top lists get a generic table.
  */
-import { INVALID_REASONS } from '../logs/index.ts';
+import { INVALID_REASONS, invalidLinesOf } from '../logs/index.ts';
 import {
   analysisDefinitionsSchema,
   distributionSchema,
@@ -284,7 +284,7 @@ function badLinesPanel(d: ReportData): Panel | undefined {
     mark: { label: r, value: stats.invalid[r], path: `stats.invalid.${r}` },
     cells: [],
   }));
-  const total = INVALID_REASONS.reduce((n, r) => n + (stats.invalid[r] ?? 0), 0);
+  const total = invalidLinesOf(stats);
   const html =
     `<p class="note">${num('stats.records', stats.records)} records parsed, ${formatNumber(total)} bad lines` +
     `${stats.unterminated ? `, ${num('stats.unterminated', stats.unterminated)} unterminated last lines` : ''}.</p>` +
